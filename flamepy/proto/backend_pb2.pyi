@@ -1,0 +1,131 @@
+from . import types_pb2 as _types_pb2
+from . import shim_pb2 as _shim_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RegisterNode(_message.Message):
+    __slots__ = ("node", "shims")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SHIMS_FIELD_NUMBER: _ClassVar[int]
+    node: _types_pb2.Node
+    shims: _containers.RepeatedScalarFieldContainer[_types_pb2.Shim]
+    def __init__(self, node: _Optional[_Union[_types_pb2.Node, _Mapping]] = ..., shims: _Optional[_Iterable[_Union[_types_pb2.Shim, str]]] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: int
+    def __init__(self, time: _Optional[int] = ...) -> None: ...
+
+class ExecutorBound(_message.Message):
+    __slots__ = ("executor_id",)
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    def __init__(self, executor_id: _Optional[str] = ...) -> None: ...
+
+class BindFailed(_message.Message):
+    __slots__ = ("executor_id", "message")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    message: str
+    def __init__(self, executor_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TaskOutcome(_message.Message):
+    __slots__ = ("executor_id", "session_id", "task_id", "return_code", "output", "message", "requeue")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    RETURN_CODE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEUE_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    session_id: str
+    task_id: str
+    return_code: int
+    output: bytes
+    message: str
+    requeue: bool
+    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., return_code: _Optional[int] = ..., output: _Optional[bytes] = ..., message: _Optional[str] = ..., requeue: _Optional[bool] = ...) -> None: ...
+
+class ExecutorReleased(_message.Message):
+    __slots__ = ("executor_id", "message")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    message: str
+    def __init__(self, executor_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class NodeMessage(_message.Message):
+    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_BOUND_FIELD_NUMBER: _ClassVar[int]
+    BIND_FAILED_FIELD_NUMBER: _ClassVar[int]
+    TASK_RESULT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_RELEASED_FIELD_NUMBER: _ClassVar[int]
+    register: RegisterNode
+    heartbeat: Heartbeat
+    executor_bound: ExecutorBound
+    bind_failed: BindFailed
+    task_result: TaskOutcome
+    executor_released: ExecutorReleased
+    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ...) -> None: ...
+
+class NodeRegistered(_message.Message):
+    __slots__ = ("node_name", "frontend_endpoint", "cache_endpoint")
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FRONTEND_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    node_name: str
+    frontend_endpoint: str
+    cache_endpoint: str
+    def __init__(self, node_name: _Optional[str] = ..., frontend_endpoint: _Optional[str] = ..., cache_endpoint: _Optional[str] = ...) -> None: ...
+
+class BindExecutor(_message.Message):
+    __slots__ = ("executor_id", "application", "spec", "session", "resreq", "gpu_ids")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    RESREQ_FIELD_NUMBER: _ClassVar[int]
+    GPU_IDS_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    application: str
+    spec: _types_pb2.ApplicationSpec
+    session: _shim_pb2.SessionContext
+    resreq: _types_pb2.ResourceRequirement
+    gpu_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, executor_id: _Optional[str] = ..., application: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ApplicationSpec, _Mapping]] = ..., session: _Optional[_Union[_shim_pb2.SessionContext, _Mapping]] = ..., resreq: _Optional[_Union[_types_pb2.ResourceRequirement, _Mapping]] = ..., gpu_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class InvokeTask(_message.Message):
+    __slots__ = ("executor_id", "task")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    task: _shim_pb2.TaskContext
+    def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ...) -> None: ...
+
+class ReleaseExecutor(_message.Message):
+    __slots__ = ("executor_id",)
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    def __init__(self, executor_id: _Optional[str] = ...) -> None: ...
+
+class ManagerMessage(_message.Message):
+    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    BIND_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    INVOKE_TASK_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    registered: NodeRegistered
+    bind_executor: BindExecutor
+    invoke_task: InvokeTask
+    release_executor: ReleaseExecutor
+    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ...) -> None: ...
