@@ -92,4 +92,4 @@ _BY_CODE: dict[FlameErrorCode, type[FlameError]] = {
 def error_for(code: FlameErrorCode | int, message: str) -> FlameError:
     """The subclass instance of the tree for ``code``."""
     cls = _BY_CODE[FlameErrorCode(code)]
-    return cls(message)  # type: ignore[call-arg]
+    return cls(message)  # type: ignore[call-arg,arg-type]

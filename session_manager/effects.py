@@ -1,0 +1,92 @@
+"""What the broker core asks its shell to do: persist records, send commands to nodes, notify.
+
+The core never performs I/O; every operation leaves these in its outbox and the asyncio shell
+(``server.py``) executes them: persistence first (group-committed), then notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flamepy.types import Application, Event, ResourceRequirement, SessionAttributes, SessionState, Task
+
+
+# -- persistence records -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SaveApp:
+    app: Application
+
+
+@dataclass(frozen=True)
+class DeleteApp:
+    name: str
+
+
+@dataclass(frozen=True)
+class SaveSession:
+    id: str
+    attrs: SessionAttributes
+    state: SessionState
+    creation_time: int
+    completion_time: int | None
+    events: tuple[Event, ...]
+    next_task_id: int
+
+
+@dataclass(frozen=True)
+class DeleteSession:
+    id: str
+
+
+@dataclass(frozen=True)
+class InsertTask:
+    task: Task
+
+
+@dataclass(frozen=True)
+class UpdateTask:
+    task: Task
+
+
+Record = SaveApp | DeleteApp | SaveSession | DeleteSession | InsertTask | UpdateTask
+
+
+# -- commands to executor managers ---------------------------------------------------------------
+@dataclass(frozen=True)
+class BindCmd:
+    node: str
+    executor_id: str
+    app: Application
+    session_id: str
+    common_data: bytes | None
+    resreq: ResourceRequirement
+    gpu_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InvokeCmd:
+    node: str
+    executor_id: str
+    session_id: str
+    task_id: str
+    input: bytes | None
+
+
+@dataclass(frozen=True)
+class ReleaseCmd:
+    node: str
+    executor_id: str
+
+
+Command = BindCmd | InvokeCmd | ReleaseCmd
+
+
+@dataclass
+class Outbox:
+    records: list[Record] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    tasks_changed: list[Task] = field(default_factory=list)
+    sessions_drained: list[str] = field(default_factory=list)  # closed and nothing left to finish
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.commands or self.tasks_changed or self.sessions_drained)

@@ -1,0 +1,146 @@
+"""Mutable in-memory records owned by the broker core, and their frozen public snapshots."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    ApplicationState,
+    Event,
+    Executor,
+    ExecutorState,
+    Node,
+    NodeState,
+    ResourceRequirement,
+    SessionAttributes,
+    SessionState,
+    SessionStatus,
+    Shim,
+    Task,
+    TaskState,
+)
+
+
+@dataclass(slots=True)
+class AppRecord:
+    name: str
+    attrs: ApplicationAttributes
+    state: ApplicationState
+    creation_time: int
+
+    def snapshot(self) -> Application:
+        return Application(self.name, self.attrs, self.state, self.creation_time)
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    id: int
+    session_id: str
+    state: TaskState
+    input: bytes | None
+    creation_time: int
+    output: bytes | None = None
+    completion_time: int | None = None
+    events: list[Event] = field(default_factory=list)
+    executor_id: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def message(self) -> str | None:
+        return self.events[-1].message if self.events else None
+
+    def snapshot(self) -> Task:
+        return Task(
+            id=str(self.id),
+            session_id=self.session_id,
+            state=self.state,
+            input=self.input,
+            output=self.output,
+            creation_time=self.creation_time,
+            completion_time=self.completion_time,
+            events=tuple(self.events),
+        )
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    id: str
+    attrs: SessionAttributes
+    state: SessionState
+    creation_time: int
+    completion_time: int | None = None
+    events: list[Event] = field(default_factory=list)
+    next_task_id: int = 1
+    tasks: dict[int, TaskRecord] = field(default_factory=dict)
+    pending: deque[int] = field(default_factory=deque)
+    counts: dict[TaskState, int] = field(default_factory=lambda: dict.fromkeys(TaskState, 0))
+    executors: set[str] = field(default_factory=set)
+    bind_failures: int = 0
+    bind_retry_at: float = 0.0  # monotonic seconds; no new executor before this
+
+    @property
+    def unfinished(self) -> int:
+        return self.counts[TaskState.PENDING] + self.counts[TaskState.RUNNING]
+
+    def status(self) -> SessionStatus:
+        c = self.counts
+        return SessionStatus(
+            state=self.state,
+            creation_time=self.creation_time,
+            completion_time=self.completion_time,
+            pending=c[TaskState.PENDING],
+            running=c[TaskState.RUNNING],
+            succeed=c[TaskState.SUCCEED],
+            failed=c[TaskState.FAILED],
+            cancelled=c[TaskState.CANCELLED],
+            events=tuple(self.events),
+        )
+
+
+@dataclass(slots=True)
+class ExecutorRecord:
+    id: str
+    node: str
+    session_id: str
+    state: ExecutorState
+    resreq: ResourceRequirement
+    gpu_ids: tuple[int, ...] = ()
+    shim: Shim = Shim.HOST
+    inflight: deque[int] = field(default_factory=deque)
+    idle_since: float = 0.0  # monotonic seconds when the last task finished
+
+    def snapshot(self) -> Executor:
+        return Executor(self.id, self.node, self.state, self.session_id, self.resreq, self.shim)
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    name: str
+    capacity: ResourceRequirement
+    allocatable: ResourceRequirement  # what is left for new executors
+    shims: frozenset[Shim]
+    state: NodeState = NodeState.READY
+    hostname: str = ""
+    arch: str = ""
+    os: str = ""
+    last_heartbeat_time: int = 0
+    free_gpus: list[int] = field(default_factory=list)
+    executors: set[str] = field(default_factory=set)
+
+    def snapshot(self) -> Node:
+        return Node(
+            name=self.name,
+            state=self.state,
+            capacity=self.capacity,
+            allocatable=self.allocatable,
+            arch=self.arch,
+            os=self.os,
+            hostname=self.hostname,
+            last_heartbeat_time=self.last_heartbeat_time,
+        )

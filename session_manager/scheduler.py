@@ -1,0 +1,135 @@
+"""The scheduler: a pure function from the broker's records to placement decisions.
+
+Each Open session wants ``clamp(pending + running, min_instances, max_instances)`` executors (the
+application's ``max_instances`` caps it too). Executors are handed out one at a time to the
+session with the highest priority and, among equals, the smallest share ``have / want`` (fair
+share), on the node with the most free CPU that fits the session's resource requirement and
+offers the application's shim. An idle executor whose session has nothing pending stays bound for
+``delay_release`` seconds (warm for the next task), unless another session is starving for
+capacity, in which case it is released at once. Sessions whose executors failed to bind wait
+until ``bind_retry_at`` before getting a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from flamepy.types import ApplicationState, ExecutorState, ResourceRequirement, SessionState, TaskState
+from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord
+
+
+@dataclass
+class Plan:
+    create: list[tuple[str, str]] = field(default_factory=list)  # (session id, node name)
+    release: list[str] = field(default_factory=list)  # executor ids
+    wake_in: float | None = None  # seconds until a timer-based decision is due
+
+    def wake(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        self.wake_in = seconds if self.wake_in is None else min(self.wake_in, seconds)
+
+
+def session_resreq(ses: SessionRecord, default: ResourceRequirement) -> ResourceRequirement:
+    return ses.attrs.resreq if ses.attrs.resreq is not None else default
+
+
+def wanted(ses: SessionRecord, app: AppRecord) -> int:
+    demand = max(ses.attrs.min_instances, ses.counts[TaskState.PENDING] + ses.counts[TaskState.RUNNING])
+    caps = [c for c in (ses.attrs.max_instances, app.attrs.max_instances) if c is not None]
+    return min([demand, *caps])
+
+
+def plan(
+    sessions: Mapping[str, SessionRecord],
+    apps: Mapping[str, AppRecord],
+    nodes: Mapping[str, NodeRecord],
+    executors: Mapping[str, ExecutorRecord],
+    now: float,
+    default_resreq: ResourceRequirement,
+    default_delay_release: float,
+) -> Plan:
+    out = Plan()
+    free = {n.name: n.allocatable for n in nodes.values() if n.state.name == "READY"}
+    active = {
+        sid: sum(1 for e in s.executors if executors[e].state != ExecutorState.RELEASING)
+        for sid, s in sessions.items()
+    }
+    want: dict[str, int] = {}
+    for ses in sessions.values():
+        app = apps.get(ses.attrs.application)
+        if ses.state != SessionState.OPEN or app is None or app.state != ApplicationState.ENABLED:
+            continue
+        want[ses.id] = wanted(ses, app)
+
+    starving = _place(sessions, apps, nodes, free, active, want, now, default_resreq, out)
+
+    for ex in executors.values():
+        if ex.state != ExecutorState.BOUND or ex.inflight:
+            continue
+        owner = sessions.get(ex.session_id)
+        if owner is None or owner.state != SessionState.OPEN:
+            out.release.append(ex.id)
+            continue
+        if owner.pending or active[owner.id] <= want.get(owner.id, 0):
+            continue
+        app = apps.get(owner.attrs.application)
+        delay = default_delay_release
+        if app is not None and app.attrs.delay_release is not None:
+            delay = float(app.attrs.delay_release)
+        idle_for = now - ex.idle_since
+        if starving or idle_for >= delay:
+            out.release.append(ex.id)
+            active[owner.id] -= 1
+        else:
+            out.wake(delay - idle_for)
+    return out
+
+
+def _place(
+    sessions: Mapping[str, SessionRecord],
+    apps: Mapping[str, AppRecord],
+    nodes: Mapping[str, NodeRecord],
+    free: dict[str, ResourceRequirement],
+    active: dict[str, int],
+    want: dict[str, int],
+    now: float,
+    default_resreq: ResourceRequirement,
+    out: Plan,
+) -> bool:
+    """Hand out executors; True when some session wants more than the cluster can give now."""
+    candidates = []
+    for sid, n in want.items():
+        ses = sessions[sid]
+        if active[sid] >= n:
+            continue
+        if ses.bind_retry_at > now:
+            out.wake(ses.bind_retry_at - now)
+            continue
+        candidates.append(ses)
+    starving = False
+    while candidates:
+        chosen = min(
+            candidates,
+            key=lambda s: (-s.attrs.priority, active[s.id] / max(want[s.id], 1), s.creation_time),
+        )
+        ses = chosen
+        req = session_resreq(ses, default_resreq)
+        shim = apps[ses.attrs.application].attrs.shim
+        fits = [
+            name
+            for name, avail in free.items()
+            if req.fits_in(avail) and (shim is None or shim in nodes[name].shims)
+        ]
+        if not fits:
+            candidates.remove(ses)
+            if any(shim is None or shim in n.shims for n in nodes.values()):
+                starving = True
+            continue
+        node = max(fits, key=lambda name: (free[name].cpu, free[name].memory))
+        free[node] = free[node] - req
+        active[ses.id] += 1
+        out.create.append((ses.id, node))
+        if active[ses.id] >= want[ses.id]:
+            candidates.remove(ses)
+    return starving
