@@ -1,0 +1,138 @@
+"""``flmctl cluster {up|down|status}``: a local cluster as detached background processes."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from flamepy.cli import output
+from flamepy.cli.context import CliContext
+from flamepy.cli.local_cluster import ClusterState, LocalCluster, read_state, stop_recorded
+from flamepy.errors import FlameError
+
+DEFAULT_DATA_DIR = "~/.flame/local"
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("cluster", parents=[common], help="start/stop a local cluster")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help_: str, handler: Any) -> argparse.ArgumentParser:
+        q = actions.add_parser(name, parents=[common], help=help_)
+        q.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                       help=f"cluster state, logs and database (default {DEFAULT_DATA_DIR})")  # fmt: skip
+        q.set_defaults(handler=handler)
+        return q
+
+    up = action("up", "start a session manager and an executor manager in the background", _up)
+    up.add_argument("--port", type=int, default=8080, help="Frontend port (0: any free port)")
+    up.add_argument("--node", help="node name (default: this host's name)")
+    up.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    up.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    action("down", "stop the local cluster", _down)
+    status = action("status", "show the local cluster (exit code 1 when it is not running)", _status)
+    status.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+
+def _data_dir(ctx: CliContext) -> Path:
+    return Path(ctx.args.data_dir).expanduser().resolve()
+
+
+def _running(state: ClusterState | None) -> bool:
+    return state is not None and all(p.is_alive() for p in state.processes)
+
+
+def _up(ctx: CliContext) -> int:
+    data_dir = _data_dir(ctx)
+    state = read_state(data_dir)
+    if _running(state):
+        assert state is not None
+        return _report_up(ctx, state, already=True)
+    if state is not None:  # half dead: clear what is left before starting afresh
+        stop_recorded(data_dir)
+    cluster = LocalCluster(
+        data_dir,
+        port=ctx.args.port,
+        node_name=ctx.args.node,
+        log_level=ctx.args.log_level,
+        start_timeout=ctx.args.timeout,
+    )
+    with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
+        cluster.start()  # the daemons live on after this process exits
+    new_state = read_state(data_dir)
+    assert new_state is not None
+    return _report_up(ctx, new_state, already=False)
+
+
+def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
+    if ctx.json_output:
+        output.write_json({**state.to_json(), "already_running": already}, ctx.stdout)
+        return 0
+    verb = "is already running" if already else "is up"
+    ctx.out.print(f"[green]✓[/] Local Flame cluster {verb} at [bold]{state.endpoint}[/]")
+    ctx.out.print(f"  node {state.node}, data and logs in {state.data_dir}")
+    ctx.out.print("  Use it:")
+    ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
+    ctx.out.print("    flmctl list nodes")
+    ctx.out.print("    python -c 'import flamepy; print(flamepy.create_session(\"flmping\").id)'")
+    dd = (
+        ""
+        if Path(state.data_dir) == Path(DEFAULT_DATA_DIR).expanduser().resolve()
+        else (f" --data-dir {state.data_dir}")
+    )
+    ctx.out.print(f"  Stop it: flmctl cluster down{dd}")
+    return 0
+
+
+def _down(ctx: CliContext) -> int:
+    data_dir = _data_dir(ctx)
+    with ctx.err.status(f"Stopping local Flame cluster in {data_dir} …"):
+        state = stop_recorded(data_dir)
+    if state is None:
+        ctx.out.print(f"No local Flame cluster recorded in {data_dir}; nothing to stop.")
+    else:
+        ctx.out.print(f"[green]✓[/] Local Flame cluster at {state.endpoint} stopped.")
+    return 0
+
+
+def _status(ctx: CliContext) -> int:
+    data_dir = _data_dir(ctx)
+    state = read_state(data_dir)
+    running = _running(state)
+    nodes = _node_summary(ctx, state) if running and state else None
+    if ctx.json_output:
+        doc: dict[str, Any] = {"running": running, "data_dir": str(data_dir)}
+        if state is not None:
+            doc.update(state.to_json())
+            doc["processes"] = {p.name: p.is_alive() for p in state.processes}
+        doc["nodes"] = nodes
+        output.write_json(doc, ctx.stdout)
+        return 0 if running else 1
+    if state is None:
+        ctx.out.print(f"No local Flame cluster in {data_dir}.")
+        return 1
+    rows = [
+        ("Status", "[green]running[/]" if running else "[red]not running[/]"),
+        ("Endpoint", state.endpoint),
+        ("Data dir", state.data_dir),
+        ("Node", state.node),
+        ("Up since", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.started_at))),
+    ]
+    for p in state.processes:
+        alive = "alive" if p.is_alive() else "exited"
+        rows.append((p.name.capitalize(), f"pid {p.pid} ({alive}), log {p.log_file}"))
+    if nodes is not None:
+        rows.append(("Nodes", ", ".join(f"{n['name']} ({n['state']})" for n in nodes) or "none"))
+    ctx.out.print(output.key_values("Local Flame cluster", rows))
+    return 0 if running else 1
+
+
+def _node_summary(ctx: CliContext, state: ClusterState) -> list[dict[str, Any]] | None:
+    try:
+        with ctx.connector(state.endpoint) as conn:
+            return [{"name": n.name, "state": output.enum_name(n.state)} for n in conn.list_nodes()]
+    except FlameError:
+        return None

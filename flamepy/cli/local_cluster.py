@@ -1,0 +1,367 @@
+"""A whole Flame cluster on this machine: one session manager and one executor manager.
+
+Both run as real subprocesses (``sys.executable -m session_manager`` / ``-m executor``) in their
+own sessions, log to ``<data_dir>/logs/``, and are described in ``<data_dir>/cluster.json`` so
+that another process (``flmctl cluster down``) can find and stop them.
+
+    with LocalCluster(tmp_path, port=0) as cluster:
+        conn = flamepy.Connection(cluster.endpoint)
+
+Concurrency model: synchronous. The only poll is :func:`wait_until`, which has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from flamepy.cli.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
+from flamepy.errors import FlameError, InvalidStateError, UnavailableError
+from flamepy.types import NodeState
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STATE_FILE = "cluster.json"
+PORT_FILE = "session-manager.port"
+SESSION_MANAGER_LOG = "session-manager.log"
+EXECUTOR_MANAGER_LOG = "executor-manager.log"
+DEFAULT_START_TIMEOUT_S = 60.0
+
+
+class ClusterStartError(UnavailableError):
+    """The local cluster did not come up; the message carries the end of the relevant log."""
+
+
+def wait_until(
+    predicate: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """Call ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass
+    (``TimeoutError``). The one bounded poll of the local cluster; an exception from
+    ``predicate`` aborts the wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
+        time.sleep(min(interval, remaining))
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when ``host:port`` can be bound right now (port 0 is always free)."""
+    if port == 0:
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What ``<data_dir>/cluster.json`` records about a started cluster."""
+
+    data_dir: str
+    endpoint: str
+    port: int
+    node: str
+    session_manager: ProcessRecord
+    executor_manager: ProcessRecord
+    started_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "data_dir": self.data_dir,
+            "endpoint": self.endpoint,
+            "port": self.port,
+            "node": self.node,
+            "session_manager": self.session_manager.to_json(),
+            "executor_manager": self.executor_manager.to_json(),
+            "started_at": self.started_at,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ClusterState:
+        return cls(
+            data_dir=str(doc["data_dir"]),
+            endpoint=str(doc["endpoint"]),
+            port=int(doc["port"]),
+            node=str(doc["node"]),
+            session_manager=ProcessRecord.from_json(doc["session_manager"]),
+            executor_manager=ProcessRecord.from_json(doc["executor_manager"]),
+            started_at=float(doc["started_at"]),
+        )
+
+    @property
+    def processes(self) -> tuple[ProcessRecord, ProcessRecord]:
+        """Stop order: the executor manager (and its services) first."""
+        return (self.executor_manager, self.session_manager)
+
+    def is_running(self) -> bool:
+        return any(p.is_alive() for p in self.processes)
+
+
+def read_state(data_dir: str | Path) -> ClusterState | None:
+    """The recorded cluster of ``data_dir``, or None when none was recorded."""
+    path = Path(data_dir).expanduser() / STATE_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise InvalidStateError(f"cannot read cluster state {path}: {exc}") from exc
+    try:
+        return ClusterState.from_json(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidStateError(f"cluster state {path} is malformed: {exc!r}") from exc
+
+
+def _write_state(data_dir: Path, state: ClusterState) -> None:
+    path = data_dir / STATE_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> ClusterState | None:
+    """Stop the cluster recorded in ``data_dir`` (from any process); None when none was recorded."""
+    state = read_state(data_dir)
+    if state is None:
+        return None
+    terminate(state.processes, grace_s)
+    (Path(data_dir).expanduser() / STATE_FILE).unlink(missing_ok=True)
+    return state
+
+
+class LocalCluster:
+    """A session manager plus one executor manager, as subprocesses; a context manager."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        port: int = 8080,
+        node_name: str | None = None,
+        executors_env: Mapping[str, str] | None = None,
+        log_level: str = "INFO",
+        start_timeout: float = DEFAULT_START_TIMEOUT_S,
+    ) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self._requested_port = port
+        self._port: int | None = None
+        self.node_name = node_name or socket.gethostname()
+        self._executors_env = dict(executors_env or {})
+        self.log_level = log_level
+        self.start_timeout = start_timeout
+        self._sm: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
+        self._em: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalCluster:
+        """Launch both daemons and return once the Frontend answers and the node is Ready.
+        Raises :class:`ClusterStartError` (with the relevant log's last lines) otherwise; nothing
+        is left running then."""
+        if self._sm is not None:
+            raise InvalidStateError(f"local cluster in {self.data_dir} is already started")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_session_manager()
+            self._em = spawn(
+                "executor manager",
+                self._executor_args(),
+                self._log(EXECUTOR_MANAGER_LOG),
+                self._executor_env(),
+            )
+            self._wait_ready(EXECUTOR_MANAGER_LOG)
+        except BaseException:
+            self.stop()
+            raise
+        _write_state(self.data_dir, self._state())
+        logger.info("local cluster up at %s (node %s)", self.endpoint, self.node_name)
+        return self
+
+    def stop(self, grace_s: float = DEFAULT_GRACE_S) -> None:
+        """Stop the executor manager (and its service processes), then the session manager."""
+        running = [p for p in (self._em, self._sm) if p is not None]
+        terminate([record for _, record in running], grace_s)
+        for popen, _ in running:
+            popen.poll()  # reap, if psutil has not already
+        self._em = self._sm = None
+        try:
+            state = read_state(self.data_dir)
+        except InvalidStateError:
+            state = None
+        if state is None or not state.is_running():
+            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+    # -- crash tests -----------------------------------------------------------------------
+
+    def kill_session_manager(self, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` to the session manager and wait for it to exit; returns its exit code."""
+        if self._sm is None:
+            raise InvalidStateError("the session manager is not running")
+        popen, _ = self._sm
+        os.kill(popen.pid, sig)
+        code = popen.wait(timeout=30)
+        self._sm = None
+        return code
+
+    def restart_session_manager(self) -> None:
+        """Start a new session manager on the same port and data dir (after a kill or crash) and
+        wait until the Frontend answers and the node is Ready again."""
+        if self._sm is not None and self._sm[0].poll() is None:
+            self.kill_session_manager(signal.SIGTERM)
+        self._sm = None
+        self._start_session_manager()
+        self._wait_ready(SESSION_MANAGER_LOG)
+        _write_state(self.data_dir, self._state())
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise InvalidStateError("the local cluster is not started")
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def session_manager_pid(self) -> int:
+        if self._sm is None:
+            raise InvalidStateError("the session manager is not running")
+        return self._sm[0].pid
+
+    @property
+    def executor_manager_pid(self) -> int:
+        if self._em is None:
+            raise InvalidStateError("the executor manager is not running")
+        return self._em[0].pid
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _log(self, name: str) -> Path:
+        return self.logs_dir / name
+
+    def _start_session_manager(self) -> None:
+        port_file = self.data_dir / PORT_FILE
+        port_file.unlink(missing_ok=True)
+        port = self._port if self._port is not None else self._requested_port
+        args = [
+            sys.executable, "-m", "session_manager",
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--data-dir", str(self.data_dir),
+            "--port-file", str(port_file),
+            "--log-level", self.log_level,
+        ]  # fmt: skip
+        self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
+        self._port = self._wait(self._bound_port, "the session manager to bind its port", SESSION_MANAGER_LOG)
+
+    def _bound_port(self) -> int | None:
+        self._check_alive()
+        try:
+            text = (self.data_dir / PORT_FILE).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text else None
+
+    def _executor_args(self) -> list[str]:
+        return [
+            sys.executable, "-m", "executor",
+            "--endpoint", self.endpoint,
+            "--name", self.node_name,
+            "--work-dir", str(self.data_dir / "work"),
+            "--log-level", self.log_level,
+        ]  # fmt: skip
+
+    def _executor_env(self) -> dict[str, str]:
+        return {**os.environ, **self._executors_env}
+
+    def _check_alive(self) -> None:
+        for which, log in ((self._sm, SESSION_MANAGER_LOG), (self._em, EXECUTOR_MANAGER_LOG)):
+            if which is None:
+                continue
+            popen, record = which
+            code = popen.poll()
+            if code is not None:
+                raise self._start_error(f"the {record.name} exited with code {code}", log)
+
+    def _node_ready(self) -> bool:
+        self._check_alive()
+        import flamepy  # lazily: grpc is slow to import and the CLI does not always need it
+
+        try:
+            with flamepy.Connection(self.endpoint) as conn:
+                nodes = conn.list_nodes()
+        except FlameError as exc:
+            logger.debug("local cluster not ready yet: %s", exc)
+            return False
+        return any(n.name == self.node_name and n.state == NodeState.READY for n in nodes)
+
+    def _wait_ready(self, log: str) -> None:
+        self._wait(self._node_ready, f"node {self.node_name!r} to be Ready", log)
+
+    def _wait(self, predicate: Callable[[], T | None], what: str, log: str) -> T:
+        try:
+            return wait_until(predicate, self.start_timeout, 0.1, what)
+        except TimeoutError:
+            raise self._start_error(
+                f"timed out after {self.start_timeout:.0f}s waiting for {what}", log
+            ) from None
+
+    def _start_error(self, what: str, log: str) -> ClusterStartError:
+        path = self._log(log)
+        lines = tail(path) or "(empty)"
+        return ClusterStartError(f"local cluster failed to start: {what}; last lines of {path}:\n{lines}")
+
+    def _state(self) -> ClusterState:
+        assert self._sm is not None and self._em is not None
+        return ClusterState(
+            data_dir=str(self.data_dir),
+            endpoint=self.endpoint,
+            port=self.port,
+            node=self.node_name,
+            session_manager=self._sm[1],
+            executor_manager=self._em[1],
+            started_at=time.time(),
+        )

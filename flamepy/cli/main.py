@@ -1,0 +1,80 @@
+"""``flmctl``: the Flame command line.
+
+    flmctl cluster up|down|status          a local cluster in the background
+    flmctl list applications|sessions|tasks|executors|nodes [-o json]
+    flmctl view application NAME|session ID|task SESSION TASK|node NAME [-o json]
+    flmctl register -f app.yaml | unregister NAME | close SESSION
+
+The endpoint is ``--endpoint``, else ``FLAME_ENDPOINT``, else ``~/.flame/flame.yaml``. A Flame
+error prints ``error: <message>`` on stderr and exits 1 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from flamepy.cli import app_cmd, cluster_cmd, list_cmd, view_cmd
+from flamepy.cli.context import CliContext, Connector, default_connector
+from flamepy.errors import FlameError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # options accepted both before and after the command (SUPPRESS keeps a later parser from
+    # resetting what an earlier one parsed)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--endpoint", default=argparse.SUPPRESS,
+                        help="Flame Frontend, e.g. http://127.0.0.1:8080")  # fmt: skip
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug output to stderr")  # fmt: skip
+
+    parser = argparse.ArgumentParser(
+        prog="flmctl",
+        description="Manage a Flame cluster: applications, sessions, tasks, nodes, local cluster.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    cluster_cmd.add_parser(sub, common)
+    list_cmd.add_parser(sub, common)
+    view_cmd.add_parser(sub, common)
+    app_cmd.add_parsers(sub, common)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    connector: Connector = default_connector,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run flmctl; returns the exit code (the console script exits with it)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        stream=err,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx = CliContext(args=args, stdout=out, stderr=err, connector=connector)
+    try:
+        code: int = args.handler(ctx)
+    except FlameError as exc:
+        err.write(f"error: {exc.message}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
