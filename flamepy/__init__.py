@@ -1,0 +1,174 @@
+"""Flame for Python: the client SDK and the service runtime.
+
+Client::
+
+    ssn = flamepy.create_session("my-app", common_data=b"...", resreq="cpu=1,mem=1g")
+    out = ssn.invoke(b"hello")
+    futures = [ssn.run(x) for x in inputs]
+    ssn.close()
+
+Service::
+
+    class Echo(flamepy.FlameService): ...
+    flamepy.run(Echo())
+
+Errors and types import eagerly; everything that needs grpc loads on first use, so ``import
+flamepy`` (and ``import flamepy.types`` by the servers) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from flamepy.errors import (
+    AlreadyExistsError,
+    FlameError,
+    FlameErrorCode,
+    InternalError,
+    InvalidArgumentError,
+    InvalidConfigError,
+    InvalidStateError,
+    NotFoundError,
+    UnavailableError,
+)
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    ApplicationSchema,
+    ApplicationState,
+    Event,
+    Executor,
+    ExecutorState,
+    Node,
+    NodeState,
+    ResourceRequirement,
+    SessionAttributes,
+    SessionState,
+    SessionStatus,
+    Shim,
+    Task,
+    TaskState,
+)
+
+if TYPE_CHECKING:
+    from flamepy.client import (
+        close_session,
+        connect,
+        create_session,
+        get_application,
+        get_node,
+        get_session,
+        list_applications,
+        list_executors,
+        list_nodes,
+        list_sessions,
+        open_session,
+        register_application,
+        reset_default_connection,
+        unregister_application,
+        update_application,
+    )
+    from flamepy.connection import Connection
+    from flamepy.service import (
+        ApplicationContext,
+        FlameService,
+        SessionContext,
+        TaskContext,
+        run,
+    )
+    from flamepy.session import Session, TaskWatcher
+    from flamepy.tls import TlsConfig
+
+_LAZY: dict[str, str] = {
+    "connect": "flamepy.client",
+    "create_session": "flamepy.client",
+    "open_session": "flamepy.client",
+    "get_session": "flamepy.client",
+    "list_sessions": "flamepy.client",
+    "close_session": "flamepy.client",
+    "register_application": "flamepy.client",
+    "unregister_application": "flamepy.client",
+    "update_application": "flamepy.client",
+    "get_application": "flamepy.client",
+    "list_applications": "flamepy.client",
+    "list_executors": "flamepy.client",
+    "list_nodes": "flamepy.client",
+    "get_node": "flamepy.client",
+    "reset_default_connection": "flamepy.client",
+    "Connection": "flamepy.connection",
+    "Session": "flamepy.session",
+    "TaskWatcher": "flamepy.session",
+    "TlsConfig": "flamepy.tls",
+    "FlameService": "flamepy.service",
+    "SessionContext": "flamepy.service",
+    "TaskContext": "flamepy.service",
+    "ApplicationContext": "flamepy.service",
+    "run": "flamepy.service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flamepy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "AlreadyExistsError",
+    "Application",
+    "ApplicationAttributes",
+    "ApplicationContext",
+    "ApplicationSchema",
+    "ApplicationState",
+    "Connection",
+    "Event",
+    "Executor",
+    "ExecutorState",
+    "FlameError",
+    "FlameErrorCode",
+    "FlameService",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "InvalidStateError",
+    "Node",
+    "NodeState",
+    "NotFoundError",
+    "ResourceRequirement",
+    "Session",
+    "SessionAttributes",
+    "SessionContext",
+    "SessionState",
+    "SessionStatus",
+    "Shim",
+    "Task",
+    "TaskContext",
+    "TaskState",
+    "TaskWatcher",
+    "TlsConfig",
+    "UnavailableError",
+    "close_session",
+    "connect",
+    "create_session",
+    "get_application",
+    "get_node",
+    "get_session",
+    "list_applications",
+    "list_executors",
+    "list_nodes",
+    "list_sessions",
+    "open_session",
+    "register_application",
+    "reset_default_connection",
+    "run",
+    "unregister_application",
+    "update_application",
+]

@@ -1,0 +1,154 @@
+"""The one place where ``grpc.RpcError`` becomes a :class:`~flamepy.errors.FlameError`.
+
+Every client RPC goes through :func:`call` (unary) or runs inside :func:`translate` (streams), so no
+other module catches ``grpc.RpcError``. The original error stays reachable as ``__cause__``;
+:func:`is_unimplemented` looks there to decide on protocol fallbacks.
+
+:class:`InFlightLimiter` caps the RPCs outstanding on one channel (grpc's sync client was seen
+cancelling calls when ~5,000 futures were outstanding on a single channel).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import grpc
+
+from flamepy.errors import (
+    AlreadyExistsError,
+    FlameError,
+    FlameErrorCode,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+    UnavailableError,
+    error_for,
+)
+
+T = TypeVar("T")
+
+DEFAULT_MAX_IN_FLIGHT = 1000
+
+_BY_STATUS: dict[grpc.StatusCode, FlameErrorCode] = {
+    grpc.StatusCode.NOT_FOUND: FlameErrorCode.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS: FlameErrorCode.ALREADY_EXISTS,
+    grpc.StatusCode.INVALID_ARGUMENT: FlameErrorCode.INVALID_ARGUMENT,
+    grpc.StatusCode.OUT_OF_RANGE: FlameErrorCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION: FlameErrorCode.INVALID_STATE,
+    grpc.StatusCode.UNAVAILABLE: FlameErrorCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: FlameErrorCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: FlameErrorCode.INVALID_ARGUMENT,
+}
+
+
+def _status_of(exc: BaseException) -> grpc.StatusCode | None:
+    code = getattr(exc, "code", None)
+    if not callable(code):
+        return None
+    value = code()
+    return value if isinstance(value, grpc.StatusCode) else None
+
+
+def _details_of(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    text = details() if callable(details) else None
+    return text or str(exc) or type(exc).__name__
+
+
+def map_rpc_error(exc: grpc.RpcError, what: str = "") -> FlameError:
+    """The FlameError for a gRPC failure; ``what`` names the operation for the message."""
+    status = _status_of(exc)
+    details = _details_of(exc)
+    prefix = f"{what}: " if what else ""
+    if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        message = (
+            f"{prefix}message too large or server out of resources ({details}); "
+            "pass large data through the object cache"
+        )
+    elif status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        message = f"{prefix}{details} ({status.name.lower()})"
+    elif status is None or status in _BY_STATUS:
+        message = f"{prefix}{details}"
+    else:
+        message = f"{prefix}{details} (grpc status {status.name})"
+    code = _BY_STATUS.get(status, FlameErrorCode.INTERNAL) if status is not None else FlameErrorCode.INTERNAL
+    return error_for(code, message)
+
+
+@contextmanager
+def translate(what: str = "") -> Iterator[None]:
+    """Run the block, turning any ``grpc.RpcError`` into a FlameError (``raise ... from exc``)."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise map_rpc_error(exc, what) from exc
+
+
+def is_unimplemented(err: BaseException) -> bool:
+    """Whether ``err`` (a mapped FlameError) came from a server that lacks the called method."""
+    cause = err.__cause__ if isinstance(err, FlameError) else err
+    return cause is not None and _status_of(cause) == grpc.StatusCode.UNIMPLEMENTED
+
+
+def is_cancelled(err: BaseException) -> bool:
+    """Whether ``err`` (a mapped FlameError) is a call we cancelled ourselves."""
+    cause = err.__cause__ if isinstance(err, FlameError) else err
+    return cause is not None and _status_of(cause) == grpc.StatusCode.CANCELLED
+
+
+class InFlightLimiter:
+    """A counting gate for RPCs outstanding on one channel."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+        if limit < 1:
+            raise InvalidArgumentError(f"in-flight limit must be at least 1, got {limit}")
+        self.limit = limit
+        self._sem = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self._sem.acquire()
+        try:
+            yield
+        finally:
+            self._sem.release()
+
+
+def call(
+    fn: Callable[..., T],
+    request: Any,
+    *,
+    what: str = "",
+    timeout: float | None = None,
+    limiter: InFlightLimiter | None = None,
+) -> T:
+    """Call the unary stub method ``fn`` with ``request``; gRPC errors become FlameErrors."""
+    if limiter is None:
+        with translate(what):
+            return fn(request, timeout=timeout)
+    with limiter.slot(), translate(what):
+        return fn(request, timeout=timeout)
+
+
+def check_result(return_code: int, message: str | None, what: str) -> None:
+    """Raise the FlameError for a flame.v1 ``Result`` whose ``return_code`` is not 0.
+
+    flame.v1 carries no error kind in a Result, so the kind is read from the server's sentence.
+    """
+    if return_code == 0:
+        return
+    text = message or f"return code {return_code}"
+    lowered = text.lower()
+    full = f"{what}: {text}"
+    if "already exist" in lowered:
+        raise AlreadyExistsError(full)
+    if "not found" in lowered or "does not exist" in lowered:
+        raise NotFoundError(full)
+    if "in use" in lowered or "is not open" in lowered or "state" in lowered:
+        raise InvalidStateError(full)
+    if "unavailable" in lowered:
+        raise UnavailableError(full)
+    raise InvalidArgumentError(full)

@@ -1,0 +1,218 @@
+"""The service runtime: host a :class:`FlameService` on ``flame.v1.Instance`` for an executor.
+
+The executor starts the service process with ``FLAME_INSTANCE_ENDPOINT`` (``unix:///path`` or a bare
+path) and calls OnSessionEnter once, OnTaskInvoke per task and OnSessionLeave at the end, one call
+at a time. Concurrency model: a sync gRPC server with one worker thread; the main thread of
+:func:`run` waits for OnSessionLeave, then stops the server and returns.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flamepy.errors import InvalidConfigError
+from flamepy.types import Shim
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_ENV = "FLAME_INSTANCE_ENDPOINT"
+LOG_ENV = "FLAME_LOG"
+STOP_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class ApplicationContext:
+    """What the executor tells the service about its application."""
+
+    name: str
+    shim: Shim = Shim.HOST
+    image: str | None = None
+    command: str | None = None
+    working_directory: str | None = None
+    url: str | None = None
+    installer: str | None = None
+
+
+class SessionContext:
+    """The session a service instance is bound to."""
+
+    def __init__(
+        self,
+        session_id: str,
+        application: ApplicationContext,
+        common_data: bytes | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.application_context = application
+        self._common_data = common_data
+
+    @property
+    def application(self) -> str:
+        """The application's name."""
+        return self.application_context.name
+
+    def common_data(self) -> bytes | None:
+        return self._common_data
+
+    def __repr__(self) -> str:
+        return f"SessionContext(session_id={self.session_id!r}, application={self.application!r})"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """One task given to :meth:`FlameService.on_task_invoke`."""
+
+    task_id: str
+    session_id: str
+    input: bytes | None = None
+
+
+class FlameService(abc.ABC):
+    """Subclass and pass an instance to :func:`run`."""
+
+    @abc.abstractmethod
+    def on_session_enter(self, context: SessionContext) -> None:
+        """Called once, before any task of the session."""
+
+    @abc.abstractmethod
+    def on_task_invoke(self, context: TaskContext) -> bytes | None:
+        """Run one task; return its output (bytes) or None for no output."""
+
+    @abc.abstractmethod
+    def on_session_leave(self) -> None:
+        """Called once, when the executor releases the session."""
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _as_output(value: object) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"on_task_invoke returned {type(value).__name__}; expected bytes or None")
+
+
+def _make_servicer(service: FlameService, left: threading.Event) -> Any:
+    from flamepy.proto import shim_pb2_grpc, types_pb2
+
+    class _InstanceServicer(shim_pb2_grpc.InstanceServicer):
+        def OnSessionEnter(self, request, context):
+            app = request.application
+            ctx = SessionContext(
+                session_id=request.session_id,
+                application=ApplicationContext(
+                    name=app.name,
+                    shim=Shim(app.shim),
+                    image=app.image if app.HasField("image") else None,
+                    command=app.command if app.HasField("command") else None,
+                    working_directory=(app.working_directory if app.HasField("working_directory") else None),
+                    url=app.url if app.HasField("url") else None,
+                    installer=app.installer if app.HasField("installer") else None,
+                ),
+                common_data=request.common_data if request.HasField("common_data") else None,
+            )
+            log.info("entering session %s of %s", ctx.session_id, ctx.application)
+            try:
+                service.on_session_enter(ctx)
+            except Exception as exc:
+                log.error("on_session_enter failed:\n%s", traceback.format_exc())
+                return types_pb2.Result(return_code=1, message=_describe(exc))
+            return types_pb2.Result(return_code=0)
+
+        def OnTaskInvoke(self, request, context):
+            ctx = TaskContext(
+                task_id=request.task_id,
+                session_id=request.session_id,
+                input=request.input if request.HasField("input") else None,
+            )
+            try:
+                output = _as_output(service.on_task_invoke(ctx))
+            except Exception as exc:
+                log.error("task %s failed:\n%s", ctx.task_id, traceback.format_exc())
+                return types_pb2.TaskResult(return_code=1, message=_describe(exc))
+            result = types_pb2.TaskResult(return_code=0)
+            if output is not None:
+                result.output = output
+            return result
+
+        def OnSessionLeave(self, request, context):
+            log.info("leaving session")
+            try:
+                service.on_session_leave()
+            except Exception as exc:
+                log.error("on_session_leave failed:\n%s", traceback.format_exc())
+                return types_pb2.Result(return_code=1, message=_describe(exc))
+            finally:
+                left.set()
+            return types_pb2.Result(return_code=0)
+
+    return _InstanceServicer()
+
+
+def socket_path(endpoint: str | None) -> Path:
+    """The Unix socket path of ``unix:///path``, ``unix:path`` or a bare path."""
+    if not endpoint or not endpoint.strip():
+        raise InvalidConfigError(
+            f"{ENDPOINT_ENV} is not set: flamepy.run() must be started by a Flame executor, "
+            f"or set {ENDPOINT_ENV}=unix:///path/to/socket"
+        )
+    text = endpoint.strip()
+    for prefix in ("unix://", "unix:"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    if not text:
+        raise InvalidConfigError(f"{ENDPOINT_ENV}={endpoint!r} names no socket path")
+    return Path(text).absolute()
+
+
+def _configure_logging() -> None:
+    level_name = (os.environ.get(LOG_ENV) or "info").strip().upper()
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        level = logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+
+
+def run(service: FlameService, endpoint: str | None = None) -> None:
+    """Serve ``service`` on the Unix socket of ``FLAME_INSTANCE_ENDPOINT`` until OnSessionLeave."""
+    import concurrent.futures
+
+    import grpc
+
+    from flamepy.proto import shim_pb2_grpc
+
+    if not isinstance(service, FlameService):
+        raise InvalidConfigError(f"flamepy.run() needs a FlameService, got {type(service).__name__}")
+    path = socket_path(endpoint if endpoint is not None else os.environ.get(ENDPOINT_ENV))
+    _configure_logging()
+    if path.exists() and path.is_socket():
+        path.unlink()
+    left = threading.Event()
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    shim_pb2_grpc.add_InstanceServicer_to_server(_make_servicer(service, left), server)
+    try:
+        server.add_insecure_port(f"unix:{path}")
+    except RuntimeError as exc:
+        raise InvalidConfigError(f"cannot listen on unix socket {path}: {exc}") from exc
+    server.start()
+    log.info("service %s listening on unix:%s", type(service).__name__, path)
+    try:
+        left.wait()
+    finally:
+        # the grace lets the OnSessionLeave answer reach the executor
+        server.stop(STOP_GRACE_S).wait()
+        log.info("service %s stopped", type(service).__name__)
