@@ -1,0 +1,76 @@
+"""``python -m executor`` / ``flame-executor-manager``: run this node's executor manager.
+
+One asyncio event loop for the whole process; SIGTERM/SIGINT set the stop event, every service
+process group is terminated, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from executor.config import ManagerConfig, parse_endpoint
+from executor.manager import ExecutorManager
+from flamepy.errors import FlameError
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
+    parser = argparse.ArgumentParser(prog="flame-executor-manager", description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", required=True, help="session manager, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--name", default=socket.gethostname(), help="node name (default: hostname)")
+    parser.add_argument("--work-dir", required=True, type=Path, help="sockets and logs go here")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "--bind-timeout",
+        type=float,
+        default=30.0,
+        help="seconds for a service process to serve its socket (default 30)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        parse_endpoint(args.endpoint)
+    except FlameError as exc:
+        parser.error(exc.message)
+    if args.bind_timeout <= 0:
+        parser.error("--bind-timeout must be positive")
+    return ManagerConfig(
+        endpoint=args.endpoint,
+        name=args.name,
+        work_dir=args.work_dir.resolve(),
+        log_level=args.log_level.upper(),
+        bind_timeout=args.bind_timeout,
+    )
+
+
+async def serve(config: ManagerConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "executor manager %s: work dir %s, session manager %s", config.name, config.work_dir, config.endpoint
+    )
+    await ExecutorManager(config).run(stop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, config.log_level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Settings of one executor manager process (from the command line) and endpoint parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flamepy.errors import InvalidConfigError
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    endpoint: str  # the session manager's Backend address, e.g. http://127.0.0.1:8080
+    name: str  # node name
+    work_dir: Path
+    log_level: str = "INFO"
+    bind_timeout: float = 30.0
+    heartbeat_interval: float = 5.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    register_timeout: float = 10.0
+    leave_timeout: float = 5.0
+    terminate_grace: float = 3.0
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str  # host:port for grpc
+    secure: bool
+
+
+def parse_endpoint(endpoint: str) -> Target:
+    """``http://host:port`` / ``https://host:port`` / ``host:port`` → a gRPC target."""
+    text = endpoint.strip()
+    secure = False
+    if text.startswith("https://"):
+        secure, text = True, text[len("https://") :]
+    elif text.startswith("http://"):
+        text = text[len("http://") :]
+    elif "://" in text:
+        raise InvalidConfigError(f"invalid endpoint {endpoint!r}: use http://host:port or https://host:port")
+    text = text.rstrip("/")
+    if not text or ":" not in text:
+        raise InvalidConfigError(f"invalid endpoint {endpoint!r}: expected host:port")
+    return Target(text, secure)

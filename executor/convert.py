@@ -1,0 +1,147 @@
+"""The one boundary between generated protobuf types and this package's dataclasses.
+
+Backend stream messages (``flamepy.v1``) and the flame.v1 Instance messages used to drive a service
+process are encoded and decoded here; nothing else in ``executor`` builds protobuf messages except
+the test fake in ``executor.fake_launcher``.
+"""
+
+from __future__ import annotations
+
+from executor.events import (
+    ApplicationContext,
+    BindFailed,
+    BindRequest,
+    ExecutorBound,
+    HeartbeatTick,
+    InboundMessage,
+    OutboundMessage,
+    Registered,
+    RegisterNode,
+    ReleaseRequest,
+    SessionContext,
+    TaskOutcome,
+    TaskRequest,
+)
+from flamepy._convert import app_attrs_from_pb, node_to_pb, resreq_from_pb
+from flamepy.errors import InvalidArgumentError
+from flamepy.proto import backend_pb2, shim_pb2, types_pb2
+from flamepy.types import Shim
+
+
+def _opt(msg, name: str):
+    return getattr(msg, name) if msg.HasField(name) else None
+
+
+# -- Backend stream: inbound -----------------------------------------------------------------
+
+
+def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
+    kind = m.WhichOneof("msg")
+    if kind == "registered":
+        r = m.registered
+        return Registered(r.node_name, r.frontend_endpoint, r.cache_endpoint)
+    if kind == "bind_executor":
+        b = m.bind_executor
+        return BindRequest(
+            executor_id=b.executor_id,
+            application=b.application,
+            spec=app_attrs_from_pb(b.spec),
+            session=session_from_pb(b.session),
+            resreq=resreq_from_pb(b.resreq),
+            gpu_ids=tuple(b.gpu_ids),
+        )
+    if kind == "invoke_task":
+        t = m.invoke_task
+        return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"))
+    if kind == "release_executor":
+        return ReleaseRequest(m.release_executor.executor_id)
+    raise InvalidArgumentError(f"unknown ManagerMessage kind {kind!r}")
+
+
+def session_from_pb(m: shim_pb2.SessionContext) -> SessionContext:
+    a = m.application
+    app = ApplicationContext(
+        name=a.name,
+        shim=Shim(a.shim),
+        image=_opt(a, "image"),
+        command=_opt(a, "command"),
+        working_directory=_opt(a, "working_directory"),
+        url=_opt(a, "url"),
+        installer=_opt(a, "installer"),
+    )
+    return SessionContext(m.session_id, app, _opt(m, "common_data"))
+
+
+# -- Backend stream: outbound ----------------------------------------------------------------
+
+
+def encode_node_message(msg: OutboundMessage) -> backend_pb2.NodeMessage:
+    if isinstance(msg, RegisterNode):
+        reg = backend_pb2.RegisterNode(
+            node=node_to_pb(msg.node), shims=[types_pb2.Shim.Name(int(s)) for s in msg.shims]
+        )
+        return backend_pb2.NodeMessage(register=reg)
+    if isinstance(msg, HeartbeatTick):
+        return backend_pb2.NodeMessage(heartbeat=backend_pb2.Heartbeat(time=msg.time_ms))
+    if isinstance(msg, ExecutorBound):
+        bound = backend_pb2.ExecutorBound(executor_id=msg.executor_id)
+        return backend_pb2.NodeMessage(executor_bound=bound)
+    if isinstance(msg, BindFailed):
+        failed = backend_pb2.BindFailed(executor_id=msg.executor_id, message=msg.message)
+        return backend_pb2.NodeMessage(bind_failed=failed)
+    if isinstance(msg, TaskOutcome):
+        return backend_pb2.NodeMessage(task_result=_outcome_to_pb(msg))
+    released = backend_pb2.ExecutorReleased(executor_id=msg.executor_id)
+    if msg.message is not None:
+        released.message = msg.message
+    return backend_pb2.NodeMessage(executor_released=released)
+
+
+def _outcome_to_pb(o: TaskOutcome) -> backend_pb2.TaskOutcome:
+    m = backend_pb2.TaskOutcome(
+        executor_id=o.executor_id,
+        session_id=o.session_id,
+        task_id=o.task_id,
+        return_code=o.return_code,
+        requeue=o.requeue,
+    )
+    if o.output is not None:
+        m.output = o.output
+    if o.message is not None:
+        m.message = o.message
+    return m
+
+
+# -- flame.v1 Instance -----------------------------------------------------------------------
+
+
+def session_to_pb(s: SessionContext) -> shim_pb2.SessionContext:
+    a = s.application
+    app = shim_pb2.ApplicationContext(name=a.name, shim=types_pb2.Shim.Name(int(a.shim)))
+    for name in ("image", "command", "working_directory", "url", "installer"):
+        value = getattr(a, name)
+        if value is not None:
+            setattr(app, name, value)
+    m = shim_pb2.SessionContext(session_id=s.session_id, application=app)
+    if s.common_data is not None:
+        m.common_data = s.common_data
+    return m
+
+
+def task_to_pb(t: TaskRequest) -> shim_pb2.TaskContext:
+    m = shim_pb2.TaskContext(task_id=t.task_id, session_id=t.session_id)
+    if t.input is not None:
+        m.input = t.input
+    return m
+
+
+def result_from_pb(m: types_pb2.Result) -> tuple[int, str | None]:
+    return m.return_code, _opt(m, "message")
+
+
+def task_result_from_pb(m: types_pb2.TaskResult) -> tuple[int, bytes | None, str | None]:
+    return m.return_code, _opt(m, "output"), _opt(m, "message")
+
+
+def empty_request() -> types_pb2.EmptyRequest:
+    return types_pb2.EmptyRequest()

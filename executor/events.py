@@ -1,0 +1,123 @@
+"""Typed messages between the node stream and the executors (our side of the Backend boundary).
+
+Inbound (from the session manager): :class:`Registered`, :class:`BindRequest`,
+:class:`TaskRequest`, :class:`ReleaseRequest`. Outbound (to the session manager):
+:class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`, :class:`BindFailed`,
+:class:`TaskOutcome`, :class:`ExecutorReleased`. ``executor.convert`` maps them to/from protobuf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flamepy.types import ApplicationAttributes, Node, ResourceRequirement, Shim
+
+
+@dataclass(frozen=True)
+class ApplicationContext:
+    """flame.v1 ApplicationContext, as given to OnSessionEnter."""
+
+    name: str
+    shim: Shim = Shim.HOST
+    image: str | None = None
+    command: str | None = None
+    working_directory: str | None = None
+    url: str | None = None
+    installer: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """flame.v1 SessionContext, passed to OnSessionEnter unchanged."""
+
+    session_id: str
+    application: ApplicationContext
+    common_data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """One task pushed to an executor (flame.v1 TaskContext)."""
+
+    executor_id: str
+    task_id: str
+    session_id: str
+    input: bytes | None = None
+
+
+# -- inbound ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registered:
+    node_name: str
+    frontend_endpoint: str = ""
+    cache_endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class BindRequest:
+    executor_id: str
+    application: str
+    spec: ApplicationAttributes
+    session: SessionContext
+    resreq: ResourceRequirement
+    gpu_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    executor_id: str
+
+
+InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest
+
+
+# -- outbound --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterNode:
+    node: Node
+    shims: tuple[Shim, ...] = (Shim.HOST,)
+
+
+@dataclass(frozen=True)
+class HeartbeatTick:
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class ExecutorBound:
+    executor_id: str
+
+
+@dataclass(frozen=True)
+class BindFailed:
+    executor_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    executor_id: str
+    session_id: str
+    task_id: str
+    return_code: int
+    output: bytes | None = None  # None = no output, distinct from b""
+    message: str | None = None
+    requeue: bool = False
+
+    @classmethod
+    def requeued(cls, task: TaskRequest, why: str) -> TaskOutcome:
+        """The answer for a task that never started: run it again elsewhere."""
+        return cls(task.executor_id, task.session_id, task.task_id, -1, message=why, requeue=True)
+
+
+@dataclass(frozen=True)
+class ExecutorReleased:
+    executor_id: str
+    message: str | None = None
+
+
+OutboundMessage = RegisterNode | HeartbeatTick | ExecutorBound | BindFailed | TaskOutcome | ExecutorReleased

@@ -1,0 +1,148 @@
+"""The executor manager's connection to the session manager: ``flamepy.v1.Backend/Attach``.
+
+Concurrency model: one asyncio event loop per node process. :class:`ExecutorManager.run` keeps
+one Attach stream open: it registers the node, sends a heartbeat every few seconds, and feeds the
+session manager's messages to a :class:`~executor.node.NodeSession`. When the stream breaks (or
+cannot be opened) every service process is terminated and the manager reconnects with capped
+exponential backoff, until ``stop`` is set. Outbound messages go through one queue drained by the
+stream's request iterator, so there is exactly one writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+
+import grpc
+
+from executor import convert
+from executor.backoff import Backoff
+from executor.config import ManagerConfig, parse_endpoint
+from executor.events import HeartbeatTick, OutboundMessage, Registered, RegisterNode
+from executor.launcher import Launcher, SubprocessLauncher
+from executor.node import NodeSession
+from executor.resources import describe_node
+from executor.shim import HostShim, ShimSettings
+from flamepy.errors import FlameError
+from flamepy.proto import backend_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class ExecutorManager:
+    def __init__(
+        self,
+        config: ManagerConfig,
+        launcher: Launcher | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self._launcher = launcher or SubprocessLauncher()
+        self._env = env
+        self.session: NodeSession | None = None  # the live stream's executors (None when detached)
+        self.attach_count = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay attached (reconnecting with backoff) until ``stop`` is set; then clean up."""
+        backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
+        while not stop.is_set():
+            registered = await self._attach_once(stop)
+            if stop.is_set():
+                break
+            if registered:
+                backoff.reset()
+            delay = backoff.next()
+            log.info("reconnecting to %s in %.1fs", self.config.endpoint, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+        log.info("executor manager %s stopped", self.config.name)
+
+    def _channel(self) -> grpc.aio.Channel:
+        target = parse_endpoint(self.config.endpoint)
+        if target.secure:
+            return grpc.aio.secure_channel(target.address, grpc.ssl_channel_credentials())
+        return grpc.aio.insecure_channel(target.address)
+
+    async def _attach_once(self, stop: asyncio.Event) -> bool:
+        """One Attach stream, from connect to break (or stop). True if it got registered."""
+        self.attach_count += 1
+        outbound: asyncio.Queue[OutboundMessage] = asyncio.Queue()
+        outbound.put_nowait(RegisterNode(describe_node(self.config.name, self._env)))
+        channel = self._channel()
+        call = backend_pb2_grpc.BackendStub(channel).Attach(_requests(outbound))
+        stream = asyncio.ensure_future(self._serve(call, outbound))
+        stopper = asyncio.ensure_future(stop.wait())
+        registered = False
+        try:
+            await asyncio.wait({stream, stopper}, return_when="FIRST_COMPLETED")
+            if stream.done():
+                registered = stream.result()
+        except grpc.aio.AioRpcError as exc:
+            log.warning("stream to %s broke: %s: %s", self.config.endpoint, exc.code().name, exc.details())
+        except TimeoutError:
+            log.warning(
+                "no 'registered' from %s within %gs", self.config.endpoint, self.config.register_timeout
+            )
+        finally:
+            stopper.cancel()
+            stream.cancel()
+            await asyncio.gather(stream, return_exceptions=True)
+            call.cancel()
+            if self.session is not None:
+                registered = True
+                await self.session.close()
+                self.session = None
+            await channel.close()
+        return registered
+
+    async def _serve(self, call, outbound: asyncio.Queue[OutboundMessage]) -> bool:
+        first = await asyncio.wait_for(call.read(), self.config.register_timeout)
+        if first is grpc.aio.EOF:
+            log.warning("session manager closed the stream before registering us")
+            return False
+        reply = convert.decode_manager_message(first)
+        if not isinstance(reply, Registered):
+            log.error("expected 'registered' from the session manager, got %s", type(reply).__name__)
+            return False
+        self.session = NodeSession(HostShim(self._shim_settings(reply), self._launcher), outbound.put_nowait)
+        log.info("node %s registered with %s", self.config.name, self.config.endpoint)
+        heartbeat = asyncio.ensure_future(self._heartbeat(outbound))
+        try:
+            while True:
+                msg = await call.read()
+                if msg is grpc.aio.EOF:
+                    log.warning("session manager closed the stream")
+                    return True
+                try:
+                    decoded = convert.decode_manager_message(msg)
+                except FlameError as exc:
+                    log.error("ignoring a message from the session manager: %s", exc)
+                    continue
+                self.session.handle(decoded)
+        finally:
+            heartbeat.cancel()
+
+    def _shim_settings(self, reply: Registered) -> ShimSettings:
+        c = self.config
+        return ShimSettings(
+            work_dir=c.work_dir,
+            frontend_endpoint=reply.frontend_endpoint or c.endpoint,
+            cache_endpoint=reply.cache_endpoint,
+            log_level=c.log_level,
+            bind_timeout=c.bind_timeout,
+            leave_timeout=c.leave_timeout,
+            terminate_grace=c.terminate_grace,
+        )
+
+    async def _heartbeat(self, outbound: asyncio.Queue[OutboundMessage]) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)  # a ticker, not a poll
+            outbound.put_nowait(HeartbeatTick(int(time.time() * 1000)))
+
+
+async def _requests(outbound: asyncio.Queue[OutboundMessage]) -> AsyncIterator:
+    while True:
+        yield convert.encode_node_message(await outbound.get())

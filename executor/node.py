@@ -1,0 +1,90 @@
+"""The executors of one node stream: dispatches the session manager's requests to them.
+
+One :class:`NodeSession` lives exactly as long as one ``Backend.Attach`` stream; when the stream
+ends, :meth:`NodeSession.close` terminates every service process (the session manager forgets
+them too). Single asyncio loop; :meth:`handle` never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from executor.events import (
+    BindFailed,
+    BindRequest,
+    ExecutorReleased,
+    InboundMessage,
+    Registered,
+    ReleaseRequest,
+    TaskOutcome,
+    TaskRequest,
+)
+from executor.executor import Emit, Executor
+from executor.shim import HostShim
+
+log = logging.getLogger(__name__)
+
+
+class NodeSession:
+    def __init__(self, shim: HostShim, emit: Emit) -> None:
+        self.shim = shim
+        self._emit = emit
+        self.executors: dict[str, Executor] = {}
+        self._closed = False
+
+    def handle(self, msg: InboundMessage) -> None:
+        if isinstance(msg, BindRequest):
+            self._bind(msg)
+        elif isinstance(msg, TaskRequest):
+            self._invoke(msg)
+        elif isinstance(msg, ReleaseRequest):
+            self._release(msg)
+        elif isinstance(msg, Registered):
+            log.warning("ignoring a second 'registered' on the same stream")
+
+    def _bind(self, req: BindRequest) -> None:
+        if self._closed:
+            return
+        if req.executor_id in self.executors:
+            self._emit(
+                BindFailed(req.executor_id, f"executor {req.executor_id} is already bound on this node")
+            )
+            return
+        executor = Executor(req, self.shim, self._emit)
+        self.executors[req.executor_id] = executor
+        executor.start(on_done=self._forget)
+        log.info(
+            "binding executor %s (application %s, session %s)",
+            req.executor_id,
+            req.application,
+            req.session.session_id,
+        )
+
+    def _forget(self, executor: Executor) -> None:
+        if self.executors.get(executor.id) is executor:
+            del self.executors[executor.id]
+
+    def _invoke(self, task: TaskRequest) -> None:
+        executor = self.executors.get(task.executor_id)
+        if executor is None:
+            self._emit(TaskOutcome.requeued(task, f"executor {task.executor_id} is not on this node"))
+            return
+        executor.enqueue(task)
+
+    def _release(self, req: ReleaseRequest) -> None:
+        executor = self.executors.get(req.executor_id)
+        if executor is None:
+            self._emit(ExecutorReleased(req.executor_id, f"executor {req.executor_id} is not on this node"))
+            return
+        log.info("releasing executor %s", req.executor_id)
+        executor.request_release()
+
+    async def close(self) -> None:
+        """Terminate every service process of this stream, silently."""
+        self._closed = True
+        executors = list(self.executors.values())
+        self.executors.clear()
+        if executors:
+            log.info("terminating %d executor(s)", len(executors))
+        await asyncio.gather(*(e.abort() for e in executors), return_exceptions=True)

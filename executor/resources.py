@@ -1,0 +1,86 @@
+"""What this node offers: CPU count and memory (psutil), GPU count (NVML), architecture and OS.
+
+Overrides for tests and oversubscription: ``FLAME_NODE_CPUS`` (count), ``FLAME_NODE_MEMORY``
+(e.g. ``4g``), ``FLAME_FAKE_GPUS`` (count). Synchronous and cheap; called once per registration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import socket
+from collections.abc import Mapping
+
+import psutil
+
+from flamepy.errors import InvalidConfigError
+from flamepy.types import Node, NodeState, ResourceRequirement, parse_memory
+
+log = logging.getLogger(__name__)
+
+ENV_CPUS = "FLAME_NODE_CPUS"
+ENV_MEMORY = "FLAME_NODE_MEMORY"
+ENV_FAKE_GPUS = "FLAME_FAKE_GPUS"
+
+
+def detect_gpu_count() -> int:
+    """GPUs NVML can see; 0 when nvidia-ml-py or the driver is missing (never an error)."""
+    try:
+        import pynvml
+    except ImportError:
+        return 0
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        log.debug("no NVIDIA driver (%s): 0 GPUs", exc)
+        return 0
+    try:
+        return int(pynvml.nvmlDeviceGetCount())
+    except pynvml.NVMLError as exc:
+        log.debug("NVML device count failed (%s): 0 GPUs", exc)
+        return 0
+    finally:
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+
+
+def _env_count(env: Mapping[str, str], name: str) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidConfigError(f"{name}={text!r} is not a whole number") from None
+    if value < 0:
+        raise InvalidConfigError(f"{name}={text!r} must not be negative")
+    return value
+
+
+def detect_capacity(env: Mapping[str, str] | None = None) -> ResourceRequirement:
+    env = os.environ if env is None else env
+    cpus = _env_count(env, ENV_CPUS)
+    if cpus is None:
+        cpus = psutil.cpu_count(logical=True) or 1
+    memory_text = env.get(ENV_MEMORY, "").strip()
+    memory = parse_memory(memory_text) if memory_text else int(psutil.virtual_memory().total)
+    gpus = _env_count(env, ENV_FAKE_GPUS)
+    if gpus is None:
+        gpus = detect_gpu_count()
+    return ResourceRequirement(cpu=cpus, memory=memory, gpu=gpus)
+
+
+def describe_node(name: str, env: Mapping[str, str] | None = None) -> Node:
+    """This node as registered: Ready, capacity = allocatable = what was detected."""
+    capacity = detect_capacity(env)
+    return Node(
+        name=name,
+        state=NodeState.READY,
+        capacity=capacity,
+        allocatable=capacity,
+        arch=platform.machine(),
+        os=platform.system().lower(),
+        hostname=socket.gethostname(),
+    )
