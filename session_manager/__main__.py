@@ -1,0 +1,65 @@
+"""``python -m session_manager``: run the session manager until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from session_manager.config import ServerConfig
+from session_manager.server import SessionManager
+
+
+def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
+    p = argparse.ArgumentParser(prog="flame-session-manager", description="Flame session manager")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--data-dir", default=".flame-local", help="directory of the SQLite store")
+    p.add_argument("--port-file", help="write the bound port here once listening")
+    p.add_argument("--storage", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument("--advertise", help="Frontend address given to services (FLAME_ENDPOINT)")
+    p.add_argument("--cache-endpoint", help="object cache address given to services")
+    p.add_argument("--delay-release", type=float, default=60.0, help="seconds idle executors stay bound")
+    p.add_argument("--prefetch", type=int, default=1, help="tasks pushed ahead to one executor")
+    p.add_argument("--log-level", default="INFO")
+    a = p.parse_args(argv)
+    cfg = ServerConfig(
+        host=a.host,
+        port=a.port,
+        data_dir=a.data_dir,
+        storage=a.storage,
+        port_file=a.port_file,
+        advertised_endpoint=a.advertise,
+        cache_endpoint=a.cache_endpoint,
+        default_delay_release=a.delay_release,
+        prefetch=a.prefetch,
+    )
+    return cfg, a.log_level
+
+
+async def serve(cfg: ServerConfig) -> None:
+    sm = SessionManager(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await sm.start()
+    try:
+        await stop.wait()
+    finally:
+        await sm.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, level = parse_args(argv)
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    asyncio.run(serve(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Session manager settings (command line → this dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 picks a free port
+    data_dir: str | None = None
+    storage: str = "sqlite"  # sqlite | memory
+    port_file: str | None = None  # the bound port is written here once listening
+    advertised_endpoint: str | None = None  # FLAME_ENDPOINT given to services; default http://host:port
+    cache_endpoint: str | None = None  # FLAME_CACHE_ENDPOINT given to services
+    default_delay_release: float = 60.0  # seconds an idle executor stays bound to its session
+    prefetch: int = 1  # tasks pushed ahead to one executor
+    max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server

@@ -1,0 +1,77 @@
+"""flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, TypeAlias
+
+import grpc
+
+from flamepy import _convert as conv
+from flamepy.proto import extensions_pb2 as ext
+from flamepy.proto import extensions_pb2_grpc
+from flamepy.proto import types_pb2 as pb
+from flamepy.types import SessionState, Task
+from session_manager.frontend import watch_task
+from session_manager.grpc_errors import stream, unary
+
+if TYPE_CHECKING:
+    from session_manager.server import SessionManager
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+MAX_COMPLETIONS_PER_MESSAGE = 512
+
+
+def completion_pb(task: Task) -> ext.TaskCompletion:
+    m = ext.TaskCompletion(task_id=task.id, state=int(task.state))  # type: ignore[arg-type]
+    if task.output is not None:
+        m.output = task.output
+    if task.state != task.state.SUCCEED and task.message:
+        m.message = task.message
+    return m
+
+
+class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
+    def __init__(self, sm: SessionManager) -> None:
+        self.sm = sm
+        self.core = sm.broker
+
+    @unary
+    async def CreateTasks(self, request: ext.CreateTasksRequest, context: Ctx) -> ext.CreateTasksResponse:
+        inputs = [i.input if i.HasField("input") else None for i in request.inputs]
+        recs = await self.sm.call(self.core.create_tasks, request.session_id, inputs)
+        return ext.CreateTasksResponse(task_ids=[r.task_id for r in recs])
+
+    @stream
+    async def WatchSession(
+        self, request: ext.WatchSessionRequest, context: Ctx
+    ) -> AsyncIterator[ext.SessionCompletions]:
+        ses = self.core.get_session(request.session_id)
+        if ses.state == SessionState.CLOSED and ses.unfinished == 0:
+            return
+        q = self.sm.watchers.watch_session(ses.id)
+        try:
+            while True:
+                item = await q.get()
+                batch = []
+                while item is not None:
+                    batch.append(completion_pb(item))
+                    if len(batch) >= MAX_COMPLETIONS_PER_MESSAGE or q.empty():
+                        break
+                    item = q.get_nowait()
+                if batch:
+                    yield ext.SessionCompletions(completions=batch)
+                if item is None:
+                    return
+        finally:
+            self.sm.watchers.unwatch_session(ses.id, q)
+
+    @unary
+    async def RunTask(self, request: ext.RunTaskRequest, context: Ctx) -> pb.Task:
+        data = request.input if request.HasField("input") else None
+        (rec,) = await self.sm.call(self.core.create_tasks, request.session_id, [data])
+        final = None
+        async for snap in watch_task(self.sm, request.session_id, rec.task_id):
+            final = snap
+        assert final is not None
+        return conv.task_to_pb(final)

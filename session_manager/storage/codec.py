@@ -1,0 +1,55 @@
+"""JSON encodings of the dataclasses stored in SQL columns (no protobuf beyond the boundary)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict
+from typing import Any
+
+from flamepy.types import (
+    ApplicationAttributes,
+    ApplicationSchema,
+    Event,
+    ResourceRequirement,
+    SessionAttributes,
+    Shim,
+)
+
+
+def events_to_json(events: tuple[Event, ...] | list[Event]) -> str:
+    return json.dumps([[e.code, e.message, e.creation_time] for e in events])
+
+
+def events_from_json(text: str) -> tuple[Event, ...]:
+    return tuple(Event(code, message, ts) for code, message, ts in json.loads(text or "[]"))
+
+
+def app_attrs_to_json(a: ApplicationAttributes) -> str:
+    doc: dict[str, Any] = asdict(a)
+    doc["shim"] = int(a.shim) if a.shim is not None else None
+    return json.dumps(doc)
+
+
+def app_attrs_from_json(text: str) -> ApplicationAttributes:
+    doc = json.loads(text)
+    if doc.get("shim") is not None:
+        doc["shim"] = Shim(doc["shim"])
+    if doc.get("schema") is not None:
+        doc["schema"] = ApplicationSchema(**doc["schema"])
+    return ApplicationAttributes(**doc)
+
+
+def session_attrs_to_json(s: SessionAttributes) -> str:
+    doc: dict[str, Any] = asdict(s)
+    doc["common_data"] = base64.b64encode(s.common_data).decode() if s.common_data is not None else None
+    return json.dumps(doc)
+
+
+def session_attrs_from_json(text: str) -> SessionAttributes:
+    doc = json.loads(text)
+    if doc.get("common_data") is not None:
+        doc["common_data"] = base64.b64decode(doc["common_data"])
+    if doc.get("resreq") is not None:
+        doc["resreq"] = ResourceRequirement(**doc["resreq"])
+    return SessionAttributes(**doc)

@@ -1,0 +1,99 @@
+"""A scripted executor manager speaking the Backend protocol over a real gRPC stream (tests only).
+
+It answers bind_executor with executor_bound and runs every invoke_task through ``handler``
+(input bytes → (return_code, output, message)), on its own thread with a sync gRPC client.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+import grpc
+
+from flamepy.proto import backend_pb2 as be
+from flamepy.proto import backend_pb2_grpc
+from flamepy.proto import types_pb2 as pb
+
+Handler = Callable[[bytes | None], tuple[int, bytes | None, str | None]]
+
+
+def echo(data: bytes | None) -> tuple[int, bytes | None, str | None]:
+    if data == b"fail":
+        return 1, None, "boom: service failed"
+    return 0, data, None
+
+
+class FakeNode:
+    def __init__(
+        self, target: str, name: str = "node-1", cpus: int = 2, handler: Handler = echo, bind_error: str | None = None
+    ) -> None:
+        self.target, self.name, self.cpus = target, name, cpus
+        self.handler, self.bind_error = handler, bind_error
+        self.outbox: queue.SimpleQueue[be.NodeMessage | None] = queue.SimpleQueue()
+        self.received: list[be.ManagerMessage] = []
+        self.registered = threading.Event()
+        self._channel = grpc.insecure_channel(target)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> FakeNode:
+        node = pb.Node(
+            metadata=pb.Metadata(id=self.name, name=self.name),
+            spec=pb.NodeSpec(hostname=self.name),
+            status=pb.NodeStatus(
+                state=pb.Ready,
+                capacity=pb.ResourceRequirement(cpu=self.cpus, memory=8 << 30),
+                allocatable=pb.ResourceRequirement(cpu=self.cpus, memory=8 << 30),
+            ),
+        )
+        self.outbox.put(be.NodeMessage(register=be.RegisterNode(node=node, shims=[pb.Host])))
+        self._thread.start()
+        assert self.registered.wait(10), "node never registered"
+        return self
+
+    def stop(self) -> None:
+        self.outbox.put(None)
+        self._channel.close()
+        self._thread.join(10)
+
+    def _requests(self):
+        while True:
+            msg = self.outbox.get()
+            if msg is None:
+                return
+            yield msg
+
+    def _run(self) -> None:
+        stub = backend_pb2_grpc.BackendStub(self._channel)
+        try:
+            for msg in stub.Attach(self._requests()):
+                self.received.append(msg)
+                self._on(msg)
+        except grpc.RpcError:
+            pass
+
+    def _on(self, msg: be.ManagerMessage) -> None:
+        kind = msg.WhichOneof("msg")
+        if kind == "registered":
+            self.registered.set()
+        elif kind == "bind_executor":
+            eid = msg.bind_executor.executor_id
+            if self.bind_error:
+                self.outbox.put(be.NodeMessage(bind_failed=be.BindFailed(executor_id=eid, message=self.bind_error)))
+            else:
+                self.outbox.put(be.NodeMessage(executor_bound=be.ExecutorBound(executor_id=eid)))
+        elif kind == "invoke_task":
+            t = msg.invoke_task.task
+            rc, out, err = self.handler(t.input if t.HasField("input") else None)
+            res = be.TaskOutcome(
+                executor_id=msg.invoke_task.executor_id, session_id=t.session_id, task_id=t.task_id, return_code=rc
+            )
+            if out is not None:
+                res.output = out
+            if err is not None:
+                res.message = err
+            self.outbox.put(be.NodeMessage(task_result=res))
+        elif kind == "release_executor":
+            eid = msg.release_executor.executor_id
+            self.outbox.put(be.NodeMessage(executor_released=be.ExecutorReleased(executor_id=eid)))
