@@ -35,6 +35,16 @@ class FrontendClient(Protocol):
     def get_node(self, name: str) -> Node: ...
 
 
+PIPE_WIDTH = 200
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 Connector = Callable[[str], AbstractContextManager[FrontendClient]]
 
 
@@ -55,7 +65,9 @@ class CliContext:
     err: Console = field(init=False)
 
     def __post_init__(self) -> None:
-        self.out = Console(file=self.stdout, highlight=False, soft_wrap=False)
+        # piped output (scripts, grep, tests) gets wide tables instead of folded 80-column ones
+        width = None if _isatty(self.stdout) else PIPE_WIDTH
+        self.out = Console(file=self.stdout, highlight=False, soft_wrap=False, width=width)
         self.err = Console(file=self.stderr, highlight=False)
 
     @property

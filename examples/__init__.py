@@ -1,0 +1,1 @@
+"""Runnable examples of Flame for Python (``python -m examples.demo``)."""

@@ -1,0 +1,1 @@
+"""Echo example: a FlameService that echoes its input."""
