@@ -27,7 +27,12 @@ def echo(data: bytes | None) -> tuple[int, bytes | None, str | None]:
 
 class FakeNode:
     def __init__(
-        self, target: str, name: str = "node-1", cpus: int = 2, handler: Handler = echo, bind_error: str | None = None
+        self,
+        target: str,
+        name: str = "node-1",
+        cpus: int = 2,
+        handler: Handler = echo,
+        bind_error: str | None = None,
     ) -> None:
         self.target, self.name, self.cpus = target, name, cpus
         self.handler, self.bind_error = handler, bind_error
@@ -80,14 +85,19 @@ class FakeNode:
         elif kind == "bind_executor":
             eid = msg.bind_executor.executor_id
             if self.bind_error:
-                self.outbox.put(be.NodeMessage(bind_failed=be.BindFailed(executor_id=eid, message=self.bind_error)))
+                self.outbox.put(
+                    be.NodeMessage(bind_failed=be.BindFailed(executor_id=eid, message=self.bind_error))
+                )
             else:
                 self.outbox.put(be.NodeMessage(executor_bound=be.ExecutorBound(executor_id=eid)))
         elif kind == "invoke_task":
             t = msg.invoke_task.task
             rc, out, err = self.handler(t.input if t.HasField("input") else None)
             res = be.TaskOutcome(
-                executor_id=msg.invoke_task.executor_id, session_id=t.session_id, task_id=t.task_id, return_code=rc
+                executor_id=msg.invoke_task.executor_id,
+                session_id=t.session_id,
+                task_id=t.task_id,
+                return_code=rc,
             )
             if out is not None:
                 res.output = out

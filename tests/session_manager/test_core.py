@@ -1,0 +1,260 @@
+"""Pure tests of the broker core and scheduler: no network, no threads, a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from flamepy.errors import (
+    AlreadyExistsError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidStateError,
+    NotFoundError,
+)
+from flamepy.types import (
+    ApplicationAttributes,
+    EventCode,
+    ExecutorState,
+    ResourceRequirement,
+    SessionAttributes,
+    SessionState,
+    Shim,
+    TaskState,
+)
+from session_manager import effects, states
+from session_manager.clock import FakeClock
+from session_manager.core import Broker
+
+
+@pytest.fixture
+def broker() -> Broker:
+    b = Broker(clock=FakeClock(), default_delay_release=10.0)
+    b.register_application("echo", ApplicationAttributes(command="python"))
+    b.drain()
+    return b
+
+
+def node(b: Broker, name: str = "n1", cpu: int = 2, gpu: int = 0) -> None:
+    b.node_registered(name, ResourceRequirement(cpu, 8 << 30, gpu), [Shim.HOST])
+
+
+def cmds(b: Broker, kind: type) -> list:
+    return [c for c in b.out.commands if isinstance(c, kind)]
+
+
+def bind_all(b: Broker) -> list[str]:
+    b.schedule()
+    out = b.drain()
+    ids = [c.executor_id for c in out.commands if isinstance(c, effects.BindCmd)]
+    for eid in ids:
+        b.executor_bound(eid)
+    return ids
+
+
+def test_transition_table_rejects_illegal_moves() -> None:
+    states.check("task", "t", TaskState.PENDING, TaskState.RUNNING)
+    with pytest.raises(InternalError, match=r"SUCCEED -> RUNNING .*nothing \(terminal\)"):
+        states.check("task", "task 1", TaskState.SUCCEED, TaskState.RUNNING)
+    with pytest.raises(InternalError, match="CLOSED -> OPEN"):
+        states.check("session", "s", SessionState.CLOSED, SessionState.OPEN)
+    with pytest.raises(InternalError):
+        states.check("executor", "e", ExecutorState.RELEASED, ExecutorState.BOUND)
+
+
+def test_session_validation(broker: Broker) -> None:
+    with pytest.raises(NotFoundError, match="application 'nope' not found"):
+        broker.create_session(SessionAttributes(application="nope", id="s"))
+    with pytest.raises(InvalidArgumentError, match="must not be empty"):
+        broker.create_session(SessionAttributes(application="echo", id=""))
+    with pytest.raises(InvalidArgumentError, match="min_instances"):
+        broker.create_session(SessionAttributes(application="echo", id="s", min_instances=3, max_instances=2))
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    with pytest.raises(AlreadyExistsError):
+        broker.create_session(SessionAttributes(application="echo", id="s"))
+    with pytest.raises(AlreadyExistsError):
+        broker.register_application("echo", ApplicationAttributes())
+    with pytest.raises(InvalidArgumentError, match="working_directory must be absolute"):
+        broker.register_application("x", ApplicationAttributes(working_directory="rel"))
+
+
+def test_open_session_matches_spec(broker: Broker) -> None:
+    spec = SessionAttributes(application="echo", id="s", min_instances=1)
+    broker.open_session("s", spec)  # creates
+    assert broker.open_session("s", spec).id == "s"
+    assert broker.open_session("s", None).id == "s"
+    with pytest.raises(InvalidArgumentError, match="spec mismatch.*min_instances"):
+        broker.open_session("s", SessionAttributes(application="echo", id="s", min_instances=2))
+    with pytest.raises(NotFoundError, match="not found"):
+        broker.open_session("other", None)
+    broker.close_session("s")
+    with pytest.raises(InvalidStateError, match="is not open"):
+        broker.open_session("s", None)
+
+
+def test_task_life_and_events(broker: Broker) -> None:
+    node(broker)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    t1, t2 = broker.create_tasks("s", [b"a", b"fail"])
+    assert (t1.task_id, t2.task_id) == ("1", "2")
+    eid = bind_all(broker)[0]
+    invokes = cmds(broker, effects.InvokeCmd)
+    assert [c.task_id for c in invokes] == ["1", "2"]
+    broker.task_result(invokes[0].executor_id, "s", "1", 0, b"A", None)
+    broker.task_result(invokes[1].executor_id, "s", "2", 1, None, "ValueError: bad")
+    assert t1.state == TaskState.SUCCEED and t1.output == b"A"
+    assert [e.code for e in t1.events] == [0, 1, 2]
+    assert t2.state == TaskState.FAILED
+    assert t2.events[-1].code == EventCode.FAILED and t2.events[-1].message == "ValueError: bad"
+    st = broker.get_session("s").status()
+    assert (st.pending, st.running, st.succeed, st.failed) == (0, 0, 1, 1)
+    assert eid is not None
+
+
+def test_bound_executor_is_reused_for_next_task(broker: Broker) -> None:
+    node(broker, cpu=1)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1", b"2"])
+    [eid] = bind_all(broker)
+    inv = cmds(broker, effects.InvokeCmd)
+    assert [c.task_id for c in inv] == ["1"]
+    broker.drain()
+    broker.task_result(eid, "s", "1", 0, b"1", None)
+    assert [c.task_id for c in cmds(broker, effects.InvokeCmd)] == ["2"]
+    assert [c.executor_id for c in cmds(broker, effects.InvokeCmd)] == [eid]
+
+
+def test_close_cancels_pending_and_lets_running_finish(broker: Broker) -> None:
+    node(broker, cpu=1)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1", b"2", b"3"])
+    [eid] = bind_all(broker)
+    broker.drain()
+    broker.close_session("s")
+    ses = broker.get_session("s")
+    assert [ses.tasks[i].state for i in (1, 2, 3)] == [
+        TaskState.RUNNING,
+        TaskState.CANCELLED,
+        TaskState.CANCELLED,
+    ]
+    assert ses.status().cancelled == 2
+    assert broker.drain().sessions_drained == []
+    broker.task_result(eid, "s", "1", 0, b"1", None)
+    out = broker.drain()
+    assert ses.tasks[1].state == TaskState.SUCCEED
+    assert out.sessions_drained == ["s"]
+    assert any(isinstance(c, effects.ReleaseCmd) for c in out.commands)
+    broker.close_session("s")  # idempotent
+    with pytest.raises(InvalidStateError, match="is not open"):
+        broker.create_tasks("s", [b"x"])
+
+
+def test_bind_failure_records_event_1001_and_backs_off(broker: Broker) -> None:
+    node(broker)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1"])
+    broker.schedule()
+    [bind] = [c for c in broker.drain().commands if isinstance(c, effects.BindCmd)]
+    broker.bind_failed(bind.executor_id, "exit code 1: ImportError")
+    ses = broker.get_session("s")
+    [ev] = ses.events
+    assert ev.code == 1001 and "failed to bind session" in ev.message and "ImportError" in ev.message
+    assert ses.state == SessionState.OPEN and ses.tasks[1].state == TaskState.PENDING
+    wake = broker.schedule()
+    assert not cmds(broker, effects.BindCmd) and wake is not None and wake > 0
+    broker.clock.advance(wake + 0.1)  # type: ignore[attr-defined]
+    broker.schedule()
+    assert len(cmds(broker, effects.BindCmd)) == 1
+
+
+def test_min_and_max_instances(broker: Broker) -> None:
+    node(broker, cpu=8)
+    broker.create_session(SessionAttributes(application="echo", id="warm", min_instances=2))
+    broker.create_session(SessionAttributes(application="echo", id="capped", max_instances=1))
+    broker.create_tasks("capped", [b"x"] * 5)
+    broker.schedule()
+    binds = cmds(broker, effects.BindCmd)
+    assert sorted(c.session_id for c in binds) == ["capped", "warm", "warm"]
+
+
+def test_fair_share_between_sessions(broker: Broker) -> None:
+    node(broker, cpu=4)
+    for sid in ("a", "b"):
+        broker.create_session(SessionAttributes(application="echo", id=sid))
+        broker.create_tasks(sid, [b"x"] * 10)
+    broker.schedule()
+    binds = cmds(broker, effects.BindCmd)
+    assert sorted(c.session_id for c in binds) == ["a", "a", "b", "b"]
+
+
+def test_priority_wins_capacity(broker: Broker) -> None:
+    node(broker, cpu=2)
+    broker.create_session(SessionAttributes(application="echo", id="low"))
+    broker.create_session(SessionAttributes(application="echo", id="high", priority=5))
+    broker.create_tasks("low", [b"x"] * 4)
+    broker.create_tasks("high", [b"x"] * 4)
+    broker.schedule()
+    assert [c.session_id for c in cmds(broker, effects.BindCmd)] == ["high", "high"]
+
+
+def test_idle_executor_released_after_delay(broker: Broker) -> None:
+    node(broker)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1"])
+    [eid] = bind_all(broker)
+    broker.task_result(eid, "s", "1", 0, b"1", None)
+    broker.drain()
+    wake = broker.schedule()
+    assert not cmds(broker, effects.ReleaseCmd) and wake == pytest.approx(10.0)
+    broker.clock.advance(10.0)  # type: ignore[attr-defined]
+    broker.schedule()
+    assert [c.executor_id for c in cmds(broker, effects.ReleaseCmd)] == [eid]
+    broker.executor_released(eid)
+    assert broker.nodes["n1"].allocatable.cpu == 2 and not broker.executors
+
+
+def test_gpu_requirements_place_on_gpu_nodes(broker: Broker) -> None:
+    node(broker, "cpu-only", cpu=8)
+    node(broker, "gpu-box", cpu=8, gpu=2)
+    broker.create_session(
+        SessionAttributes(application="echo", id="s", resreq=ResourceRequirement(cpu=1, gpu=1))
+    )
+    broker.create_tasks("s", [b"x"] * 3)
+    broker.schedule()
+    binds = cmds(broker, effects.BindCmd)
+    assert [(c.node, c.gpu_ids) for c in binds] == [("gpu-box", (0,)), ("gpu-box", (1,))]
+
+
+def test_wasm_application_stays_pending_on_host_cluster(broker: Broker) -> None:
+    node(broker)
+    broker.register_application("wasm", ApplicationAttributes(shim=Shim.WASM))
+    broker.create_session(SessionAttributes(application="wasm", id="w"))
+    broker.create_tasks("w", [b"x"])
+    broker.schedule()
+    assert not cmds(broker, effects.BindCmd)
+    assert broker.get_session("w").tasks[1].state == TaskState.PENDING
+
+
+def test_node_loss_and_crash_requeue_running_tasks(broker: Broker) -> None:
+    node(broker, cpu=1)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1"])
+    [eid] = bind_all(broker)
+    broker.node_lost("n1")
+    task = broker.get_session("s").tasks[1]
+    assert task.state == TaskState.PENDING and "node n1 disconnected" in (task.events[-1].message or "")
+    assert not broker.executors
+
+
+def test_restore_requeues_running_tasks() -> None:
+    from flamepy.types import Task
+
+    b = Broker(clock=FakeClock())
+    save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 3)
+    tasks = [
+        Task("1", "s", TaskState.SUCCEED, b"a", b"a"),
+        Task("2", "s", TaskState.RUNNING, b"b"),
+    ]
+    b.restore([], [save], tasks)
+    ses = b.get_session("s")
+    assert list(ses.pending) == [2] and ses.status().pending == 1 and ses.status().succeed == 1
+    assert b.create_tasks("s", [b"c"])[0].task_id == "3"
