@@ -106,7 +106,9 @@ class ResourceRequirement:
             key, sep, value = part.partition("=")
             key = key.strip().lower()
             if not sep or not value.strip():
-                raise InvalidArgumentError(f"invalid resource requirement {text!r}: {part!r} is not key=value")
+                raise InvalidArgumentError(
+                    f"invalid resource requirement {text!r}: {part!r} is not key=value"
+                )
             if key in values:
                 raise InvalidArgumentError(f"invalid resource requirement {text!r}: {key!r} given twice")
             if key == "cpu":
@@ -138,7 +140,9 @@ def _non_negative_int(text: str, key: str, value: str) -> int:
     try:
         num = int(value.strip())
     except ValueError:
-        raise InvalidArgumentError(f"invalid resource requirement {text!r}: {key} must be an integer") from None
+        raise InvalidArgumentError(
+            f"invalid resource requirement {text!r}: {key} must be an integer"
+        ) from None
     if num < 0:
         raise InvalidArgumentError(f"invalid resource requirement {text!r}: {key} must not be negative")
     return num
