@@ -1,0 +1,109 @@
+"""The one grpc.RpcError -> FlameError mapping, unit-level and through a real server."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from sdk_fake import FakeServer
+
+import flamepy
+from flamepy import _rpc
+
+
+class _FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (grpc.StatusCode.NOT_FOUND, flamepy.NotFoundError),
+        (grpc.StatusCode.ALREADY_EXISTS, flamepy.AlreadyExistsError),
+        (grpc.StatusCode.INVALID_ARGUMENT, flamepy.InvalidArgumentError),
+        (grpc.StatusCode.OUT_OF_RANGE, flamepy.InvalidArgumentError),
+        (grpc.StatusCode.FAILED_PRECONDITION, flamepy.InvalidStateError),
+        (grpc.StatusCode.UNAVAILABLE, flamepy.UnavailableError),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, flamepy.UnavailableError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, flamepy.InvalidArgumentError),
+        (grpc.StatusCode.INTERNAL, flamepy.InternalError),
+        (grpc.StatusCode.UNKNOWN, flamepy.InternalError),
+        (grpc.StatusCode.UNIMPLEMENTED, flamepy.InternalError),
+        (grpc.StatusCode.CANCELLED, flamepy.InternalError),
+    ],
+)
+def test_each_status_maps_to_its_error(status: grpc.StatusCode, expected: type) -> None:
+    original = _FakeRpcError(status, "session s1 not found")
+    with pytest.raises(expected) as info, _rpc.translate("get session 's1'"):
+        raise original
+    assert type(info.value) is expected
+    assert info.value.__cause__ is original
+    assert "get session 's1'" in info.value.message
+    assert "session s1 not found" in info.value.message
+
+
+def test_resource_exhausted_says_message_too_large() -> None:
+    err = _rpc.map_rpc_error(
+        _FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "Received message larger than max")
+    )
+    assert "too large" in err.message and "object cache" in err.message
+
+
+def test_unimplemented_is_detectable() -> None:
+    with pytest.raises(flamepy.FlameError) as info, _rpc.translate():
+        raise _FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+    assert _rpc.is_unimplemented(info.value)
+    assert not _rpc.is_unimplemented(flamepy.InternalError("x"))
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("application a already exists", flamepy.AlreadyExistsError),
+        ("application a not found", flamepy.NotFoundError),
+        ("application a is in use by 2 open sessions", flamepy.InvalidStateError),
+        ("name must not be empty", flamepy.InvalidArgumentError),
+    ],
+)
+def test_failed_result_raises_by_message(message: str, expected: type) -> None:
+    _rpc.check_result(0, None, "register")
+    with pytest.raises(expected, match="register application"):
+        _rpc.check_result(1, message, "register application 'a'")
+
+
+def test_real_server_errors_map(server: FakeServer, conn: flamepy.Connection) -> None:
+    with pytest.raises(flamepy.NotFoundError, match="not found"):
+        conn.get_session("nope")
+    server.frontend.fail["ListApplication"] = (grpc.StatusCode.FAILED_PRECONDITION, "not ready")
+    with pytest.raises(flamepy.InvalidStateError, match="not ready"):
+        conn.list_applications()
+    server.frontend.fail["ListApplication"] = (grpc.StatusCode.INTERNAL, "boom")
+    with pytest.raises(flamepy.InternalError, match="boom"):
+        conn.list_applications()
+
+
+def test_unreachable_server_is_unavailable() -> None:
+    srv = FakeServer()
+    endpoint = srv.endpoint
+    srv.stop()
+    with flamepy.connect(endpoint) as conn, pytest.raises(flamepy.UnavailableError):
+        conn.list_applications()
+
+
+@pytest.mark.parametrize("addr", ["invalid://address", "", "http://", "http://host:notaport"])
+def test_invalid_endpoint_is_invalid_config(addr: str) -> None:
+    with pytest.raises(flamepy.InvalidConfigError) as info:
+        flamepy.connect(addr)
+    assert info.value.code == flamepy.FlameErrorCode.INVALID_CONFIG
+
+
+def test_in_flight_limiter_rejects_zero() -> None:
+    with pytest.raises(flamepy.InvalidArgumentError):
+        _rpc.InFlightLimiter(0)

@@ -1,0 +1,227 @@
+"""Session: one task at a time (create/get/list/watch/invoke) and many (run) against the fake."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import grpc
+import pytest
+from sdk_fake import FakeServer
+
+import flamepy
+from flamepy import session as session_mod
+from flamepy.proto import types_pb2
+
+
+def _session(conn: flamepy.Connection, sid: str = "s1") -> flamepy.Session:
+    return conn.create_session(flamepy.SessionAttributes(application="app", id=sid))
+
+
+# -- one task at a time ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["text", 1, [b"x"], {"a": 1}])
+def test_non_bytes_input_names_the_type(conn: flamepy.Connection, bad) -> None:
+    ssn = _session(conn)
+    for op in (ssn.create_task, ssn.invoke, ssn.run):
+        with pytest.raises(flamepy.InvalidArgumentError, match=type(bad).__name__):
+            op(bad)
+
+
+def test_create_get_list_watch(conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    t1 = ssn.create_task(b"one")
+    t2 = ssn.create_task(bytearray(b"two"))
+    t3 = ssn.create_task(None)
+    assert [t1.id, t2.id, t3.id] == ["1", "2", "3"]
+    assert ssn.get_task("2").output == b"two"
+    assert ssn.get_task("3").input is None
+    assert [t.id for t in ssn.list_tasks()] == ["1", "2", "3"]
+    snapshots = list(ssn.watch_task(t1.id))
+    assert snapshots[-1].state == flamepy.TaskState.SUCCEED
+    assert snapshots[-1].output == b"one"
+    with pytest.raises(flamepy.NotFoundError):
+        ssn.get_task("99")
+
+
+def test_watch_task_follows_states(server: FakeServer, conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    task = ssn.create_task(b"pending")
+    watcher = ssn.watch_task(task.id, timeout=30)
+    first = next(watcher)
+    assert first.state == flamepy.TaskState.PENDING
+    server.frontend.complete(ssn.id, task.id, (types_pb2.Succeed, b"done", None))
+    rest = list(watcher)
+    assert rest[-1].state == flamepy.TaskState.SUCCEED and rest[-1].output == b"done"
+
+
+@pytest.mark.parametrize("fixture", ["conn", "plain_conn"])
+def test_invoke(fixture: str, request: pytest.FixtureRequest) -> None:
+    conn: flamepy.Connection = request.getfixturevalue(fixture)
+    ssn = _session(conn)
+    assert ssn.invoke(b"hello") == b"hello"
+    assert ssn.invoke(memoryview(b"mv")) == b"mv"
+    assert ssn.invoke(None) is None
+    with pytest.raises(flamepy.FlameError, match="ValueError: bad input") as info:
+        ssn.invoke(b"fail")
+    assert info.value.code == flamepy.FlameErrorCode.INTERNAL
+    with pytest.raises(flamepy.InvalidStateError, match="cancelled"):
+        ssn.invoke(b"cancel")
+
+
+def test_invoke_uses_run_task_or_falls_back(
+    server: FakeServer, conn: flamepy.Connection, plain_server: FakeServer, plain_conn
+) -> None:
+    _session(conn).invoke(b"x")
+    assert server.frontend.counters.run_task == 1
+    assert server.frontend.counters.create_task == 0
+    _session(plain_conn).invoke(b"x")
+    _session(plain_conn, "s2").invoke(b"x")
+    assert plain_server.frontend.counters.create_task == 2
+    assert plain_server.frontend.counters.watch_task == 2
+    assert plain_conn.ext_supported is False
+
+
+def test_closed_session_refuses_tasks(conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    ssn.close()
+    ssn.close()  # idempotent
+    assert ssn.state == flamepy.SessionState.CLOSED
+    with pytest.raises(flamepy.InvalidStateError, match="is not open"):
+        ssn.create_task(b"x")
+    with pytest.raises(flamepy.InvalidStateError):
+        ssn.run(b"x")
+
+
+def test_message_too_large_is_a_clear_error(conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    with pytest.raises(flamepy.InvalidArgumentError, match="too large"):
+        ssn.create_task(b"x" * (5 << 20))
+
+
+# -- many tasks: run() ------------------------------------------------------------------------------
+
+
+def test_ten_thousand_futures_through_one_watch_stream(server: FakeServer, conn: flamepy.Connection) -> None:
+    n = 10_000
+    with _session(conn) as ssn:
+        futures = [ssn.run(str(i).encode()) for i in range(n)]
+        done, not_done = concurrent.futures.wait(futures, timeout=60)
+        assert not not_done
+        assert [f.result() for f in futures] == [str(i).encode() for i in range(n)]
+    c = server.frontend.counters
+    assert c.watch_session == 1
+    assert c.create_tasks_inputs == n
+    assert c.create_tasks <= n // 10
+    assert c.create_task == 0 and c.watch_task == 0
+
+
+def test_run_results_failures_and_none(conn: flamepy.Connection) -> None:
+    with _session(conn) as ssn:
+        ok, none, failed, cancelled = (ssn.run(x) for x in (b"ok", None, b"fail", b"cancel"))
+        assert ok.result(timeout=10) == b"ok"
+        assert none.result(timeout=10) is None
+        with pytest.raises(flamepy.FlameError, match="ValueError: bad input") as info:
+            failed.result(timeout=10)
+        assert info.value.code == flamepy.FlameErrorCode.INTERNAL
+        with pytest.raises(flamepy.InvalidStateError):
+            cancelled.result(timeout=10)
+
+
+def test_completion_before_registration(server: FakeServer, conn: flamepy.Connection) -> None:
+    """The fake sends the completions on the stream before CreateTasks answers; the client holds
+    the reply until its watcher has seen them, so they arrive before the ids are registered."""
+    ssn = _session(conn)
+    stashed = threading.Event()
+    real = session_mod._Dispatcher._on_completions
+
+    def on_completions(self, msg):
+        real(self, msg)
+        with self._cond:
+            if self._early:
+                stashed.set()
+
+    def before_reply(ids: list[str]) -> None:
+        assert stashed.wait(10), "the watcher never saw the completions"
+
+    session_mod._Dispatcher._on_completions = on_completions  # type: ignore[method-assign]
+    server.frontend.before_create_tasks_reply = before_reply
+    try:
+        futures = [ssn.run(b"early")]
+        assert futures[0].result(timeout=10) == b"early"
+    finally:
+        session_mod._Dispatcher._on_completions = real  # type: ignore[method-assign]
+    assert server.frontend.counters.get_task == 0  # resolved from the stashed completion
+    ssn.close()
+
+
+@pytest.mark.parametrize("n", [1, 300])
+def test_run_falls_back_without_frontend_ext(
+    plain_server: FakeServer, plain_conn: flamepy.Connection, n: int
+) -> None:
+    with _session(plain_conn) as ssn:
+        futures = [ssn.run(str(i).encode()) for i in range(n)] + [ssn.run(b"fail")]
+        assert [f.result(timeout=30) for f in futures[:-1]] == [str(i).encode() for i in range(n)]
+        with pytest.raises(flamepy.FlameError, match="bad input"):
+            futures[-1].result(timeout=10)
+    c = plain_server.frontend.counters
+    assert c.create_task == n + 1 and c.watch_task == n + 1
+
+
+def test_close_fails_pending_futures(server: FakeServer, conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    done = ssn.run(b"done")
+    assert done.result(timeout=10) == b"done"
+    pending = [ssn.run(b"pending") for _ in range(5)]
+    ssn.close()
+    for fut in pending:
+        with pytest.raises(flamepy.InvalidStateError):
+            fut.result(timeout=10)
+    assert done.result() == b"done"
+    with pytest.raises(flamepy.InvalidStateError):
+        ssn.run(b"late")
+
+
+def test_close_fails_futures_the_server_never_finishes(
+    server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running tasks the server lets finish: close() gives a short grace, then fails them."""
+    monkeypatch.setattr(session_mod, "CLOSE_GRACE_S", 0.05)
+    ssn = _session(conn)
+    futures = [ssn.run(b"pending") for _ in range(3)]
+    fake = server.frontend
+    with fake.cond:  # make them Running so closing does not cancel them
+        assert fake.cond.wait_for(lambda: len(fake.tasks[ssn.id]) == 3, timeout=10)
+        for task in fake.tasks[ssn.id].values():
+            task.status.state = types_pb2.Running
+    ssn.close()
+    for fut in futures:
+        with pytest.raises(flamepy.InvalidStateError, match="closed"):
+            fut.result(timeout=10)
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL])
+def test_watch_stream_loss_reconnects_and_reconciles(
+    server: FakeServer, conn: flamepy.Connection, code: grpc.StatusCode
+) -> None:
+    fake = server.frontend
+    ssn = _session(conn)
+    assert ssn.run(b"a").result(timeout=10) == b"a"
+    pending = ssn.run(b"pending")
+    with fake.cond:
+        assert fake.cond.wait_for(lambda: "2" in fake.tasks[ssn.id], timeout=10)
+    fake.break_watches(ssn.id, code)  # the stream fails ...
+    fake.complete(ssn.id, "2", (types_pb2.Succeed, b"late", None))  # ... and misses this completion
+    assert pending.result(timeout=30) == b"late"  # found by reconciling after the reconnect
+    assert ssn.run(b"b").result(timeout=10) == b"b"  # the new stream carries later completions
+    assert fake.counters.watch_session == 2
+    ssn.close()
+
+
+def test_cancelled_future_is_skipped(conn: flamepy.Connection) -> None:
+    with _session(conn) as ssn:
+        futures = [ssn.run(b"x") for _ in range(3)]
+        for fut in futures:
+            fut.cancel()
+        assert ssn.run(b"y").result(timeout=10) == b"y"
