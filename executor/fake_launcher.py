@@ -81,6 +81,7 @@ class FakeProcess:
         self._returncode: int | None = None
         self._exited = asyncio.Event()
         self._server: grpc.aio.Server | None = None
+        self._stopping: asyncio.Future[None] | None = None
 
     @property
     def pid(self) -> int:
@@ -107,7 +108,7 @@ class FakeProcess:
             self._returncode = code
             self._exited.set()
             if self._server is not None:
-                asyncio.ensure_future(self._server.stop(None))
+                self._stopping = asyncio.ensure_future(self._server.stop(None))
 
     async def wait(self) -> int:
         await self._exited.wait()

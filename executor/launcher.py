@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -61,26 +61,44 @@ class Launcher(Protocol):
 
 # -- subprocess implementation ---------------------------------------------------------------
 
-_PR_SET_PDEATHSIG = 1
+# PR_SET_PDEATHSIG must be set in the child between fork and exec. A Python ``preexec_fn`` is not
+# safe there: the manager is multi-threaded (gRPC), and the forked child crashed with SIGSEGV in
+# tests. Instead the child execs this tiny isolated interpreter, which sets the flag for itself,
+# checks its parent is still the manager (closing the race with a manager that died meanwhile),
+# and execs the real command in place (same pid, same process group).
+_PDEATHSIG_EXEC = """\
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+if os.getppid() != int(sys.argv[1]):
+    os._exit(137)
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write("flame host shim: cannot exec %r: %s\\n" % (sys.argv[2], exc))
+    os._exit(127)
+"""
 
 
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """A preexec_fn that asks Linux to SIGKILL the child when its parent dies (None elsewhere).
+def _command_line(spec: LaunchSpec, pdeathsig: bool) -> list[str]:
+    """The argv to exec: the command itself, or wrapped to set PR_SET_PDEATHSIG on Linux."""
+    argv = [spec.command, *spec.arguments]
+    if not pdeathsig:
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid()), *argv]
 
-    libc and the function pointer are resolved here, in the parent, so the child only makes one
-    system call between fork and exec.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    return preexec
+def _check_startable(spec: LaunchSpec) -> None:
+    """Fail early and clearly for a missing command or working directory."""
+    if not spec.cwd.is_dir():
+        raise LaunchError(f"working directory {str(spec.cwd)!r} does not exist")
+    if os.sep in spec.command:
+        path = Path(spec.command) if os.path.isabs(spec.command) else spec.cwd / spec.command
+        if not path.is_file():
+            raise LaunchError(f"cannot start {spec.command!r}: no such file")
+        if not os.access(path, os.X_OK):
+            raise LaunchError(f"cannot start {spec.command!r}: not executable")
+    elif shutil.which(spec.command, path=spec.env.get("PATH", os.defpath)) is None:
+        raise LaunchError(f"cannot start {spec.command!r}: command not found on PATH")
 
 
 class SubprocessService:
@@ -117,20 +135,22 @@ class SubprocessService:
 
 
 class SubprocessLauncher:
+    def __init__(self, pdeathsig: bool | None = None) -> None:
+        self.pdeathsig = sys.platform.startswith("linux") if pdeathsig is None else pdeathsig
+
     async def start(self, spec: LaunchSpec) -> ServiceProcess:
+        _check_startable(spec)
         spec.stdout_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.stdout_path, "ab") as out, open(spec.stderr_path, "ab") as err:
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    spec.command,
-                    *spec.arguments,
+                    *_command_line(spec, self.pdeathsig),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     cwd=spec.cwd,
                     env=dict(spec.env),
                     start_new_session=True,
-                    preexec_fn=_pdeathsig_preexec(),
                 )
             except OSError as exc:
                 what = exc.strerror or str(exc)
