@@ -60,8 +60,12 @@ def run_demo(console: Console, data_dir: Path = DATA_DIR) -> int:
     try:
         os.environ["FLAME_ENDPOINT"] = cluster.endpoint
         flamepy.reset_default_connection()
-        echo_report = with_progress(console, "echo", ECHO_TASKS, lambda tick: echo.run(ECHO_TASKS, tick))
-        pi_report = with_progress(console, "π", PI_TASKS, lambda tick: pi.run(PI_TASKS, PI_SAMPLES, tick))
+        echo_report = with_progress(
+            console, f"echo {ECHO_TASKS} futures", ECHO_TASKS, lambda tick: echo.run(ECHO_TASKS, tick)
+        )
+        pi_report = with_progress(
+            console, f"π    {PI_TASKS} tasks  ", PI_TASKS, lambda tick: pi.run(PI_TASKS, PI_SAMPLES, tick)
+        )
     finally:
         flamepy.reset_default_connection()
         with console.status("Stopping the local cluster …"):

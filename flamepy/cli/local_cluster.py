@@ -196,6 +196,11 @@ class LocalCluster:
         is left running then."""
         if self._sm is not None:
             raise InvalidStateError(f"local cluster in {self.data_dir} is already started")
+        if not port_is_free(self._requested_port):
+            raise ClusterStartError(
+                f"port {self._requested_port} on 127.0.0.1 is already in use "
+                "(another Flame cluster? use a different port, or 0 for any free port)"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_session_manager()

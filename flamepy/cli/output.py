@@ -121,10 +121,21 @@ def format_duration(start_ms: int | None, end_ms: int | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def human_bytes(num: int) -> str:
+    """Exact units when they fit (``4g``), else one decimal in binary units (``23.5Gi``)."""
+    exact = format_memory(num)
+    if exact[-1:] in ("g", "m") or num < 1024**2:
+        return exact
+    for unit, size in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2)):
+        if num >= size:
+            return f"{num / size:.1f}{unit}"
+    return exact
+
+
 def format_resources(r: ResourceRequirement | None) -> str:
     if r is None:
         return "-"
-    return f"cpu={r.cpu} mem={format_memory(r.memory)} gpu={r.gpu}"
+    return f"cpu={r.cpu} mem={human_bytes(r.memory)} gpu={r.gpu}"
 
 
 def preview(data: bytes | None, limit: int = PREVIEW_CHARS) -> str:
@@ -226,7 +237,7 @@ def node_row(n: Node) -> list[str]:
         n.name,
         enum_name(n.state),
         f"{alloc.cpu}/{cap.cpu}",
-        f"{format_memory(alloc.memory)}/{format_memory(cap.memory)}",
+        f"{human_bytes(alloc.memory)}/{human_bytes(cap.memory)}",
         f"{alloc.gpu}/{cap.gpu}",
         n.arch or "-",
         n.os or "-",

@@ -70,3 +70,12 @@ def test_wait_until_returns_value_times_out_and_propagates() -> None:
 
     with pytest.raises(RuntimeError, match="died"):
         wait_until(boom, timeout=5)
+
+
+def test_human_bytes() -> None:
+    from flamepy.cli.output import human_bytes
+
+    assert human_bytes(4 << 30) == "4g"
+    assert human_bytes(512 << 20) == "512m"
+    assert human_bytes(24683656 * 1024) == "23.5Gi"
+    assert human_bytes(0) == "0"
