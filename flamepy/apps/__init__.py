@@ -1,0 +1,1 @@
+"""Services of the default applications (flmping, flmexec), run by executors as ``python -m``."""
