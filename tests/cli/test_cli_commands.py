@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CliRunner, FakeFrontend
+from cli_fakes import CliRunner, FakeFrontend
 
 from flamepy.cli.main import build_parser
+from flamepy.errors import InvalidArgumentError
 from flamepy.types import Shim
 
 
@@ -170,3 +171,31 @@ def test_cluster_status_and_down_without_cluster(flmctl: CliRunner, tmp_path: Pa
     assert doc["running"] is False
     res = flmctl("cluster", "down", "--data-dir", str(tmp_path))
     assert res.code == 0 and "nothing to stop" in res.stdout
+
+
+def test_flat_application_file_and_env_list() -> None:
+    from flamepy.cli.app_cmd import parse_application
+
+    name, attrs = parse_application(
+        {
+            "name": "flat",
+            "command": "run.sh",
+            "shim": "wasm",
+            "environments": [{"name": "K", "value": "v"}],
+            "delay_release": 5,
+        }
+    )
+    assert (name, attrs.command, attrs.shim, attrs.environments) == ("flat", "run.sh", Shim.WASM, {"K": "v"})
+    assert attrs.delay_release == 5
+    with pytest.raises(InvalidArgumentError, match="max_instances must be a non-negative integer"):
+        parse_application({"name": "x", "max_instances": -1})
+    with pytest.raises(InvalidArgumentError, match="shim must be Host or Wasm"):
+        parse_application({"name": "x", "shim": "docker"})
+
+
+def test_bad_endpoint_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from flamepy.cli.main import main
+
+    assert main(["--endpoint", "ftp://host:1", "list", "nodes"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid endpoint 'ftp://host:1'") and "Traceback" not in err
