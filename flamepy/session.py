@@ -265,6 +265,7 @@ class Session:
                 return
             self._closed = True
             disp = self._dispatcher
+        closed = False
         try:
             if disp is not None:
                 disp.stop_submitting(f"session {self.id!r} was closed before the task was submitted")
@@ -272,10 +273,14 @@ class Session:
             what = f"close session {self.id!r}"
             msg = self._conn._call(self._conn.frontend.CloseSession, req, what)
             self.attributes, self.status = _convert.session_from_pb(msg)
+            closed = True
         finally:
             if disp is not None:
                 disp.shutdown(f"session {self.id!r} was closed", grace=CLOSE_GRACE_S)
             self._conn._forget(self)
+            if not closed:  # the server did not close it: let the caller retry
+                with self._lock:
+                    self._closed, self._dispatcher = False, None
 
     def _stop_background(self, reason: str) -> None:
         """Stop the threads without closing the session on the server (connection closing)."""

@@ -225,3 +225,47 @@ def test_cancelled_future_is_skipped(conn: flamepy.Connection) -> None:
         for fut in futures:
             fut.cancel()
         assert ssn.run(b"y").result(timeout=10) == b"y"
+
+
+def test_run_blocks_when_the_queue_is_full(
+    server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_mod, "QUEUE_LIMIT", 2)
+    release = threading.Event()
+    server.frontend.before_create_tasks_reply = lambda ids: release.wait(10)
+    ssn = _session(conn)
+    first = ssn.run(b"0")  # taken by the submitter, which is held in CreateTasks
+    with server.frontend.cond:
+        assert server.frontend.cond.wait_for(
+            lambda: ssn.id in server.frontend.tasks and server.frontend.tasks[ssn.id], timeout=10
+        )
+    queued = [ssn.run(b"1"), ssn.run(b"2")]
+    late: list[concurrent.futures.Future] = []
+    blocked = threading.Thread(target=lambda: late.append(ssn.run(b"3")))
+    blocked.start()
+    blocked.join(timeout=0.2)
+    assert blocked.is_alive(), "run() should wait while the client-side queue is full"
+    release.set()
+    blocked.join(timeout=10)
+    assert [f.result(timeout=10) for f in [first, *queued, *late]] == [b"0", b"1", b"2", b"3"]
+    ssn.close()
+
+
+def test_failed_server_close_can_be_retried(server: FakeServer, conn: flamepy.Connection) -> None:
+    ssn = _session(conn)
+    server.frontend.fail["CloseSession"] = (grpc.StatusCode.UNAVAILABLE, "restarting")
+    with pytest.raises(flamepy.UnavailableError):
+        ssn.close()
+    del server.frontend.fail["CloseSession"]
+    ssn.close()
+    assert ssn.state == flamepy.SessionState.CLOSED
+
+
+def test_connection_close_stops_session_threads(server: FakeServer) -> None:
+    conn = flamepy.connect(server.endpoint)
+    ssn = _session(conn)
+    pending = ssn.run(b"pending")
+    conn.close()
+    with pytest.raises(flamepy.InvalidStateError, match="connection was closed"):
+        pending.result(timeout=10)
+    assert server.frontend.sessions[ssn.id].status.state == types_pb2.Open  # not closed on the server
