@@ -93,12 +93,6 @@ def is_unimplemented(err: BaseException) -> bool:
     return cause is not None and _status_of(cause) == grpc.StatusCode.UNIMPLEMENTED
 
 
-def is_cancelled(err: BaseException) -> bool:
-    """Whether ``err`` (a mapped FlameError) is a call we cancelled ourselves."""
-    cause = err.__cause__ if isinstance(err, FlameError) else err
-    return cause is not None and _status_of(cause) == grpc.StatusCode.CANCELLED
-
-
 class InFlightLimiter:
     """A counting gate for RPCs outstanding on one channel."""
 

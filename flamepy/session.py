@@ -607,9 +607,8 @@ class _Dispatcher:
                 self._pool = ThreadPoolExecutor(
                     FALLBACK_WATCHERS, thread_name_prefix=f"flame-watch-task-{self._sid}"
                 )
-            pool = self._pool
-        for tid in ids:
-            pool.submit(self._watch_one, tid)
+            for tid in ids:  # under the lock: shutdown() cannot close the pool meanwhile
+                self._pool.submit(self._watch_one, tid)
 
     def _watch_one(self, task_id: str) -> None:
         with self._cond:
