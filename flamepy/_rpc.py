@@ -127,16 +127,25 @@ def call(
         return fn(request, timeout=timeout)
 
 
+_STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
+
+
 def check_result(return_code: int, message: str | None, what: str) -> None:
     """Raise the FlameError for a flame.v1 ``Result`` whose ``return_code`` is not 0.
 
-    flame.v1 carries no error kind in a Result, so the kind is read from the server's sentence.
+    Our session manager puts the gRPC status code number in ``return_code``; other servers may not,
+    so an unknown number falls back to reading the kind from the server's sentence.
     """
     if return_code == 0:
         return
     text = message or f"return code {return_code}"
-    lowered = text.lower()
     full = f"{what}: {text}"
+    status = _STATUS_BY_NUMBER.get(return_code)
+    if status in _BY_STATUS:
+        raise error_for(_BY_STATUS[status], full)
+    if status == grpc.StatusCode.INTERNAL:
+        raise error_for(FlameErrorCode.INTERNAL, full)
+    lowered = text.lower()
     if "already exist" in lowered:
         raise AlreadyExistsError(full)
     if "not found" in lowered or "does not exist" in lowered:

@@ -60,6 +60,8 @@ class Connection:
         self.limiter = _rpc.InFlightLimiter(max_in_flight)
         # None: unknown yet; False: the server answered UNIMPLEMENTED for FrontendExt.
         self.ext_supported: bool | None = None
+        # None: unknown yet; False: WatchSession headers come only with the first completion.
+        self.watch_headers_early: bool | None = None
         self._lock = threading.Lock()
         self._sessions: set[Session] = set()
         self._closed = False

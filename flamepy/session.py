@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 1000  # inputs per CreateTasks call
 QUEUE_LIMIT = 10_000  # inputs waiting client-side before run() blocks
-READY_WAIT_S = 1.0  # how long the first submit waits for the WatchSession stream to be registered
+READY_WAIT_S = 0.5  # how long the first submit waits for the WatchSession stream to be registered
 CLOSE_GRACE_S = 1.0  # how long close() lets completions of finishing tasks arrive
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 2.0
@@ -400,8 +400,13 @@ class _Dispatcher:
                 self._submit(batch)
 
     def _submit(self, batch: list[tuple[bytes | None, Future]]) -> None:
-        if not self._first_ready.is_set() and not self._first_ready.wait(READY_WAIT_S):
-            log.debug("session %s: submitting before the watch stream is confirmed", self._sid)
+        if not self._first_ready.is_set() and self._conn.watch_headers_early is not False:
+            # A server that sends the stream's headers once the watch is registered lets the first
+            # batch wait for it; one that does not is remembered, and its early tasks are
+            # reconciled when the stream's first message arrives.
+            early = self._first_ready.wait(READY_WAIT_S)
+            if self._conn.watch_headers_early is None:
+                self._conn.watch_headers_early = early
         with self._cond:
             gen_before = self._gen if self._ready else -1
             self._submitting += 1

@@ -73,6 +73,7 @@ class FakeFrontend(frontend_pb2_grpc.FrontendServicer, extensions_pb2_grpc.Front
         self.results: dict[str, tuple[int, str]] = {}  # method -> Result(return_code, message)
         # called by CreateTasks after publishing completions, before answering
         self.before_create_tasks_reply: Callable[[list[str]], None] | None = None
+        self.send_headers_early = True  # WatchSession headers at once, or with the first message
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -348,7 +349,8 @@ class FakeFrontend(frontend_pb2_grpc.FrontendServicer, extensions_pb2_grpc.Front
             self.counters.watch_session += 1
             self.watchers.setdefault(sid, []).append(q)
         context.add_callback(lambda: q.put(_END))
-        context.send_initial_metadata(())
+        if self.send_headers_early:
+            context.send_initial_metadata(())
         try:
             while True:
                 item = q.get()

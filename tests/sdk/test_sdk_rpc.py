@@ -78,6 +78,21 @@ def test_failed_result_raises_by_message(message: str, expected: type) -> None:
         _rpc.check_result(1, message, "register application 'a'")
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (grpc.StatusCode.ALREADY_EXISTS, flamepy.AlreadyExistsError),
+        (grpc.StatusCode.NOT_FOUND, flamepy.NotFoundError),
+        (grpc.StatusCode.FAILED_PRECONDITION, flamepy.InvalidStateError),
+        (grpc.StatusCode.INVALID_ARGUMENT, flamepy.InvalidArgumentError),
+        (grpc.StatusCode.INTERNAL, flamepy.InternalError),
+    ],
+)
+def test_failed_result_with_a_grpc_status_number(status: grpc.StatusCode, expected: type) -> None:
+    with pytest.raises(expected, match="boom"):
+        _rpc.check_result(status.value[0], "boom", "register application 'a'")
+
+
 def test_real_server_errors_map(server: FakeServer, conn: flamepy.Connection) -> None:
     with pytest.raises(flamepy.NotFoundError, match="not found"):
         conn.get_session("nope")

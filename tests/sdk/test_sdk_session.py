@@ -269,3 +269,15 @@ def test_connection_close_stops_session_threads(server: FakeServer) -> None:
     with pytest.raises(flamepy.InvalidStateError, match="connection was closed"):
         pending.result(timeout=10)
     assert server.frontend.sessions[ssn.id].status.state == types_pb2.Open  # not closed on the server
+
+
+def test_server_without_early_watch_headers(server: FakeServer, conn: flamepy.Connection) -> None:
+    """Headers only with the first completion: the first batch waits briefly, tasks submitted before
+    the stream is confirmed are reconciled, and later sessions do not wait."""
+    server.frontend.send_headers_early = False
+    with _session(conn) as ssn:
+        futures = [ssn.run(str(i).encode()) for i in range(100)]
+        assert [f.result(timeout=10) for f in futures] == [str(i).encode() for i in range(100)]
+    assert conn.watch_headers_early is False
+    with _session(conn, "s2") as ssn:
+        assert ssn.run(b"x").result(timeout=10) == b"x"
