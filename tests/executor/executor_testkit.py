@@ -209,15 +209,11 @@ def task_msg(
     ctx = shim_pb2.TaskContext(task_id=task_id, session_id=session_id)
     if data is not None:
         ctx.input = data
-    return backend_pb2.ManagerMessage(
-        invoke_task=backend_pb2.InvokeTask(executor_id=executor_id, task=ctx)
-    )
+    return backend_pb2.ManagerMessage(invoke_task=backend_pb2.InvokeTask(executor_id=executor_id, task=ctx))
 
 
 def release_msg(executor_id: str) -> backend_pb2.ManagerMessage:
-    return backend_pb2.ManagerMessage(
-        release_executor=backend_pb2.ReleaseExecutor(executor_id=executor_id)
-    )
+    return backend_pb2.ManagerMessage(release_executor=backend_pb2.ReleaseExecutor(executor_id=executor_id))
 
 
 def service_pid(manager: ExecutorManager, executor_id: str) -> int:

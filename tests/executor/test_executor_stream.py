@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import psutil
@@ -66,18 +67,14 @@ async def test_reconnects_after_server_restart(tmp_path: Path) -> None:
         pid = service_pid(manager, "e1")
         port = backend.port
         await backend.stop()  # connection refused for a while: backoff retries
-        assert not psutil.pid_exists(pid) or await _reaped(pid)
+        await _wait_gone(pid)  # the manager saw the break and terminated the group
+        assert not psutil.pid_exists(pid)
         await backend.start(port)
         await backend.accept()
         assert manager.attach_count >= 2
 
 
-async def _reaped(pid: int) -> bool:
-    # the manager terminates the group when it sees the break; wait for that, bounded
-    proc = psutil.Process(pid)
-    loop = asyncio.get_running_loop()
-    try:
-        await loop.run_in_executor(None, proc.wait, WAIT)
-    except psutil.NoSuchProcess:
-        pass
-    return True
+async def _wait_gone(pid: int) -> None:
+    """Bounded wait for a process to end (psutil's wait has a deadline)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        await asyncio.get_running_loop().run_in_executor(None, psutil.Process(pid).wait, WAIT)
