@@ -68,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, config.log_level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except FlameError as exc:  # bad configuration, e.g. FLAME_NODE_MEMORY=lots
+        log.error("%s", exc)
+        return 2
     return 0
 
 

@@ -86,6 +86,8 @@ class ExecutorManager:
             log.warning(
                 "no 'registered' from %s within %gs", self.config.endpoint, self.config.register_timeout
             )
+        except Exception:  # keep the node alive across bugs too; the stream is rebuilt below
+            log.exception("unexpected error on the stream to %s", self.config.endpoint)
         finally:
             stopper.cancel()
             stream.cancel()
