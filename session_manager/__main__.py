@@ -19,6 +19,12 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
     p.add_argument("--data-dir", default=".flame-local", help="directory of the SQLite store")
     p.add_argument("--port-file", help="write the bound port here once listening")
     p.add_argument("--storage", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument(
+        "--sync",
+        choices=["normal", "full"],
+        default="normal",
+        help="SQLite durability: normal survives kill -9 (default); full also survives power loss",
+    )
     p.add_argument("--advertise", help="Frontend address given to services (FLAME_ENDPOINT)")
     p.add_argument("--cache-endpoint", help="object cache address given to services")
     p.add_argument("--delay-release", type=float, default=60.0, help="seconds idle executors stay bound")
@@ -30,6 +36,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         port=a.port,
         data_dir=a.data_dir,
         storage=a.storage,
+        sync=a.sync,
         port_file=a.port_file,
         advertised_endpoint=a.advertise,
         cache_endpoint=a.cache_endpoint,

@@ -11,6 +11,9 @@ class ServerConfig:
     port: int = 8080  # 0 picks a free port
     data_dir: str | None = None
     storage: str = "sqlite"  # sqlite | memory
+    # SQLite durability: "normal" (WAL) survives kill -9 of the session manager; "full" also
+    # survives power loss / OS crash at ~1 ms fsync per group commit.
+    sync: str = "normal"
     port_file: str | None = None  # the bound port is written here once listening
     advertised_endpoint: str | None = None  # FLAME_ENDPOINT given to services; default http://host:port
     cache_endpoint: str | None = None  # FLAME_CACHE_ENDPOINT given to services

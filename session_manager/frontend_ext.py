@@ -50,6 +50,8 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         if ses.state == SessionState.CLOSED and ses.unfinished == 0:
             return
         q = self.sm.watchers.watch_session(ses.id)
+        # headers now: the client knows the watch is registered before it submits tasks
+        await context.send_initial_metadata(())
         try:
             while True:
                 item = await q.get()

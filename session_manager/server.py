@@ -49,7 +49,7 @@ class SessionManager:
         self.broker = Broker(default_delay_release=config.default_delay_release, prefetch=config.prefetch)
         self.watchers = Watchers()
         self.links: dict[str, NodeLink] = {}
-        self._storage = storage or open_storage(config.storage, config.data_dir)
+        self._storage = storage or open_storage(config.storage, config.data_dir, config.sync)
         self._writer: GroupCommitWriter | None = None
         self._server: grpc.aio.Server | None = None
         self._kick = asyncio.Event()

@@ -30,7 +30,7 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
-def open_storage(kind: str, data_dir: str | None) -> Storage:
+def open_storage(kind: str, data_dir: str | None, sync: str = "normal") -> Storage:
     from session_manager.storage.memory import MemoryStorage
     from session_manager.storage.sqlite import SqliteStorage
 
@@ -39,5 +39,5 @@ def open_storage(kind: str, data_dir: str | None) -> Storage:
     if kind == "sqlite":
         if not data_dir:
             raise ValueError("sqlite storage needs a data directory")
-        return SqliteStorage(data_dir)
+        return SqliteStorage(data_dir, synchronous=sync)
     raise ValueError(f"unknown storage {kind!r}: use sqlite or memory")

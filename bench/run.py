@@ -1,0 +1,132 @@
+"""Whole-stack benchmark on a local cluster (session manager + executor manager + 2 executors).
+
+Usage: ``python bench/run.py [--tasks 10000] [--calls 1000] [--markdown]`` (or ``make bench``).
+Prints a table; ``--markdown`` also prints it as a Markdown table for docs/performance.md.
+
+Measures, through the real stack with the flmping (echo) service:
+  * throughput of N no-op tasks submitted with ``Session.run`` and gathered (tasks/s);
+  * sequential ``Session.invoke`` latency over M calls (p50, p99, ms);
+  * the same sequential round trip through an independent flame.v1 client
+    (CreateTask + WatchTask per task, no SDK fast paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import flamepy  # noqa: E402
+from flamepy.cli.local_cluster import LocalCluster  # noqa: E402
+from flamepy.proto import frontend_pb2 as fe  # noqa: E402
+from flamepy.proto import frontend_pb2_grpc  # noqa: E402
+from flamepy.proto import types_pb2 as pb  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[idx]
+
+
+def bench_throughput(conn: flamepy.Connection, n: int) -> float:
+    ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", min_instances=2))
+    try:
+        ssn.invoke(b"warm")
+        start = time.perf_counter()
+        futs = [ssn.run(b"") for _ in range(n)]
+        for f in futs:
+            f.result()
+        return n / (time.perf_counter() - start)
+    finally:
+        ssn.close()
+
+
+def bench_latency(conn: flamepy.Connection, n: int) -> list[float]:
+    ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", min_instances=1))
+    try:
+        ssn.invoke(b"warm")
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            ssn.invoke(b"")
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+    finally:
+        ssn.close()
+
+
+def bench_wire_latency(port: int, n: int) -> list[float]:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        fs = frontend_pb2_grpc.FrontendStub(ch)
+        sid = f"wire-bench-{os.getpid()}"
+        spec = pb.SessionSpec(application="flmping", min_instances=1)
+        fs.CreateSession(fe.CreateSessionRequest(session_id=sid, session=spec))
+        out = []
+        for i in range(n + 1):
+            t0 = time.perf_counter()
+            task = fs.CreateTask(fe.CreateTaskRequest(task=pb.TaskSpec(session_id=sid, input=b"")))
+            for _ in fs.WatchTask(fe.WatchTaskRequest(session_id=sid, task_id=task.metadata.id)):
+                pass
+            if i:  # the first call warms the executor
+                out.append((time.perf_counter() - t0) * 1000)
+        fs.CloseSession(fe.CloseSessionRequest(session_id=sid))
+        return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", type=int, default=10_000)
+    ap.add_argument("--calls", type=int, default=1_000)
+    ap.add_argument("--markdown", action="store_true")
+    opts = ap.parse_args()
+    console = Console()
+    rows: list[tuple[str, str]] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalCluster(tmp, port=0, executors_env={"FLAME_NODE_CPUS": "2"}, log_level="WARNING") as cluster,
+        flamepy.Connection(cluster.endpoint) as conn,
+    ):
+        with console.status(f"throughput: {opts.tasks} no-op tasks ..."):
+            tput = bench_throughput(conn, opts.tasks)
+        rows.append(
+            (f"throughput, {opts.tasks:,} no-op tasks (run + gather), 2 executors", f"{tput:,.0f} tasks/s")
+        )
+        with console.status(f"latency: {opts.calls} sequential invokes ..."):
+            lat = bench_latency(conn, opts.calls)
+        rows.append((f"sequential invoke p50 ({opts.calls:,} calls)", f"{statistics.median(lat):.2f} ms"))
+        rows.append((f"sequential invoke p99 ({opts.calls:,} calls)", f"{percentile(lat, 99):.2f} ms"))
+        with console.status("independent flame.v1 client latency ..."):
+            wire = bench_wire_latency(cluster.port, min(opts.calls, 500))
+        rows.append(("wire client CreateTask+WatchTask p50", f"{statistics.median(wire):.2f} ms"))
+        rows.append(("wire client CreateTask+WatchTask p99", f"{percentile(wire, 99):.2f} ms"))
+
+    table = Table(
+        title=f"Flame for Python — {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
+    )
+    table.add_column("benchmark")
+    table.add_column("result", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if opts.markdown:
+        print("\n| benchmark | result |\n|---|---:|")
+        for name, value in rows:
+            print(f"| {name} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
