@@ -113,9 +113,8 @@ def main() -> int:
         rows.append(("wire client CreateTask+WatchTask p50", f"{statistics.median(wire):.2f} ms"))
         rows.append(("wire client CreateTask+WatchTask p99", f"{percentile(wire, 99):.2f} ms"))
 
-    table = Table(
-        title=f"Flame for Python — {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
-    )
+    machine = f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
+    table = Table(title=f"Flame for Python — {machine}")
     table.add_column("benchmark")
     table.add_column("result", justify="right")
     for name, value in rows:
