@@ -172,3 +172,13 @@ def test_independent_service_process_runs_under_our_executor(conn: flamepy.Conne
             ssn.invoke(b"fail")
     finally:
         ssn.close()
+
+
+def test_ten_thousand_outstanding_futures_on_one_session(conn: flamepy.Connection) -> None:
+    ssn = conn.create_session(attrs("flmping"))
+    try:
+        futs = [ssn.run(i.to_bytes(4, "big")) for i in range(10_000)]
+        assert all(f.result(timeout=120) == i.to_bytes(4, "big") for i, f in enumerate(futs))
+    finally:
+        ssn.close()
+    assert conn.get_session(ssn.id).status.succeed == 10_000
