@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flamepy.proto import extensions_pb2 as ext_pb
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import (
     Application,
@@ -19,6 +20,7 @@ from flamepy.types import (
     SessionStatus,
     Shim,
     Task,
+    TaskCompletion,
     TaskState,
 )
 
@@ -280,3 +282,19 @@ def node_from_pb(m: pb.Node) -> Node:
         hostname=m.spec.hostname,
         last_heartbeat_time=m.status.last_heartbeat_time,
     )
+
+
+# -- task completions (flamepy.v1.FrontendExt) -----------------------------------------------
+
+
+def completion_to_pb(c: TaskCompletion) -> ext_pb.TaskCompletion:
+    m = ext_pb.TaskCompletion(task_id=c.task_id, state=int(c.state))
+    if c.output is not None:
+        m.output = c.output
+    if c.message is not None:
+        m.message = c.message
+    return m
+
+
+def completion_from_pb(m: ext_pb.TaskCompletion) -> TaskCompletion:
+    return TaskCompletion(m.task_id, TaskState(m.state), _opt(m, "output"), _opt(m, "message"))

@@ -272,3 +272,13 @@ class Node:
     os: str = ""
     hostname: str = ""
     last_heartbeat_time: int = 0
+
+
+@dataclass(frozen=True)
+class TaskCompletion:
+    """The terminal outcome of one task, as the session-wide completion stream carries it."""
+
+    task_id: str
+    state: TaskState
+    output: bytes | None = None
+    message: str | None = None  # the failure / cancel reason

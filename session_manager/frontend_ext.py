@@ -11,7 +11,7 @@ from flamepy import _convert as conv
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
-from flamepy.types import SessionState, Task
+from flamepy.types import SessionState, Task, TaskCompletion, TaskState
 from session_manager.frontend import watch_task
 from session_manager.grpc_errors import stream, unary
 
@@ -23,12 +23,8 @@ MAX_COMPLETIONS_PER_MESSAGE = 512
 
 
 def completion_pb(task: Task) -> ext.TaskCompletion:
-    m = ext.TaskCompletion(task_id=task.id, state=int(task.state))  # type: ignore[arg-type]
-    if task.output is not None:
-        m.output = task.output
-    if task.state != task.state.SUCCEED and task.message:
-        m.message = task.message
-    return m
+    message = task.message if task.state != TaskState.SUCCEED else None
+    return conv.completion_to_pb(TaskCompletion(task.id, task.state, task.output, message))
 
 
 class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):

@@ -10,7 +10,7 @@ import pytest
 from sdk_fake import FakeServer
 
 import flamepy
-from flamepy import session as session_mod
+from flamepy import _dispatch as dispatch_mod
 from flamepy.proto import types_pb2
 
 
@@ -134,7 +134,7 @@ def test_completion_before_registration(server: FakeServer, conn: flamepy.Connec
     the reply until its watcher has seen them, so they arrive before the ids are registered."""
     ssn = _session(conn)
     stashed = threading.Event()
-    real = session_mod._Dispatcher._on_completions
+    real = dispatch_mod.Dispatcher._on_completions
 
     def on_completions(self, msg):
         real(self, msg)
@@ -145,13 +145,13 @@ def test_completion_before_registration(server: FakeServer, conn: flamepy.Connec
     def before_reply(ids: list[str]) -> None:
         assert stashed.wait(10), "the watcher never saw the completions"
 
-    session_mod._Dispatcher._on_completions = on_completions  # type: ignore[method-assign]
+    dispatch_mod.Dispatcher._on_completions = on_completions  # type: ignore[method-assign]
     server.frontend.before_create_tasks_reply = before_reply
     try:
         futures = [ssn.run(b"early")]
         assert futures[0].result(timeout=10) == b"early"
     finally:
-        session_mod._Dispatcher._on_completions = real  # type: ignore[method-assign]
+        dispatch_mod.Dispatcher._on_completions = real  # type: ignore[method-assign]
     assert server.frontend.counters.get_task == 0  # resolved from the stashed completion
     ssn.close()
 
@@ -187,7 +187,7 @@ def test_close_fails_futures_the_server_never_finishes(
     server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Running tasks the server lets finish: close() gives a short grace, then fails them."""
-    monkeypatch.setattr(session_mod, "CLOSE_GRACE_S", 0.05)
+    monkeypatch.setattr(dispatch_mod, "CLOSE_GRACE_S", 0.05)
     ssn = _session(conn)
     futures = [ssn.run(b"pending") for _ in range(3)]
     fake = server.frontend
@@ -230,7 +230,7 @@ def test_cancelled_future_is_skipped(conn: flamepy.Connection) -> None:
 def test_run_blocks_when_the_queue_is_full(
     server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session_mod, "QUEUE_LIMIT", 2)
+    monkeypatch.setattr(dispatch_mod, "QUEUE_LIMIT", 2)
     release = threading.Event()
     server.frontend.before_create_tasks_reply = lambda ids: release.wait(10)
     ssn = _session(conn)

@@ -1,0 +1,61 @@
+"""Task outcomes on the client: input checks and turning a terminal task into a result or an error."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+from concurrent.futures import Future
+
+from flamepy.errors import (
+    FlameError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidStateError,
+    UnavailableError,
+)
+from flamepy.types import Task, TaskCompletion, TaskState
+
+
+def check_input(input_data: object) -> bytes | None:
+    """Task input as bytes (or None); anything else is an InvalidArgumentError naming its type."""
+    if input_data is None or isinstance(input_data, bytes):
+        return input_data
+    if isinstance(input_data, bytearray | memoryview):
+        return bytes(input_data)
+    raise InvalidArgumentError(
+        f"task input must be bytes, bytearray, memoryview or None, got {type(input_data).__name__}"
+    )
+
+
+def outcome_of_task(task: Task) -> TaskCompletion:
+    return TaskCompletion(task.id, task.state, task.output, task.message)
+
+
+def outcome_error(session_id: str, task_id: str, outcome: TaskCompletion) -> FlameError | None:
+    """None for a Succeed task, else the error its caller sees."""
+    reason = outcome.message or "no message"
+    if outcome.state == TaskState.SUCCEED:
+        return None
+    if outcome.state == TaskState.FAILED:
+        return InternalError(f"task {task_id} of session {session_id} failed: {reason}")
+    if outcome.state == TaskState.CANCELLED:
+        return InvalidStateError(f"task {task_id} of session {session_id} was cancelled: {reason}")
+    return UnavailableError(
+        f"task {task_id} of session {session_id} is still {outcome.state.name} but its watch ended"
+    )
+
+
+def resolve(fut: Future, session_id: str, task_id: str, outcome: TaskCompletion) -> None:
+    err = outcome_error(session_id, task_id, outcome)
+    try:
+        if err is None:
+            fut.set_result(outcome.output)
+        else:
+            fut.set_exception(err)
+    except concurrent.futures.InvalidStateError:
+        pass  # already resolved (e.g. failed by close())
+
+
+def fail(fut: Future, err: BaseException) -> None:
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        fut.set_exception(err)
