@@ -24,7 +24,7 @@ from session_manager import effects
 from session_manager.config import ServerConfig
 from session_manager.core import Broker
 from session_manager.defaults import default_applications
-from session_manager.persist import GroupCommitWriter
+from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage import Storage, open_storage
 from session_manager.watchers import Watchers
 
@@ -50,7 +50,7 @@ class SessionManager:
         self.watchers = Watchers()
         self.links: dict[str, NodeLink] = {}
         self._storage = storage or open_storage(config.storage, config.data_dir, config.sync)
-        self._writer: GroupCommitWriter | None = None
+        self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._server: grpc.aio.Server | None = None
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -68,7 +68,8 @@ class SessionManager:
         snap = self._storage.load()
         self.broker.restore(snap.apps, snap.sessions, snap.tasks)
         self.broker.ensure_default_apps(default_applications())
-        self._writer = GroupCommitWriter(self._storage, loop)
+        slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
+        self._writer = (GroupCommitWriter if slow_commits else LoopCommitter)(self._storage, loop)
         self._writer.start()
         await self._flush()
         log.info(
