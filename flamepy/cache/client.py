@@ -1,0 +1,292 @@
+"""A client of one object cache endpoint: streaming put/get/patch/upload/download/delete.
+
+Concurrency: thread-safe; one gRPC channel per client. Payloads stream in 1 MiB chunks. Gets
+negotiate with the server from what the bounded local cache holds, so a growing object costs only
+its new deltas. :attr:`CacheClient.stats` counts the payload bytes moved.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from flamepy import _rpc
+from flamepy.cache import _convert
+from flamepy.cache.codec import decode, encode
+from flamepy.cache.keys import ObjectKey
+from flamepy.cache.local import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Held, LocalCache
+from flamepy.cache.types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
+from flamepy.config import load_context, parse_endpoint
+from flamepy.errors import InternalError, InvalidArgumentError, InvalidStateError
+from flamepy.proto import cache_pb2, cache_pb2_grpc
+
+Deserializer = Callable[[Any, list[Any]], Any]
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    pa, pb = parse_endpoint(a), parse_endpoint(b)
+    return (pa.target, pa.tls) == (pb.target, pb.tls)
+
+
+class CacheClient:
+    """A client of the object cache at ``endpoint`` (default: the config's cache endpoint)."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        chunk_bytes: int = _convert.CHUNK_BYTES,
+    ) -> None:
+        self.endpoint = endpoint or load_context().cache_endpoint
+        parsed = parse_endpoint(self.endpoint)
+        if parsed.tls:
+            self._channel = grpc.secure_channel(parsed.target, grpc.ssl_channel_credentials())
+        else:
+            self._channel = grpc.insecure_channel(parsed.target)
+        self._stub = cache_pb2_grpc.ObjectCacheStub(self._channel)
+        self.local = LocalCache(max_entries, max_bytes)
+        self.chunk_bytes = chunk_bytes
+        self._stats = TransferStats()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.local.clear()
+            self._channel.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> CacheClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CacheClient({self.endpoint!r}, {'closed' if self._closed else 'open'})"
+
+    @property
+    def stats(self) -> TransferStats:
+        return self._stats
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            s = self._stats
+            self._stats = replace(s, **{k: getattr(s, k) + v for k, v in increments.items()})
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise InvalidStateError(f"{what}: the cache client of {self.endpoint} is closed")
+
+    def _full_key(self, ref: ObjectRef) -> str:
+        if not isinstance(ref, ObjectRef):
+            raise InvalidArgumentError(f"expected an ObjectRef, got {type(ref).__name__}")
+        if not _same_endpoint(ref.endpoint, self.endpoint):
+            raise InvalidArgumentError(f"{ref.key!r} lives at {ref.endpoint}, not at {self.endpoint}")
+        return str(ObjectKey.parse(ref.key))
+
+    def _ref(self, info: ObjectInfo) -> ObjectRef:
+        return ObjectRef(self.endpoint, info.key, info.version)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _write(
+        self, rpc: Any, key: str, encoding: Encoding, size: int, chunks: Iterator[bytes], what: str
+    ) -> ObjectInfo:
+        self._check_open(what)
+
+        def requests() -> Iterator[cache_pb2.WriteRequest]:
+            yield _convert.write_header(key, encoding, size)
+            for chunk in chunks:
+                self._count(bytes_sent=len(chunk))
+                yield _convert.write_chunk(chunk)
+
+        with _rpc.translate(what):
+            response = rpc(requests())
+        return _convert.info_from_pb(response.info)
+
+    def _chunks(self, data: bytes | memoryview) -> Iterator[bytes]:
+        view = memoryview(data)
+        for start in range(0, len(view), self.chunk_bytes):
+            yield bytes(view[start : start + self.chunk_bytes])
+
+    def _put(self, key: str, obj: object, what: str) -> ObjectRef:
+        encoding, data = encode(obj)
+        info = self._write(self._stub.Put, key, encoding, len(data), self._chunks(data), what)
+        if len(data) <= self.local.max_bytes:
+            self.local.put(Held(info.key, info.base_tag, info.base_version, encoding, bytes(data)))
+        return self._ref(info)
+
+    def put_object(self, key_prefix: str, obj: object) -> ObjectRef:
+        """Store ``obj`` under ``"<app>/<session>"`` (new object id) or a full key (overwrite)."""
+        key = str(ObjectKey.parse(key_prefix, prefix=True))
+        return self._put(key, obj, f"put object {key}")
+
+    def update_object(self, ref: ObjectRef, new_obj: object) -> ObjectRef:
+        """Replace the object of ``ref`` (version + 1, deltas dropped)."""
+        key = self._full_key(ref)
+        return self._put(key, new_obj, f"update object {key}")
+
+    def patch_object(self, ref: ObjectRef, delta: object) -> ObjectRef:
+        """Append ``delta`` to the object of ``ref`` (version + 1); NotFoundError when it is absent."""
+        key = self._full_key(ref)
+        encoding, data = encode(delta)
+        info = self._write(
+            self._stub.Patch, key, encoding, len(data), self._chunks(data), f"patch object {key}"
+        )
+        held = self.local.get(key)
+        if held is not None and held.base_tag == info.base_tag and held.version == info.version - 1:
+            self.local.put(held.with_deltas(((encoding, bytes(data)),)))
+        else:
+            self.local.discard(key)
+        return self._ref(info)
+
+    def upload_object(self, key_or_prefix: str, file_path: str | os.PathLike[str]) -> ObjectRef:
+        """Store the raw bytes of a file, streamed (never held in memory whole)."""
+        key = str(ObjectKey.parse(key_or_prefix, prefix=True))
+        path = Path(file_path)
+        what = f"upload {path} to {key}"
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise InvalidArgumentError(f"{what}: {exc}") from exc
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            chunks = iter(lambda: f.read(self.chunk_bytes), b"")
+            info = self._write(self._stub.Put, key, Encoding.RAW, size, chunks, what)
+        self.local.discard(info.key)
+        return self._ref(info)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _open_get(
+        self, key: str, held: Held | None, base_only: bool, what: str
+    ) -> tuple[Any, cache_pb2.GetHeader]:
+        self._check_open(what)
+        req = _convert.get_request(key, held.base_tag if held else "", held.version if held else 0, base_only)
+        stream = self._stub.Get(req)
+        first = next(stream, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InternalError(f"{what}: the cache server sent no header")
+        mode = _convert.get_mode_from_pb(first.header.mode)
+        if mode == GetMode.NOT_MODIFIED:
+            self._count(not_modified_gets=1)
+        elif mode == GetMode.DELTAS:
+            self._count(delta_gets=1)
+        else:
+            self._count(full_gets=1)
+        return stream, first.header
+
+    def _data(self, stream: Any) -> Iterator[bytes]:
+        for msg in stream:
+            self._count(bytes_received=len(msg.data))
+            yield msg.data
+
+    def _fetch(self, key: str, held: Held | None, base_only: bool, what: str) -> Held:
+        """The generation of ``key`` as of now, reusing ``held`` where the server allows."""
+        with _rpc.translate(what):
+            stream, header = self._open_get(key, held, base_only, what)
+            data = b"".join(self._data(stream))
+        info = _convert.info_from_pb(header.info)
+        mode = GetMode(header.mode)
+        if mode == GetMode.NOT_MODIFIED:
+            assert held is not None
+            return held
+        wanted = info.deltas[header.first_delta : header.first_delta + header.delta_count]
+        sizes: list[int] = ([info.base_size] if mode == GetMode.FULL else []) + [d.size for d in wanted]
+        if sum(sizes) != len(data):
+            raise InternalError(f"{what}: expected {sum(sizes)} bytes from the cache server, got {len(data)}")
+        parts = _split(data, sizes)
+        if mode == GetMode.FULL:
+            base = parts.pop(0)
+            fresh = Held(key, info.base_tag, info.base_version, info.encoding, base)
+        else:
+            assert held is not None
+            fresh = held
+        result = fresh.with_deltas(tuple((d.encoding, p) for d, p in zip(wanted, parts, strict=True)))
+        self.local.put(result)
+        return result
+
+    def get_object(self, ref: ObjectRef, deserializer: Deserializer | None = None) -> Any:
+        """The object's base, or ``deserializer(base, [delta, ...])`` with every delta in order.
+
+        ``ref.version == 0`` ignores the local cache and downloads everything."""
+        key = self._full_key(ref)
+        held = None if ref.version == 0 else self.local.get(key)
+        gen = self._fetch(key, held, deserializer is None, f"get object {key}")
+        base = decode(gen.encoding, gen.base)
+        if deserializer is None:
+            return base
+        return deserializer(base, [decode(enc, data) for enc, data in gen.deltas])
+
+    def download_object(self, ref: ObjectRef, dest_path: str | os.PathLike[str]) -> None:
+        """Stream the object's base bytes into ``dest_path`` (written atomically)."""
+        key = self._full_key(ref)
+        dest = Path(dest_path)
+        what = f"download {key} to {dest}"
+        held = None if ref.version == 0 else self.local.get(key)
+        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+        try:
+            with tmp.open("wb") as f:
+                with _rpc.translate(what):
+                    stream, header = self._open_get(key, held, True, what)
+                    if header.mode == cache_pb2.GET_MODE_NOT_MODIFIED:
+                        assert held is not None
+                        f.write(held.base)
+                    for chunk in self._data(stream):
+                        f.write(chunk)
+                expected = header.info.base_size
+                if f.tell() != expected:
+                    raise InternalError(f"{what}: expected {expected} bytes, got {f.tell()}")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise InvalidArgumentError(f"{what}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def stat(self, key: str) -> ObjectInfo:
+        """The server's metadata of ``key`` (version, sizes, deltas)."""
+        key = str(ObjectKey.parse(key))
+        self._check_open(f"stat {key}")
+        msg = _rpc.call(self._stub.Stat, cache_pb2.StatRequest(key=key), what=f"stat object {key}")
+        return _convert.info_from_pb(msg)
+
+    def delete_objects(self, key_prefix: str) -> int:
+        """Delete a full key, every object of ``"<app>/<session>"`` or of ``"<app>/*"``; the count."""
+        pattern = ObjectKey.parse(key_prefix, prefix=True, wildcard=True)
+        what = f"delete objects {pattern}"
+        self._check_open(what)
+        msg = _rpc.call(self._stub.Delete, cache_pb2.DeleteRequest(pattern=str(pattern)), what=what)
+        self.local.discard_matching(pattern)
+        return int(msg.deleted)
+
+
+def _split(data: bytes, sizes: Sequence[int]) -> list[bytes]:
+    if len(sizes) == 1:
+        return [data]
+    view = memoryview(data)
+    out, pos = [], 0
+    for size in sizes:
+        out.append(bytes(view[pos : pos + size]))
+        pos += size
+    return out

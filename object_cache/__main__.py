@@ -1,0 +1,66 @@
+"""``python -m object_cache`` / ``flame-object-cache``: run the object cache until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from flamepy.config import load_context
+from flamepy.errors import InvalidArgumentError
+from flamepy.types import parse_memory
+from object_cache.config import DEFAULT_MEMORY_BUDGET, DEFAULT_PORT, CacheConfig
+from object_cache.server import CacheServer
+
+
+def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
+    p = argparse.ArgumentParser(prog="flame-object-cache", description="Flame object cache")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)")
+    p.add_argument(
+        "--storage",
+        help="a directory (durable) or 'memory' (default: FLAME_CACHE_STORAGE / config, else memory)",
+    )
+    p.add_argument(
+        "--memory-budget",
+        default=str(DEFAULT_MEMORY_BUDGET),
+        help="bytes of hot objects kept in memory with disk storage, e.g. 512m (default 512m)",
+    )
+    p.add_argument("--port-file", help="write the bound port here once listening")
+    p.add_argument("--log-level", default="INFO")
+    a = p.parse_args(argv)
+    try:
+        budget = parse_memory(a.memory_budget)
+    except InvalidArgumentError as exc:
+        p.error(exc.message)
+    storage = a.storage or load_context().cache_storage or "memory"
+    cfg = CacheConfig(host=a.host, port=a.port, storage=storage, memory_budget=budget, port_file=a.port_file)
+    return cfg, a.log_level
+
+
+async def serve(cfg: CacheConfig) -> None:
+    server = CacheServer(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, level = parse_args(argv)
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    asyncio.run(serve(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Object cache server settings (command line → this dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flamepy.cache._convert import CHUNK_BYTES
+from object_cache.store import DEFAULT_MAX_OBJECT_BYTES
+
+DEFAULT_PORT = 9090
+DEFAULT_MEMORY_BUDGET = 512 * 1024**2
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT  # 0 picks a free port
+    storage: str = "memory"  # "memory" or a directory
+    memory_budget: int = DEFAULT_MEMORY_BUDGET  # bytes of hot objects kept in memory (disk storage)
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    chunk_bytes: int = CHUNK_BYTES
+    port_file: str | None = None  # the bound port is written here once listening
