@@ -52,6 +52,7 @@ from flamepy.types import (
 )
 
 if TYPE_CHECKING:
+    from flamepy.cache import ObjectRef, get_object, put_object, update_object
     from flamepy.client import (
         close_session,
         connect,
@@ -105,6 +106,10 @@ _LAZY: dict[str, str] = {
     "TaskContext": "flamepy.service",
     "ApplicationContext": "flamepy.service",
     "run": "flamepy.service",
+    "ObjectRef": "flamepy.cache",
+    "put_object": "flamepy.cache",
+    "get_object": "flamepy.cache",
+    "update_object": "flamepy.cache",
 }
 
 
@@ -142,6 +147,7 @@ __all__ = [
     "Node",
     "NodeState",
     "NotFoundError",
+    "ObjectRef",
     "ResourceRequirement",
     "Session",
     "SessionAttributes",
@@ -160,15 +166,18 @@ __all__ = [
     "create_session",
     "get_application",
     "get_node",
+    "get_object",
     "get_session",
     "list_applications",
     "list_executors",
     "list_nodes",
     "list_sessions",
     "open_session",
+    "put_object",
     "register_application",
     "reset_default_connection",
     "run",
     "unregister_application",
     "update_application",
+    "update_object",
 ]

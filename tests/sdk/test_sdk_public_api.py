@@ -22,6 +22,8 @@ EXPECTED = {
     "Connection", "Session", "TaskWatcher", "TlsConfig",
     # service
     "FlameService", "SessionContext", "TaskContext", "ApplicationContext", "run",
+    # object cache
+    "ObjectRef", "put_object", "get_object", "update_object",
 }  # fmt: skip
 
 
