@@ -1,0 +1,36 @@
+"""Run plain Python functions, classes and objects remotely, without writing a FlameService.
+
+    from flamepy.runner import Runner
+
+    with Runner("add-app") as runner:
+        svc = runner.service(add)          # one session; add() runs in remote executors
+        print(svc(1, 2).get())
+        print(sum(runner.get([svc(i, i) for i in range(1000)])))
+
+Pieces: :class:`Runner` (package, register, services, close), :class:`RunnerService` (the remote
+callable), :class:`ObjectFuture` (a result in the object cache), :func:`get_data` (decode task
+data), ``@function`` / :func:`invoke` (the decorator and run-a-file helpers, also exported as
+``flamepy.function`` / ``flamepy.invoke``). The service side is :mod:`flamepy.runner.runpy`.
+"""
+
+from __future__ import annotations
+
+from flamepy.runner.codec import RemoteError, get_data
+from flamepy.runner.decorator import RemoteFunction, function, invoke, shutdown
+from flamepy.runner.future import ObjectFuture
+from flamepy.runner.runner import PackageUpload, Runner, current_runner
+from flamepy.runner.service import RunnerService
+
+__all__ = [
+    "ObjectFuture",
+    "PackageUpload",
+    "RemoteError",
+    "RemoteFunction",
+    "Runner",
+    "RunnerService",
+    "current_runner",
+    "function",
+    "get_data",
+    "invoke",
+    "shutdown",
+]
