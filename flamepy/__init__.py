@@ -12,6 +12,9 @@ Service::
     class Echo(flamepy.FlameService): ...
     flamepy.run(Echo())
 
+Plain functions, no service to write: ``flamepy.runner.Runner``, ``@flamepy.function``
+(``f.remote(...)``) and ``flamepy.invoke("file.py", "fn", args=[...])``.
+
 Errors and types import eagerly; everything that needs grpc loads on first use, so ``import
 flamepy`` (and ``import flamepy.types`` by the servers) stays cheap.
 """
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
         update_application,
     )
     from flamepy.connection import Connection
+    from flamepy.runner.decorator import function, invoke
     from flamepy.service import (
         ApplicationContext,
         FlameService,
@@ -110,6 +114,8 @@ _LAZY: dict[str, str] = {
     "put_object": "flamepy.cache",
     "get_object": "flamepy.cache",
     "update_object": "flamepy.cache",
+    "function": "flamepy.runner.decorator",
+    "invoke": "flamepy.runner.decorator",
 }
 
 
@@ -164,10 +170,12 @@ __all__ = [
     "close_session",
     "connect",
     "create_session",
+    "function",
     "get_application",
     "get_node",
     "get_object",
     "get_session",
+    "invoke",
     "list_applications",
     "list_executors",
     "list_nodes",

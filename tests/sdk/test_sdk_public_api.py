@@ -24,6 +24,8 @@ EXPECTED = {
     "FlameService", "SessionContext", "TaskContext", "ApplicationContext", "run",
     # object cache
     "ObjectRef", "put_object", "get_object", "update_object",
+    # runner
+    "function", "invoke",
 }  # fmt: skip
 
 
