@@ -32,6 +32,16 @@ from flamepy.proto import backend_pb2_grpc
 log = logging.getLogger(__name__)
 
 
+# Same limit as the session manager's server: the stream carries task inputs and outputs.
+_MESSAGE_LIMIT = 64 * 1024 * 1024
+_OPTIONS = [
+    ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
+    ("grpc.max_send_message_length", _MESSAGE_LIMIT),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
+
 class ExecutorManager:
     def __init__(
         self,
@@ -63,8 +73,8 @@ class ExecutorManager:
     def _channel(self) -> grpc.aio.Channel:
         target = parse_endpoint(self.config.endpoint)
         if target.secure:
-            return grpc.aio.secure_channel(target.address, grpc.ssl_channel_credentials())
-        return grpc.aio.insecure_channel(target.address)
+            return grpc.aio.secure_channel(target.address, grpc.ssl_channel_credentials(), _OPTIONS)
+        return grpc.aio.insecure_channel(target.address, options=_OPTIONS)
 
     async def _attach_once(self, stop: asyncio.Event) -> bool:
         """One Attach stream, from connect to break (or stop). True if it got registered."""

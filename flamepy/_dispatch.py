@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 1000  # inputs per CreateTasks call
+BATCH_BYTES = 16 * 1024 * 1024  # input bytes per CreateTasks call (the server accepts 64 MiB)
 QUEUE_LIMIT = 10_000  # inputs waiting client-side before run() blocks
 READY_WAIT_S = 0.5  # how long the first submit waits for the WatchSession stream to be registered
 CLOSE_GRACE_S = 1.0  # how long close() lets completions of finishing tasks arrive
@@ -129,8 +130,13 @@ class Dispatcher:
                 self._cond.wait_for(lambda: bool(self._queue) or self._stopping)
                 if self._stopping:
                     return
-                count = min(len(self._queue), BATCH_LIMIT)
-                batch = [self._queue.popleft() for _ in range(count)]
+                batch = [self._queue.popleft()]
+                size = len(batch[0][0] or b"")
+                while self._queue and len(batch) < BATCH_LIMIT:
+                    size += len(self._queue[0][0] or b"")
+                    if size > BATCH_BYTES:
+                        break
+                    batch.append(self._queue.popleft())
                 self._cond.notify_all()
             batch = [(d, f) for d, f in batch if f.set_running_or_notify_cancel()]
             if batch:

@@ -13,18 +13,29 @@ from flamepy.errors import (
     InvalidStateError,
     UnavailableError,
 )
-from flamepy.types import Task, TaskCompletion, TaskState
+from flamepy.types import MAX_TASK_DATA_BYTES, Task, TaskCompletion, TaskState
 
 
 def check_input(input_data: object) -> bytes | None:
     """Task input as bytes (or None); anything else is an InvalidArgumentError naming its type."""
-    if input_data is None or isinstance(input_data, bytes):
-        return input_data
+    if input_data is None:
+        return None
     if isinstance(input_data, bytearray | memoryview):
-        return bytes(input_data)
-    raise InvalidArgumentError(
-        f"task input must be bytes, bytearray, memoryview or None, got {type(input_data).__name__}"
-    )
+        input_data = bytes(input_data)
+    if not isinstance(input_data, bytes):
+        raise InvalidArgumentError(
+            f"task input must be bytes, bytearray, memoryview or None, got {type(input_data).__name__}"
+        )
+    check_size(len(input_data))
+    return input_data
+
+
+def check_size(size: int) -> None:
+    if size > MAX_TASK_DATA_BYTES:
+        raise InvalidArgumentError(
+            f"task input of {size} bytes exceeds the {MAX_TASK_DATA_BYTES} byte limit of one task; "
+            "put large data in the object cache (flamepy.put_object) and pass its reference"
+        )
 
 
 def outcome_of_task(task: Task) -> TaskCompletion:

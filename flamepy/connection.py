@@ -38,6 +38,14 @@ def _require_name(name: object, what: str) -> str:
     return name
 
 
+# A Task message carries its input and its output (each up to MAX_TASK_DATA_BYTES): receive up to
+# the server's own limit rather than gRPC's 4 MiB default.
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
 class Connection:
     """A connection to the session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS)."""
 
@@ -52,9 +60,9 @@ class Connection:
         self.endpoint = endpoint
         if parsed.tls:
             creds = channel_credentials(tls_config, load_context().ca_file)
-            self._channel = grpc.secure_channel(parsed.target, creds)
+            self._channel = grpc.secure_channel(parsed.target, creds, options=_CHANNEL_OPTIONS)
         else:
-            self._channel = grpc.insecure_channel(parsed.target)
+            self._channel = grpc.insecure_channel(parsed.target, options=_CHANNEL_OPTIONS)
         self.frontend = frontend_pb2_grpc.FrontendStub(self._channel)
         self.frontend_ext = extensions_pb2_grpc.FrontendExtStub(self._channel)
         self.limiter = _rpc.InFlightLimiter(max_in_flight)

@@ -69,6 +69,11 @@ class EventCode(enum.IntEnum):
     BIND_FAILED = 1001
 
 
+# A task's input (and output) must fit one gRPC message under the default 4 MiB receive limit of
+# independent flame.v1 clients, with room for the rest of the Task message. Larger data goes
+# through the object cache.
+MAX_TASK_DATA_BYTES = 4 * 1024 * 1024 - 64 * 1024
+
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _MEM = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$", re.IGNORECASE)
 

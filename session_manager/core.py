@@ -20,6 +20,7 @@ from flamepy.errors import (
     NotFoundError,
 )
 from flamepy.types import (
+    MAX_TASK_DATA_BYTES,
     Application,
     ApplicationAttributes,
     ApplicationState,
@@ -253,6 +254,12 @@ class Broker:
         ses = self.get_session(sid)
         if ses.state != SessionState.OPEN:
             raise InvalidStateError(f"session {sid!r} is not open")
+        for data in inputs:
+            if data is not None and len(data) > MAX_TASK_DATA_BYTES:
+                raise InvalidArgumentError(
+                    f"task input of {len(data)} bytes exceeds the {MAX_TASK_DATA_BYTES} byte limit of one "
+                    f"task (session {sid!r}); put large data in the object cache and pass a reference"
+                )
         now = self.clock.ms()
         created = []
         for data in inputs:

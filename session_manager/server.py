@@ -85,6 +85,11 @@ class SessionManager:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
+                # notice dead executor managers / clients on idle streams
+                ("grpc.keepalive_time_ms", 20_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
             ]
         )
         frontend_pb2_grpc.add_FrontendServicer_to_server(FrontendServicer(self), self._server)

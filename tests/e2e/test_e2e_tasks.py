@@ -182,3 +182,17 @@ def test_ten_thousand_outstanding_futures_on_one_session(conn: flamepy.Connectio
     finally:
         ssn.close()
     assert conn.get_session(ssn.id).status.succeed == 10_000
+
+
+def test_oversized_input_gets_a_clear_error_before_sending(conn: flamepy.Connection) -> None:
+    from flamepy.types import MAX_TASK_DATA_BYTES
+
+    ssn = conn.create_session(attrs("echo"))
+    try:
+        with pytest.raises(flamepy.InvalidArgumentError, match="object cache"):
+            ssn.run(b"x" * (MAX_TASK_DATA_BYTES + 1))
+        big = b"y" * (MAX_TASK_DATA_BYTES - 1024)
+        futs = [ssn.run(big) for _ in range(6)]  # 24 MiB queued: split into byte-bounded batches
+        assert all(f.result(timeout=60) == big for f in futs)
+    finally:
+        ssn.close()

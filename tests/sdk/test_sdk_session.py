@@ -94,10 +94,13 @@ def test_closed_session_refuses_tasks(conn: flamepy.Connection) -> None:
         ssn.run(b"x")
 
 
-def test_message_too_large_is_a_clear_error(conn: flamepy.Connection) -> None:
+def test_oversized_input_is_a_clear_error_before_any_rpc(server: FakeServer, conn: flamepy.Connection) -> None:
     ssn = _session(conn)
-    with pytest.raises(flamepy.InvalidArgumentError, match="too large"):
+    with pytest.raises(flamepy.InvalidArgumentError, match=r"exceeds the \d+ byte limit.*object cache"):
         ssn.create_task(b"x" * (5 << 20))
+    with pytest.raises(flamepy.InvalidArgumentError, match="object cache"):
+        ssn.run(bytearray(5 << 20))
+    assert server.frontend.counters.create_task == 0
 
 
 # -- many tasks: run() ------------------------------------------------------------------------------

@@ -223,3 +223,17 @@ def test_restart_recovers_everything_and_runs_unfinished_tasks(start_server) -> 
     finally:
         node.stop()
         ch.close()
+
+
+def test_oversized_task_input_is_rejected_and_nothing_is_created(stubs) -> None:
+    from flamepy.types import MAX_TASK_DATA_BYTES
+
+    fs, xs = stubs
+    create_session(fs, "s1")
+    code, msg = code_of(lambda: create_task(fs, "s1", b"x" * (MAX_TASK_DATA_BYTES + 1)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "object cache" in msg
+    batch = [ext.TaskInput(input=b"ok"), ext.TaskInput(input=b"x" * (MAX_TASK_DATA_BYTES + 1))]
+    code, _ = code_of(lambda: xs.CreateTasks(ext.CreateTasksRequest(session_id="s1", inputs=batch)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert list(fs.ListTask(fe.ListTaskRequest(session_id="s1"))) == []  # all or nothing
+    assert create_task(fs, "s1", b"x" * MAX_TASK_DATA_BYTES).metadata.id == "1"
