@@ -238,7 +238,11 @@ class Broker:
         return ses
 
     def delete_session(self, sid: str) -> SessionRecord:
+        """Close, cancel what still runs (its watchers get a terminal state), release, forget."""
         ses = self.close_session(sid)
+        for rec in ses.tasks.values():
+            if rec.state == TaskState.RUNNING:
+                self._task_to(ses, rec, TaskState.CANCELLED, "session deleted")
         for eid in list(ses.executors):
             ex = self.executors[eid]
             if ex.state == ExecutorState.BOUND:

@@ -258,3 +258,19 @@ def test_restore_requeues_running_tasks() -> None:
     ses = b.get_session("s")
     assert list(ses.pending) == [2] and ses.status().pending == 1 and ses.status().succeed == 1
     assert b.create_tasks("s", [b"c"])[0].task_id == "3"
+
+
+def test_delete_cancels_running_tasks_and_forgets_the_session(broker: Broker) -> None:
+    node(broker, cpu=1)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1", b"2"])
+    [eid] = bind_all(broker)
+    broker.drain()
+    broker.delete_session("s")
+    out = broker.drain()
+    assert {(t.id, t.state) for t in out.tasks_changed} == {("1", TaskState.CANCELLED), ("2", TaskState.CANCELLED)}
+    assert [c.executor_id for c in out.commands if isinstance(c, effects.ReleaseCmd)] == [eid]
+    assert any(isinstance(r, effects.DeleteSession) for r in out.records)
+    with pytest.raises(NotFoundError):
+        broker.get_session("s")
+    broker.task_result(eid, "s", "1", 0, b"late", None)  # a late result is ignored
