@@ -26,8 +26,11 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         q.set_defaults(handler=handler)
         return q
 
-    up = action("up", "start a session manager and an executor manager in the background", _up)
+    up = action(
+        "up", "start an object cache, a session manager and an executor manager in the background", _up
+    )
     up.add_argument("--port", type=int, default=8080, help="Frontend port (0: any free port)")
+    up.add_argument("--cache-port", type=int, help="object cache port (default 9090; 0 with --port 0)")
     up.add_argument("--node", help="node name (default: this host's name)")
     up.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
@@ -59,6 +62,7 @@ def _up(ctx: CliContext) -> int:
         node_name=ctx.args.node,
         log_level=ctx.args.log_level,
         start_timeout=ctx.args.timeout,
+        cache_port=ctx.args.cache_port,
     )
     with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
         cluster.start()  # the daemons live on after this process exits
@@ -74,8 +78,12 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     verb = "is already running" if already else "is up"
     ctx.out.print(f"[green]✓[/] Local Flame cluster {verb} at [bold]{state.endpoint}[/]")
     ctx.out.print(f"  node {state.node}, data and logs in {state.data_dir}")
+    if state.cache_endpoint:
+        ctx.out.print(f"  object cache at [bold]{state.cache_endpoint}[/]")
     ctx.out.print("  Use it:")
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
+    if state.cache_endpoint:
+        ctx.out.print(f"    export FLAME_CACHE_ENDPOINT={state.cache_endpoint}")
     ctx.out.print("    flmctl list nodes")
     ctx.out.print("    python -c 'import flamepy; print(flamepy.create_session(\"flmping\").id)'")
     dd = (
@@ -117,6 +125,7 @@ def _status(ctx: CliContext) -> int:
     rows = [
         ("Status", "[green]running[/]" if running else "[red]not running[/]"),
         ("Endpoint", state.endpoint),
+        ("Object cache", state.cache_endpoint or "none"),
         ("Data dir", state.data_dir),
         ("Node", state.node),
         ("Up since", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.started_at))),

@@ -1,8 +1,8 @@
-"""A whole Flame cluster on this machine: one session manager and one executor manager.
+"""A whole Flame cluster on this machine: an object cache, a session manager and an executor manager.
 
-Both run as real subprocesses (``sys.executable -m session_manager`` / ``-m executor``) in their
-own sessions, log to ``<data_dir>/logs/``, and are described in ``<data_dir>/cluster.json`` so
-that another process (``flmctl cluster down``) can find and stop them.
+All run as real subprocesses (``sys.executable -m object_cache`` / ``-m session_manager`` /
+``-m executor``) in their own sessions, log to ``<data_dir>/logs/``, and are described in
+``<data_dir>/cluster.json`` so that another process (``flmctl cluster down``) can find and stop them.
 
     with LocalCluster(tmp_path, port=0) as cluster:
         conn = flamepy.Connection(cluster.endpoint)
@@ -36,8 +36,12 @@ T = TypeVar("T")
 
 STATE_FILE = "cluster.json"
 PORT_FILE = "session-manager.port"
+CACHE_PORT_FILE = "object-cache.port"
 SESSION_MANAGER_LOG = "session-manager.log"
 EXECUTOR_MANAGER_LOG = "executor-manager.log"
+OBJECT_CACHE_LOG = "object-cache.log"
+CACHE_DIR = "cache"
+DEFAULT_CACHE_PORT = 9090
 DEFAULT_START_TIMEOUT_S = 60.0
 
 
@@ -89,6 +93,8 @@ class ClusterState:
     session_manager: ProcessRecord
     executor_manager: ProcessRecord
     started_at: float
+    cache_endpoint: str | None = None  # None: recorded by a version without the object cache
+    object_cache: ProcessRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,8 +102,10 @@ class ClusterState:
             "endpoint": self.endpoint,
             "port": self.port,
             "node": self.node,
+            "cache_endpoint": self.cache_endpoint,
             "session_manager": self.session_manager.to_json(),
             "executor_manager": self.executor_manager.to_json(),
+            "object_cache": self.object_cache.to_json() if self.object_cache else None,
             "started_at": self.started_at,
         }
 
@@ -111,12 +119,15 @@ class ClusterState:
             session_manager=ProcessRecord.from_json(doc["session_manager"]),
             executor_manager=ProcessRecord.from_json(doc["executor_manager"]),
             started_at=float(doc["started_at"]),
+            cache_endpoint=doc.get("cache_endpoint"),
+            object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
         )
 
     @property
-    def processes(self) -> tuple[ProcessRecord, ProcessRecord]:
-        """Stop order: the executor manager (and its services) first."""
-        return (self.executor_manager, self.session_manager)
+    def processes(self) -> tuple[ProcessRecord, ...]:
+        """Stop order: the executor manager (and its services) first, the object cache last."""
+        cache = (self.object_cache,) if self.object_cache is not None else ()
+        return (self.executor_manager, self.session_manager, *cache)
 
     def is_running(self) -> bool:
         return any(p.is_alive() for p in self.processes)
@@ -155,7 +166,8 @@ def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> Clu
 
 
 class LocalCluster:
-    """A session manager plus one executor manager, as subprocesses; a context manager."""
+    """An object cache, a session manager and one executor manager, as subprocesses; a context
+    manager. ``cache_port`` defaults to 9090, or to any free port when ``port`` is 0."""
 
     def __init__(
         self,
@@ -165,16 +177,24 @@ class LocalCluster:
         executors_env: Mapping[str, str] | None = None,
         log_level: str = "INFO",
         start_timeout: float = DEFAULT_START_TIMEOUT_S,
+        cache_port: int | None = None,
+        cache_memory_budget: str = "512m",
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self._requested_port = port
         self._port: int | None = None
+        self._requested_cache_port = (
+            (0 if port == 0 else DEFAULT_CACHE_PORT) if cache_port is None else cache_port
+        )
+        self._cache_port: int | None = None
+        self.cache_memory_budget = cache_memory_budget
         self.node_name = node_name or socket.gethostname()
         self._executors_env = dict(executors_env or {})
         self.log_level = log_level
         self.start_timeout = start_timeout
         self._sm: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
         self._em: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
+        self._cache: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -191,7 +211,7 @@ class LocalCluster:
         self.stop()
 
     def start(self) -> LocalCluster:
-        """Launch both daemons and return once the Frontend answers and the node is Ready.
+        """Launch the daemons and return once the Frontend answers and the node is Ready.
         Raises :class:`ClusterStartError` (with the relevant log's last lines) otherwise; nothing
         is left running then."""
         if self._sm is not None:
@@ -201,8 +221,14 @@ class LocalCluster:
                 f"port {self._requested_port} on 127.0.0.1 is already in use "
                 "(another Flame cluster? use a different port, or 0 for any free port)"
             )
+        if not port_is_free(self._requested_cache_port):
+            raise ClusterStartError(
+                f"object cache port {self._requested_cache_port} on 127.0.0.1 is already in use "
+                "(another Flame cluster? use a different cache port, or 0 for any free port)"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self._start_object_cache()
             self._start_session_manager()
             self._em = spawn(
                 "executor manager",
@@ -215,16 +241,22 @@ class LocalCluster:
             self.stop()
             raise
         _write_state(self.data_dir, self._state())
-        logger.info("local cluster up at %s (node %s)", self.endpoint, self.node_name)
+        logger.info(
+            "local cluster up at %s (node %s, object cache %s)",
+            self.endpoint,
+            self.node_name,
+            self.cache_endpoint,
+        )
         return self
 
     def stop(self, grace_s: float = DEFAULT_GRACE_S) -> None:
-        """Stop the executor manager (and its service processes), then the session manager."""
-        running = [p for p in (self._em, self._sm) if p is not None]
+        """Stop the executor manager (and its service processes), the session manager, then the
+        object cache."""
+        running = [p for p in (self._em, self._sm, self._cache) if p is not None]
         terminate([record for _, record in running], grace_s)
         for popen, _ in running:
             popen.poll()  # reap, if psutil has not already
-        self._em = self._sm = None
+        self._em = self._sm = self._cache = None
         try:
             state = read_state(self.data_dir)
         except InvalidStateError:
@@ -267,6 +299,23 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def cache_port(self) -> int:
+        if self._cache_port is None:
+            raise InvalidStateError("the local cluster is not started")
+        return self._cache_port
+
+    @property
+    def cache_endpoint(self) -> str:
+        """The object cache's address (given to services as FLAME_CACHE_ENDPOINT)."""
+        return f"grpc://127.0.0.1:{self.cache_port}"
+
+    @property
+    def object_cache_pid(self) -> int:
+        if self._cache is None:
+            raise InvalidStateError("the object cache is not running")
+        return self._cache[0].pid
+
+    @property
     def session_manager_pid(self) -> int:
         if self._sm is None:
             raise InvalidStateError("the session manager is not running")
@@ -287,6 +336,23 @@ class LocalCluster:
     def _log(self, name: str) -> Path:
         return self.logs_dir / name
 
+    def _start_object_cache(self) -> None:
+        port_file = self.data_dir / CACHE_PORT_FILE
+        port_file.unlink(missing_ok=True)
+        args = [
+            sys.executable, "-m", "object_cache",
+            "--host", "127.0.0.1",
+            "--port", str(self._requested_cache_port),
+            "--storage", str(self.data_dir / CACHE_DIR),
+            "--memory-budget", self.cache_memory_budget,
+            "--port-file", str(port_file),
+            "--log-level", self.log_level,
+        ]  # fmt: skip
+        self._cache = spawn("object cache", args, self._log(OBJECT_CACHE_LOG))
+        self._cache_port = self._wait(
+            lambda: self._read_port(CACHE_PORT_FILE), "the object cache to bind its port", OBJECT_CACHE_LOG
+        )
+
     def _start_session_manager(self) -> None:
         port_file = self.data_dir / PORT_FILE
         port_file.unlink(missing_ok=True)
@@ -297,15 +363,18 @@ class LocalCluster:
             "--port", str(port),
             "--data-dir", str(self.data_dir),
             "--port-file", str(port_file),
+            "--cache-endpoint", self.cache_endpoint,
             "--log-level", self.log_level,
         ]  # fmt: skip
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
-        self._port = self._wait(self._bound_port, "the session manager to bind its port", SESSION_MANAGER_LOG)
+        self._port = self._wait(
+            lambda: self._read_port(PORT_FILE), "the session manager to bind its port", SESSION_MANAGER_LOG
+        )
 
-    def _bound_port(self) -> int | None:
+    def _read_port(self, name: str) -> int | None:
         self._check_alive()
         try:
-            text = (self.data_dir / PORT_FILE).read_text().strip()
+            text = (self.data_dir / name).read_text().strip()
         except FileNotFoundError:
             return None
         return int(text) if text else None
@@ -323,7 +392,12 @@ class LocalCluster:
         return {**os.environ, **self._executors_env}
 
     def _check_alive(self) -> None:
-        for which, log in ((self._sm, SESSION_MANAGER_LOG), (self._em, EXECUTOR_MANAGER_LOG)):
+        daemons = (
+            (self._cache, OBJECT_CACHE_LOG),
+            (self._sm, SESSION_MANAGER_LOG),
+            (self._em, EXECUTOR_MANAGER_LOG),
+        )
+        for which, log in daemons:
             if which is None:
                 continue
             popen, record = which
@@ -360,7 +434,7 @@ class LocalCluster:
         return ClusterStartError(f"local cluster failed to start: {what}; last lines of {path}:\n{lines}")
 
     def _state(self) -> ClusterState:
-        assert self._sm is not None and self._em is not None
+        assert self._sm is not None and self._em is not None and self._cache is not None
         return ClusterState(
             data_dir=str(self.data_dir),
             endpoint=self.endpoint,
@@ -369,4 +443,6 @@ class LocalCluster:
             session_manager=self._sm[1],
             executor_manager=self._em[1],
             started_at=time.time(),
+            cache_endpoint=self.cache_endpoint,
+            object_cache=self._cache[1],
         )
