@@ -68,13 +68,8 @@ class GroupCommitWriter:
                     break
                 batch.extend(nxt[0])
                 waiters.append(nxt[1])
-            error: BaseException | None = None
-            try:
-                self._storage.commit(batch)
-                self.commits += 1
-            except Exception as exc:  # report to every waiter; the server answers INTERNAL
-                log.exception("storage commit of %d records failed", len(batch))
-                error = exc
+            error = _commit(self._storage, batch)
+            self.commits += error is None
             self._loop.call_soon_threadsafe(_resolve, waiters, error)
 
 
@@ -108,17 +103,22 @@ class LoopCommitter:
         self._records, self._waiters = [], []
         if not batch:
             return
-        error: BaseException | None = None
-        try:
-            self._storage.commit(batch)
-            self.commits += 1
-        except Exception as exc:  # report to every waiter; the server answers INTERNAL
-            log.exception("storage commit of %d records failed", len(batch))
-            error = exc
+        error = _commit(self._storage, batch)
+        self.commits += error is None
         _resolve(waiters, error)
 
     def close(self) -> None:
         self._flush()
+
+
+def _commit(storage: Storage, batch: list[Record]) -> BaseException | None:
+    """Commit one batch; the error (if any) is reported to every waiter, the server answers INTERNAL."""
+    try:
+        storage.commit(batch)
+    except Exception as exc:
+        log.exception("storage commit of %d records failed", len(batch))
+        return exc
+    return None
 
 
 def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
