@@ -1,7 +1,7 @@
 # All targets are exercised by CI (.ci/run).
 PY ?= .venv/bin/python
 
-.PHONY: setup protos check-protos lint test demo bench clean
+.PHONY: setup protos check-protos lint test demo bench bench-all clean
 
 setup:
 	@test -x $(PY) || python3 -m venv .venv
@@ -26,6 +26,22 @@ demo: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# Side by side with Ray and Dask (issue 5), in a venv of its own so that .venv stays small.
+# BENCH_ARGS=--quick for a ~3 minute smoke run (prints only); see bench/peers/main.py.
+PEERS_VENV ?= bench/.venv-peers
+PEERS_PY := $(PEERS_VENV)/bin/python
+PEERS_PKGS ?= ray==2.60.0 dask==2026.8.0 distributed==2026.8.0 matplotlib
+
+$(PEERS_VENV)/.installed: pyproject.toml
+	@test -x $(PEERS_PY) || python3 -m venv $(PEERS_VENV)
+	$(PEERS_PY) -m pip install -q --upgrade pip
+	$(PEERS_PY) -m pip install -q $(PEERS_PKGS)
+	$(PEERS_PY) -m pip install -q -e .
+	touch $@
+
+bench-all: $(PEERS_VENV)/.installed
+	$(PEERS_PY) -m bench.peers $(BENCH_ARGS)
 
 clean:
 	rm -rf .flame-local build dist *.egg-info
