@@ -13,7 +13,7 @@ import asyncio
 import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -46,6 +46,18 @@ def plan_get(info: ObjectInfo, have_tag: str, have_version: int, base_only: bool
             return GetPlan(info, GetMode.NOT_MODIFIED, held, 0)
         return GetPlan(info, GetMode.DELTAS, held, len(info.deltas) - held)
     return GetPlan(info, GetMode.FULL, 0, 0 if base_only else len(info.deltas))
+
+
+def _take(chunks: Iterator[bytes], limit: int) -> bytes:
+    """Chunks from ``chunks`` joined until at least ``limit`` bytes (b"" once exhausted)."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def new_object_id() -> str:
@@ -90,26 +102,17 @@ class ObjectStore:
         return plan_get(self.stat(key), have_tag, have_version, base_only)
 
     async def read(self, plan: GetPlan, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
-        """The data chunks of ``plan``; the generation's bytes stay until this finishes."""
+        """The data of ``plan`` in messages of about ``chunk_bytes`` (small deltas are coalesced,
+        one worker-thread hop per message); the generation's bytes stay until this finishes."""
         info = plan.info
         gen = (info.key, info.base_tag)
         self._readers[gen] += 1
+        data = self._segments(plan, chunk_bytes)
         try:
-            segments: list[Callable[[], Iterator[bytes]]] = []
-            if plan.mode == GetMode.FULL:
-                segments.append(lambda: self.storage.read_base(info, chunk_bytes))
-            for i in range(plan.first_delta, plan.first_delta + plan.delta_count):
-                segments.append(lambda i=i: self.storage.read_delta(info, i, chunk_bytes))  # type: ignore[misc]
-            for open_segment in segments:
-                it = await self._io(open_segment)
-                try:
-                    while (chunk := await self._io(next, it, None)) is not None:
-                        yield chunk
-                finally:
-                    close = getattr(it, "close", None)
-                    if close is not None:
-                        close()
+            while batch := await self._io(_take, data, chunk_bytes):
+                yield batch
         finally:
+            data.close()
             self._readers[gen] -= 1
             if self._readers[gen] <= 0:
                 del self._readers[gen]
@@ -117,6 +120,13 @@ class ObjectStore:
                 if retired is not None:
                     async with self._lock:
                         await self._discard(retired)
+
+    def _segments(self, plan: GetPlan, chunk_bytes: int) -> Generator[bytes, None, None]:
+        info = plan.info
+        if plan.mode == GetMode.FULL:
+            yield from self.storage.read_base(info, chunk_bytes)
+        for i in range(plan.first_delta, plan.first_delta + plan.delta_count):
+            yield from self.storage.read_delta(info, i, chunk_bytes)
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import time
 
+import flamepy
+
 
 def add(a, b):
     return a + b
@@ -98,3 +100,8 @@ def nested_sum(app_name, n):
     with Runner(app_name) as inner:
         svc = inner.service(add)
         return sum(inner.get([svc(i, i) for i in range(n)]))
+
+
+@flamepy.function(resreq="cpu=1")
+def cube(x):
+    return x**3
