@@ -1,7 +1,7 @@
 # All targets are exercised by CI (.ci/run).
 PY ?= .venv/bin/python
 
-.PHONY: setup protos check-protos lint test demo bench bench-all clean
+.PHONY: setup protos check-protos lint test demo bench bench-runner bench-all clean
 
 setup:
 	@test -x $(PY) || python3 -m venv .venv
@@ -26,6 +26,10 @@ demo: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# The Runner (issue 4): call overhead and a 1,000-call map; run from the repository root.
+bench-runner: setup
+	$(PY) bench/runner.py
 
 # Side by side with Ray and Dask (issue 5), in a venv of its own so that .venv stays small.
 # BENCH_ARGS=--quick for a ~3 minute smoke run (prints only); see bench/peers/main.py.
