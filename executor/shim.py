@@ -25,6 +25,8 @@ from executor import logtail
 from executor.events import BindRequest, SessionContext, TaskOutcome, TaskRequest
 from executor.instance import InstanceCallError, InstanceClient
 from executor.launcher import Launcher, LaunchError, LaunchSpec, ServiceProcess
+from executor.pipe import TaskPipe
+from flamepy import taskpipe
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class HostShim:
         env = dict(os.environ)
         env.update(req.spec.environments or {})
         env["FLAME_INSTANCE_ENDPOINT"] = f"unix://{socket_path}"
+        env[taskpipe.ENV] = str(socket_path) + taskpipe.SUFFIX
         env["FLAME_ENDPOINT"] = s.frontend_endpoint
         if s.cache_endpoint:
             env["FLAME_CACHE_ENDPOINT"] = s.cache_endpoint
@@ -128,6 +131,7 @@ class HostShim:
         try:
             await instance.wait_serving()
             await instance.enter(req.session)
+            await instance.open_pipe()
         except BaseException:
             await instance.close()
             raise
@@ -153,6 +157,7 @@ class ServiceInstance:
         self._stderr_offset = stderr_offset
         self._settings = shim.settings
         self.client = InstanceClient(f"unix://{socket_path}")
+        self.pipe: TaskPipe | None = None
         self.exited: asyncio.Future[int] = asyncio.ensure_future(process.wait())
         self._closed = False
 
@@ -212,8 +217,24 @@ class ServiceInstance:
                 self.with_stderr(f"OnSessionEnter returned code {code}: {message or '(no message)'}")
             )
 
+    async def open_pipe(self) -> None:
+        """Use the service's task pipe for tasks when it opened one (flamepy services do)."""
+        pipe = await TaskPipe.connect(Path(str(self.socket_path) + taskpipe.SUFFIX))
+        if pipe is not None:
+            # a pending call ends when the process does, even if a forked child holds the socket
+            self.exited.add_done_callback(lambda _exit: pipe.abort())
+            log.debug("executor %s: tasks go over the task pipe", self.executor_id)
+        self.pipe = pipe
+
     async def run_task(self, task: TaskRequest) -> TaskOutcome:
         """OnTaskInvoke; raises :class:`ServiceCrashed` when the process dies meanwhile."""
+        if self.pipe is not None:
+            try:
+                code, output, message = await self.pipe.invoke(task)
+            except taskpipe.PipeError as exc:
+                exit_code = await self.exit_code_soon()
+                raise self._crashed(task, exit_code, str(exc)) from exc
+            return self._outcome(task, code, output, message)
         try:
             code, output, message = await self._race(self.client.invoke(task))
         except _ProcessExited as exc:
@@ -223,6 +244,10 @@ class ServiceInstance:
                 return TaskOutcome(task.executor_id, task.session_id, task.task_id, -1, message=str(exc))
             exit_code = await self.exit_code_soon()
             raise self._crashed(task, exit_code, f"{exc.code.name}: {exc.details}") from exc
+        return self._outcome(task, code, output, message)
+
+    @staticmethod
+    def _outcome(task: TaskRequest, code: int, output: bytes | None, message: str | None) -> TaskOutcome:
         if code == 0:
             return TaskOutcome(task.executor_id, task.session_id, task.task_id, 0, output=output)
         text = message or f"task failed with return code {code} (no message)"
@@ -261,5 +286,8 @@ class ServiceInstance:
             code = await self.process.terminate(self._settings.terminate_grace)
             log.info("executor %s: service process %d ended (%d)", self.executor_id, self.process.pid, code)
         finally:
+            if self.pipe is not None:
+                await self.pipe.close()
             await self.client.close()
             self.socket_path.unlink(missing_ok=True)
+            Path(str(self.socket_path) + taskpipe.SUFFIX).unlink(missing_ok=True)

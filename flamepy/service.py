@@ -3,7 +3,10 @@
 The executor starts the service process with ``FLAME_INSTANCE_ENDPOINT`` (``unix:///path`` or a bare
 path) and calls OnSessionEnter once, OnTaskInvoke per task and OnSessionLeave at the end, one call
 at a time. Concurrency model: a sync gRPC server with one worker thread; the main thread of
-:func:`run` waits for OnSessionLeave, then stops the server and returns.
+:func:`run` waits for OnSessionLeave, then stops the server and returns. When the executor passes
+``FLAMEPY_TASK_PIPE`` (our executor does), tasks may also arrive over that faster same-host pipe
+(:mod:`flamepy.taskpipe`), served by one more thread; a lock keeps every call into the service one
+at a time whichever way it came.
 """
 
 from __future__ import annotations
@@ -105,7 +108,17 @@ def _as_output(value: object) -> bytes | None:
 def _make_servicer(service: FlameService, left: threading.Event) -> Any:
     from flamepy.proto import shim_pb2_grpc, types_pb2
 
+    one_at_a_time = threading.Lock()
+
+    def serialized(method: Any) -> Any:
+        def call(self: Any, request: Any, context: Any) -> Any:
+            with one_at_a_time:
+                return method(self, request, context)
+
+        return call
+
     class _InstanceServicer(shim_pb2_grpc.InstanceServicer):
+        @serialized
         def OnSessionEnter(self, request, context):
             app = request.application
             ctx = SessionContext(
@@ -129,6 +142,7 @@ def _make_servicer(service: FlameService, left: threading.Event) -> Any:
                 return types_pb2.Result(return_code=1, message=_describe(exc))
             return types_pb2.Result(return_code=0)
 
+        @serialized
         def OnTaskInvoke(self, request, context):
             ctx = TaskContext(
                 task_id=request.task_id,
@@ -145,6 +159,7 @@ def _make_servicer(service: FlameService, left: threading.Event) -> Any:
                 result.output = output
             return result
 
+        @serialized
         def OnSessionLeave(self, request, context):
             log.info("leaving session")
             try:
@@ -202,17 +217,45 @@ def run(service: FlameService, endpoint: str | None = None) -> None:
     if path.exists() and path.is_socket():
         path.unlink()
     left = threading.Event()
+    servicer = _make_servicer(service, left)
+    pipe = _start_task_pipe(servicer)  # before gRPC serves: the executor looks for it then
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=1))
-    shim_pb2_grpc.add_InstanceServicer_to_server(_make_servicer(service, left), server)
+    shim_pb2_grpc.add_InstanceServicer_to_server(servicer, server)
     try:
         server.add_insecure_port(f"unix:{path}")
     except RuntimeError as exc:
+        if pipe is not None:
+            pipe.close()
         raise InvalidConfigError(f"cannot listen on unix socket {path}: {exc}") from exc
     server.start()
     log.info("service %s listening on unix:%s", type(service).__name__, path)
     try:
         left.wait()
     finally:
+        if pipe is not None:
+            pipe.close()
         # the grace lets the OnSessionLeave answer reach the executor
         server.stop(STOP_GRACE_S).wait()
         log.info("service %s stopped", type(service).__name__)
+
+
+def _start_task_pipe(servicer: Any) -> Any:
+    """The task pipe's server when the executor asked for one (``FLAMEPY_TASK_PIPE``), else None.
+    A pipe that cannot be opened is only logged: the executor then uses gRPC for tasks too."""
+    from flamepy import taskpipe
+    from flamepy._taskpipe_server import PipeServer
+    from flamepy.proto import shim_pb2
+
+    where = os.environ.get(taskpipe.ENV, "").strip()
+    if not where:
+        return None
+
+    def handle(payload: bytes) -> bytes:
+        request = shim_pb2.TaskContext.FromString(payload)
+        return servicer.OnTaskInvoke(request, None).SerializeToString()
+
+    try:
+        return PipeServer(Path(where).absolute(), handle).start()
+    except OSError as exc:
+        log.warning("task pipe %s not opened (%s); tasks will come over gRPC", where, exc)
+        return None

@@ -119,6 +119,7 @@ async def test_environment_given_to_the_process(tmp_path: Path) -> None:
         assert env["FLAME_INSTANCE_ENDPOINT"].startswith("unix://")
         assert env["FLAME_INSTANCE_ENDPOINT"].endswith(".sock")
         assert len(env["FLAME_INSTANCE_ENDPOINT"]) - len("unix://") < 100
+        assert env["FLAMEPY_TASK_PIPE"] == env["FLAME_INSTANCE_ENDPOINT"][len("unix://") :] + ".pipe"
         assert env["FLAME_ENDPOINT"] == "http://frontend:8080"
         assert env["FLAME_CACHE_ENDPOINT"] == "grpc://cache:9090"
         assert env["FLAME_LOG"] == "DEBUG"
