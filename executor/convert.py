@@ -35,6 +35,17 @@ def _opt(msg, name: str):
 # -- Backend stream: inbound -----------------------------------------------------------------
 
 
+def decode_manager_messages(m: backend_pb2.ManagerMessage) -> list[InboundMessage]:
+    """The message's requests in order: a batch (invoke_tasks) gives several, anything else one."""
+    if m.WhichOneof("msg") == "invoke_tasks":
+        return [_task_request(t) for t in m.invoke_tasks.tasks]
+    return [decode_manager_message(m)]
+
+
+def _task_request(t: backend_pb2.InvokeTask) -> TaskRequest:
+    return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"))
+
+
 def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
     kind = m.WhichOneof("msg")
     if kind == "registered":
@@ -51,8 +62,7 @@ def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
             gpu_ids=tuple(b.gpu_ids),
         )
     if kind == "invoke_task":
-        t = m.invoke_task
-        return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"))
+        return _task_request(m.invoke_task)
     if kind == "release_executor":
         return ReleaseRequest(m.release_executor.executor_id)
     raise InvalidArgumentError(f"unknown ManagerMessage kind {kind!r}")
@@ -73,6 +83,29 @@ def session_from_pb(m: shim_pb2.SessionContext) -> SessionContext:
 
 
 # -- Backend stream: outbound ----------------------------------------------------------------
+
+
+def encode_node_messages(msgs: list[OutboundMessage]) -> list[backend_pb2.NodeMessage]:
+    """``msgs`` in order, each run of consecutive task outcomes as one task_results batch."""
+    out: list[backend_pb2.NodeMessage] = []
+    run: list[backend_pb2.TaskOutcome] = []
+    for msg in msgs:
+        if isinstance(msg, TaskOutcome):
+            run.append(_outcome_to_pb(msg))
+            continue
+        if run:
+            out.append(_outcomes_message(run))
+            run = []
+        out.append(encode_node_message(msg))
+    if run:
+        out.append(_outcomes_message(run))
+    return out
+
+
+def _outcomes_message(run: list[backend_pb2.TaskOutcome]) -> backend_pb2.NodeMessage:
+    if len(run) == 1:
+        return backend_pb2.NodeMessage(task_result=run[0])
+    return backend_pb2.NodeMessage(task_results=backend_pb2.TaskOutcomes(outcomes=run))
 
 
 def encode_node_message(msg: OutboundMessage) -> backend_pb2.NodeMessage:

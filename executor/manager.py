@@ -129,11 +129,12 @@ class ExecutorManager:
                     log.warning("session manager closed the stream")
                     return True
                 try:
-                    decoded = convert.decode_manager_message(msg)
+                    decoded = convert.decode_manager_messages(msg)
                 except FlameError as exc:
                     log.error("ignoring a message from the session manager: %s", exc)
                     continue
-                self.session.handle(decoded)
+                for request in decoded:
+                    self.session.handle(request)
         finally:
             heartbeat.cancel()
 
@@ -156,5 +157,10 @@ class ExecutorManager:
 
 
 async def _requests(outbound: asyncio.Queue[OutboundMessage]) -> AsyncIterator:
+    """The stream's messages: whatever is queued when the stream can take more goes as one batch."""
     while True:
-        yield convert.encode_node_message(await outbound.get())
+        ready = [await outbound.get()]
+        while not outbound.empty():
+            ready.append(outbound.get_nowait())
+        for msg in convert.encode_node_messages(ready):
+            yield msg

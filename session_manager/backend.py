@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
@@ -20,19 +20,47 @@ from flamepy.types import Shim
 from session_manager import effects
 
 if TYPE_CHECKING:
+    from session_manager.core import Broker
     from session_manager.server import NodeLink, SessionManager
 
 log = logging.getLogger(__name__)
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
+def commands_pb(cmds: list[effects.Command]) -> list[be.ManagerMessage]:
+    """``cmds`` in order, each run of consecutive task pushes as one invoke_tasks batch."""
+    out: list[be.ManagerMessage] = []
+    run: list[be.InvokeTask] = []
+    for cmd in cmds:
+        if isinstance(cmd, effects.InvokeCmd):
+            run.append(_invoke_pb(cmd))
+            continue
+        if run:
+            out.append(_invokes_message(run))
+            run = []
+        out.append(command_pb(cmd))
+    if run:
+        out.append(_invokes_message(run))
+    return out
+
+
+def _invoke_pb(cmd: effects.InvokeCmd) -> be.InvokeTask:
+    task = shim_pb2.TaskContext(task_id=cmd.task_id, session_id=cmd.session_id)
+    if cmd.input is not None:
+        task.input = cmd.input
+    return be.InvokeTask(executor_id=cmd.executor_id, task=task)
+
+
+def _invokes_message(run: list[be.InvokeTask]) -> be.ManagerMessage:
+    if len(run) == 1:
+        return be.ManagerMessage(invoke_task=run[0])
+    return be.ManagerMessage(invoke_tasks=be.InvokeTasks(tasks=run))
+
+
 def command_pb(cmd: effects.Command) -> be.ManagerMessage:
     match cmd:
         case effects.InvokeCmd():
-            task = shim_pb2.TaskContext(task_id=cmd.task_id, session_id=cmd.session_id)
-            if cmd.input is not None:
-                task.input = cmd.input
-            return be.ManagerMessage(invoke_task=be.InvokeTask(executor_id=cmd.executor_id, task=task))
+            return be.ManagerMessage(invoke_task=_invoke_pb(cmd))
         case effects.BindCmd():
             spec = conv.app_attrs_to_pb(cmd.app.attributes)
             app_ctx = shim_pb2.ApplicationContext(name=cmd.app.name, shim=spec.shim)
@@ -95,11 +123,9 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
         )
         reader = asyncio.create_task(self._read(link, request_iterator), name=f"node-{name}")
         try:
-            while True:
-                cmd = await link.queue.get()
-                if cmd is None:
-                    break
-                yield command_pb(cmd)
+            while (ready := await link.next_batch()) is not None:
+                for msg in commands_pb(ready):
+                    yield msg
         finally:
             reader.cancel()
             self.sm.detach(link)
@@ -119,17 +145,9 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
         kind = msg.WhichOneof("msg")
         sm, core = self.sm, self.core
         if kind == "task_result":
-            r = msg.task_result
-            sm.react(
-                core.task_result,
-                r.executor_id,
-                r.session_id,
-                r.task_id,
-                r.return_code,
-                r.output if r.HasField("output") else None,
-                r.message if r.HasField("message") else None,
-                r.requeue,
-            )
+            sm.react(_apply_outcomes, core, [msg.task_result])
+        elif kind == "task_results":
+            sm.react(_apply_outcomes, core, msg.task_results.outcomes)
         elif kind == "executor_bound":
             sm.react(core.executor_bound, msg.executor_bound.executor_id)
         elif kind == "bind_failed":
@@ -141,3 +159,16 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
             core.node_heartbeat(node)
         else:
             log.warning("node %s sent unexpected %s", node, kind)
+
+
+def _apply_outcomes(core: Broker, outcomes: Iterable[be.TaskOutcome]) -> None:
+    for r in outcomes:
+        core.task_result(
+            r.executor_id,
+            r.session_id,
+            r.task_id,
+            r.return_code,
+            r.output if r.HasField("output") else None,
+            r.message if r.HasField("message") else None,
+            r.requeue,
+        )

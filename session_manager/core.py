@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RESREQ = ResourceRequirement(cpu=1, memory=0, gpu=0)
 MAX_SESSION_EVENTS = 100
+# Tasks of a session whose average time at an executor is at most this get pushed ahead
+# (``prefetch`` per executor); longer ones go one at a time, so none queues behind a long one.
+SHORT_TASK_S = 0.010
+_AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average of task time
 _SPEC_FIELDS = (
     "application",
     "common_data",
@@ -60,7 +64,7 @@ class Broker:
         clock: Clock | None = None,
         default_resreq: ResourceRequirement = DEFAULT_RESREQ,
         default_delay_release: float = 60.0,
-        prefetch: int = 1,
+        prefetch: int = 4,
     ) -> None:
         self.clock = clock or Clock()
         self.default_resreq = default_resreq
@@ -385,9 +389,13 @@ class Broker:
         ex = self.executors.get(eid)
         num = int(tid)
         if ex is not None and num in ex.inflight:
+            now = self.clock.mono()
+            if ses is not None and ex.inflight[0] == num and not requeue:
+                ses.task_time = _average(ses.task_time, now - ex.head_since)
+                ex.head_since = now
             ex.inflight.remove(num)
             if not ex.inflight:
-                ex.idle_since = self.clock.mono()
+                ex.idle_since = now
         rec = ses.tasks.get(num) if ses is not None else None
         if ses is None or rec is None or rec.state != TaskState.RUNNING or rec.executor_id != eid:
             log.debug("ignoring stale result of task %s/%s from %s", sid, tid, eid)
@@ -487,19 +495,39 @@ class Broker:
         if ses.state == SessionState.CLOSED and ses.unfinished == 0:
             self.out.sessions_drained.append(ses.id)
 
+    def window(self, ses: SessionRecord) -> int:
+        """How many tasks one executor of ``ses`` may hold: ``prefetch`` once its tasks are seen
+        to be short (the next task is then already there when one ends), else 1 (a long task
+        never waits behind another on a busy executor while a free one could take it)."""
+        if ses.task_time is not None and ses.task_time <= SHORT_TASK_S:
+            return self.prefetch
+        return 1
+
     def _dispatch_session(self, ses: SessionRecord) -> None:
-        for eid in sorted(ses.executors, key=lambda e: len(self.executors[e].inflight)):
-            if not ses.pending:
-                return
-            self._dispatch(self.executors[eid], ses)
+        """Deal pending tasks round-robin, one per executor per round, up to the window."""
+        window = self.window(ses)
+        executors = sorted((self.executors[e] for e in ses.executors), key=lambda ex: len(ex.inflight))
+        for depth in range(1, window + 1):
+            for ex in executors:
+                if not ses.pending:
+                    return
+                if ex.state == ExecutorState.BOUND and len(ex.inflight) < depth:
+                    self._push(ex, ses)
 
     def _dispatch(self, ex: ExecutorRecord, ses: SessionRecord) -> None:
-        while ex.state == ExecutorState.BOUND and len(ex.inflight) < self.prefetch and ses.pending:
-            rec = ses.tasks[ses.pending.popleft()]
-            rec.executor_id = ex.id
-            ex.inflight.append(rec.id)
-            self._task_to(ses, rec, TaskState.RUNNING, f"running on executor {ex.id} (node {ex.node})")
-            self.out.commands.append(effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input))
+        """Top ``ex`` up to the session's window."""
+        window = self.window(ses)
+        while ex.state == ExecutorState.BOUND and len(ex.inflight) < window and ses.pending:
+            self._push(ex, ses)
+
+    def _push(self, ex: ExecutorRecord, ses: SessionRecord) -> None:
+        if not ex.inflight:
+            ex.head_since = self.clock.mono()
+        rec = ses.tasks[ses.pending.popleft()]
+        rec.executor_id = ex.id
+        ex.inflight.append(rec.id)
+        self._task_to(ses, rec, TaskState.RUNNING, f"running on executor {ex.id} (node {ex.node})")
+        self.out.commands.append(effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input))
 
     def _place(self, ses: SessionRecord, node: NodeRecord) -> None:
         app = self.apps[ses.attrs.application]
@@ -551,6 +579,12 @@ class Broker:
                 node.free_gpus.extend(ex.gpu_ids)
         self.schedule_needed = True
         log.info("executor %s released (session %s)", ex.id, ex.session_id)
+
+
+def _average(previous: float | None, observed: float) -> float:
+    if previous is None:
+        return observed
+    return previous + _AVERAGE_WEIGHT * (observed - previous)
 
 
 def _check_app_attrs(name: str, attrs: ApplicationAttributes) -> None:

@@ -83,6 +83,7 @@ class SessionRecord:
     executors: set[str] = field(default_factory=set)
     bind_failures: int = 0
     bind_retry_at: float = 0.0  # monotonic seconds; no new executor before this
+    task_time: float | None = None  # moving average of a task's time at an executor (s); None: not seen
 
     @property
     def unfinished(self) -> int:
@@ -114,6 +115,7 @@ class ExecutorRecord:
     shim: Shim = Shim.HOST
     inflight: deque[int] = field(default_factory=deque)
     idle_since: float = 0.0  # monotonic seconds when the last task finished
+    head_since: float = 0.0  # monotonic seconds since the first in-flight task could run
 
     def snapshot(self) -> Executor:
         return Executor(self.id, self.node, self.state, self.session_id, self.resreq, self.shim)

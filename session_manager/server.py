@@ -42,6 +42,20 @@ class NodeLink:
     def close(self) -> None:
         self.queue.put_nowait(None)
 
+    async def next_batch(self) -> list[effects.Command] | None:
+        """Every command queued now (at least one, waiting for it), or None once closed."""
+        first = await self.queue.get()
+        if first is None:
+            return None
+        ready = [first]
+        while not self.queue.empty():
+            cmd = self.queue.get_nowait()
+            if cmd is None:
+                self.queue.put_nowait(None)  # send what we have, end on the next call
+                break
+            ready.append(cmd)
+        return ready
+
 
 class SessionManager:
     def __init__(self, config: ServerConfig, storage: Storage | None = None) -> None:

@@ -62,21 +62,29 @@ class ExecutorReleased(_message.Message):
     message: str
     def __init__(self, executor_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class TaskOutcomes(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[TaskOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[TaskOutcome, _Mapping]]] = ...) -> None: ...
+
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released")
+    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released", "task_results")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_BOUND_FIELD_NUMBER: _ClassVar[int]
     BIND_FAILED_FIELD_NUMBER: _ClassVar[int]
     TASK_RESULT_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_RELEASED_FIELD_NUMBER: _ClassVar[int]
+    TASK_RESULTS_FIELD_NUMBER: _ClassVar[int]
     register: RegisterNode
     heartbeat: Heartbeat
     executor_bound: ExecutorBound
     bind_failed: BindFailed
     task_result: TaskOutcome
     executor_released: ExecutorReleased
-    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ...) -> None: ...
+    task_results: TaskOutcomes
+    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ..., task_results: _Optional[_Union[TaskOutcomes, _Mapping]] = ...) -> None: ...
 
 class NodeRegistered(_message.Message):
     __slots__ = ("node_name", "frontend_endpoint", "cache_endpoint")
@@ -112,6 +120,12 @@ class InvokeTask(_message.Message):
     task: _shim_pb2.TaskContext
     def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ...) -> None: ...
 
+class InvokeTasks(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[InvokeTask]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[InvokeTask, _Mapping]]] = ...) -> None: ...
+
 class ReleaseExecutor(_message.Message):
     __slots__ = ("executor_id",)
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
@@ -119,13 +133,15 @@ class ReleaseExecutor(_message.Message):
     def __init__(self, executor_id: _Optional[str] = ...) -> None: ...
 
 class ManagerMessage(_message.Message):
-    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor")
+    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     BIND_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASK_FIELD_NUMBER: _ClassVar[int]
     RELEASE_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    INVOKE_TASKS_FIELD_NUMBER: _ClassVar[int]
     registered: NodeRegistered
     bind_executor: BindExecutor
     invoke_task: InvokeTask
     release_executor: ReleaseExecutor
-    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ...) -> None: ...
+    invoke_tasks: InvokeTasks
+    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ...) -> None: ...

@@ -28,6 +28,7 @@ class NodeStream:
         self.received: asyncio.Queue[backend_pb2.NodeMessage | None] = asyncio.Queue()
         self.outbox: asyncio.Queue[backend_pb2.ManagerMessage | None] = asyncio.Queue()
         self.heartbeats = 0
+        self.kinds: list[str] = []  # of every message as it came, batches not split
 
     def send(self, msg: backend_pb2.ManagerMessage) -> None:
         self.outbox.put_nowait(msg)
@@ -71,7 +72,12 @@ class FakeBackend(backend_pb2_grpc.BackendServicer):
         async def pump() -> None:
             try:
                 async for msg in request_iterator:
-                    stream.received.put_nowait(msg)
+                    stream.kinds.append(msg.WhichOneof("msg"))
+                    if msg.WhichOneof("msg") == "task_results":  # a batch: the tests read its elements
+                        for outcome in msg.task_results.outcomes:
+                            stream.received.put_nowait(backend_pb2.NodeMessage(task_result=outcome))
+                    else:
+                        stream.received.put_nowait(msg)
             finally:
                 stream.received.put_nowait(None)
 

@@ -15,6 +15,8 @@ from executor_testkit import (
     task_msg,
 )
 
+from flamepy.proto import backend_pb2
+
 
 def gone(pid: int) -> bool:
     if not psutil.pid_exists(pid):
@@ -95,6 +97,20 @@ async def test_crash_mid_task(tmp_path: Path) -> None:
         assert released.executor_id == "e1"
         assert "exited with code -9" in released.message
         assert gone(pid)
+        assert "task_results" in stream.kinds  # the three outcomes were ready at once: one batch
+
+
+async def test_a_batch_of_tasks_runs_in_order(tmp_path: Path) -> None:
+    async with fake_backend() as backend, running_manager(backend, tmp_path):
+        stream, _ = await backend.accept()
+        stream.send(bind_msg("e1"))
+        await stream.recv("executor_bound")
+        batch = [task_msg("e1", f"t{i}", f"in-{i}".encode()).invoke_task for i in range(5)]
+        stream.send(backend_pb2.ManagerMessage(invoke_tasks=backend_pb2.InvokeTasks(tasks=batch)))
+        results = [(await stream.recv("task_result")).task_result for _ in range(5)]
+        assert [(r.task_id, r.output) for r in results] == [(f"t{i}", f"in-{i}".encode()) for i in range(5)]
+        stream.send(release_msg("e1"))
+        await stream.recv("executor_released")
 
 
 async def test_environment_given_to_the_process(tmp_path: Path) -> None:

@@ -91,19 +91,20 @@ class FakeNode:
             else:
                 self.outbox.put(be.NodeMessage(executor_bound=be.ExecutorBound(executor_id=eid)))
         elif kind == "invoke_task":
-            t = msg.invoke_task.task
-            rc, out, err = self.handler(t.input if t.HasField("input") else None)
-            res = be.TaskOutcome(
-                executor_id=msg.invoke_task.executor_id,
-                session_id=t.session_id,
-                task_id=t.task_id,
-                return_code=rc,
-            )
-            if out is not None:
-                res.output = out
-            if err is not None:
-                res.message = err
-            self.outbox.put(be.NodeMessage(task_result=res))
+            self.outbox.put(be.NodeMessage(task_result=self._run_task(msg.invoke_task)))
+        elif kind == "invoke_tasks":  # a batch: answered as one batch too
+            outcomes = [self._run_task(inv) for inv in msg.invoke_tasks.tasks]
+            self.outbox.put(be.NodeMessage(task_results=be.TaskOutcomes(outcomes=outcomes)))
         elif kind == "release_executor":
             eid = msg.release_executor.executor_id
             self.outbox.put(be.NodeMessage(executor_released=be.ExecutorReleased(executor_id=eid)))
+
+    def _run_task(self, inv: be.InvokeTask) -> be.TaskOutcome:
+        t = inv.task
+        rc, out, err = self.handler(t.input if t.HasField("input") else None)
+        res = be.TaskOutcome(executor_id=inv.executor_id, session_id=t.session_id, task_id=t.task_id, return_code=rc)
+        if out is not None:
+            res.output = out
+        if err is not None:
+            res.message = err
+        return res

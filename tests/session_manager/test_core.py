@@ -274,3 +274,77 @@ def test_delete_cancels_running_tasks_and_forgets_the_session(broker: Broker) ->
     with pytest.raises(NotFoundError):
         broker.get_session("s")
     broker.task_result(eid, "s", "1", 0, b"late", None)  # a late result is ignored
+
+
+def _pushed(b: Broker) -> list[tuple[str, str]]:
+    return [(c.executor_id, c.task_id) for c in b.drain().commands if isinstance(c, effects.InvokeCmd)]
+
+
+def test_short_tasks_are_pushed_ahead_round_robin(broker: Broker) -> None:
+    clock = broker.clock
+    assert isinstance(clock, FakeClock) and broker.prefetch == 4
+    node(broker, cpu=2)
+    broker.create_session(SessionAttributes(application="echo", id="s", min_instances=2))
+    broker.create_tasks("s", [b"x"] * 20)
+    e1, e2 = bind_all(broker)
+    ses = broker.get_session("s")
+    # nothing seen yet: one task per executor
+    assert sorted(t for _, t in _pushed(broker)) == ["1", "2"]
+    clock.advance(0.002)
+    broker.task_result(e1, "s", "1", 0, b"", None)  # 2 ms: short
+    assert ses.task_time == pytest.approx(0.002)
+    assert _pushed(broker) == [(e1, "3"), (e1, "4"), (e1, "5"), (e1, "6")]  # e1 filled to 4
+    broker.task_result(e2, "s", "2", 0, b"", None)
+    assert _pushed(broker) == [(e2, "7"), (e2, "8"), (e2, "9"), (e2, "10")]
+
+
+def test_long_tasks_go_one_at_a_time(broker: Broker) -> None:
+    clock = broker.clock
+    assert isinstance(clock, FakeClock)
+    node(broker, cpu=2)
+    broker.create_session(SessionAttributes(application="echo", id="s", min_instances=2))
+    broker.create_tasks("s", [b"x"] * 6)
+    e1, _e2 = bind_all(broker)
+    running = dict(_pushed(broker))
+    assert len(running) == 2
+    for _ in range(3):
+        clock.advance(0.5)  # 500 ms tasks: never more than one on an executor
+        broker.task_result(e1, "s", running[e1], 0, b"", None)
+        pushed = _pushed(broker)
+        assert [e for e, _ in pushed] == [e1]
+        running.update(pushed)
+    ses = broker.get_session("s")
+    assert broker.window(ses) == 1 and ses.task_time == pytest.approx(0.5)
+    assert list(ses.pending) == [6]  # still waiting for a free executor, not queued behind one
+
+
+def test_deal_is_round_robin_once_tasks_are_short(broker: Broker) -> None:
+    clock = broker.clock
+    assert isinstance(clock, FakeClock)
+    node(broker, cpu=2)
+    broker.create_session(SessionAttributes(application="echo", id="s", min_instances=2))
+    e1, e2 = bind_all(broker)
+    broker.create_tasks("s", [b"x", b"y"])
+    first = _pushed(broker)
+    assert sorted(e for e, _ in first) == sorted([e1, e2])
+    clock.advance(0.001)
+    for eid, tid in first:
+        broker.task_result(eid, "s", tid, 0, b"", None)
+    broker.drain()
+    broker.create_tasks("s", [b"z"] * 5)  # window is 4 now: 3 + 2, not 4 + 1
+    counts = {e1: 0, e2: 0}
+    for eid, _ in _pushed(broker):
+        counts[eid] += 1
+    assert sorted(counts.values()) == [2, 3]
+
+
+def test_commands_batch_consecutive_pushes_in_order() -> None:
+    from session_manager.backend import commands_pb
+
+    inv = [effects.InvokeCmd("n", "e1", "s", str(i), None if i == 2 else b"x") for i in range(4)]
+    rel = effects.ReleaseCmd("n", "e0")
+    msgs = commands_pb([inv[0], inv[1], rel, inv[2], inv[3]])
+    assert [m.WhichOneof("msg") for m in msgs] == ["invoke_tasks", "release_executor", "invoke_tasks"]
+    assert [t.task.task_id for t in msgs[0].invoke_tasks.tasks] == ["0", "1"]
+    assert not msgs[2].invoke_tasks.tasks[0].task.HasField("input")  # None stays None
+    assert [m.WhichOneof("msg") for m in commands_pb([inv[0]])] == ["invoke_task"]  # one: no batch
