@@ -8,6 +8,9 @@ with synchronous=FULL, also power loss (one fsync per group commit, ~1 ms on a t
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -36,13 +39,45 @@ CREATE TABLE IF NOT EXISTS tasks (
     session_id TEXT NOT NULL,
     id INTEGER NOT NULL,
     state INTEGER NOT NULL,
-    input BLOB,
-    output BLOB,
     creation_time INTEGER NOT NULL,
     completion_time INTEGER,
     events TEXT NOT NULL,
     PRIMARY KEY (session_id, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_data (
+    session_id TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    data BLOB,
+    file TEXT,
+    PRIMARY KEY (session_id, id, kind)
+);
+"""
+# Task inputs and outputs live in task_data (a row only when not None), apart from the small rows
+# that change state: SQLite rewrites a whole row on UPDATE (a 1 MiB input rewritten with every state
+# change cost ~24 ms per task). Data of BLOB_FILE_MIN bytes or more goes to a file under
+# <data_dir>/blobs (written and renamed into place before the row naming it commits); the WAL would
+# otherwise write it twice, page by page (~6 ms per MiB here against ~1 ms for the file).
+SCHEMA_VERSION = 2
+INPUT, OUTPUT = 0, 1
+BLOB_FILE_MIN = 64 * 1024
+
+# Version 1 kept input and output as columns of tasks.
+MIGRATE_FROM_1 = """
+ALTER TABLE tasks RENAME TO tasks_v1;
+CREATE TABLE tasks (
+    session_id TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    creation_time INTEGER NOT NULL,
+    completion_time INTEGER,
+    events TEXT NOT NULL,
+    PRIMARY KEY (session_id, id)
+) WITHOUT ROWID;
+INSERT INTO tasks SELECT session_id, id, state, creation_time, completion_time, events FROM tasks_v1;
+INSERT INTO task_data SELECT session_id, id, 0, input, NULL FROM tasks_v1 WHERE input IS NOT NULL;
+INSERT INTO task_data SELECT session_id, id, 1, output, NULL FROM tasks_v1 WHERE output IS NOT NULL;
+DROP TABLE tasks_v1;
 """
 
 
@@ -55,9 +90,34 @@ class SqliteStorage:
         self.path = path / "flame.db"
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._blobs = BlobFiles(path / "blobs", fsync=synchronous.lower() == "full")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this session manager's "
+                f"{SCHEMA_VERSION}: upgrade flamepy or use another data directory"
+            )
+        columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in SCHEMA.split(";"):  # all IF NOT EXISTS: a version 1 tasks table stays
+                if statement.strip():
+                    db.execute(statement)
+            if "input" in columns:  # version 1: move the data out of tasks
+                for statement in MIGRATE_FROM_1.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def load(self) -> Snapshot:
         with self._lock:
@@ -82,20 +142,26 @@ class SqliteStorage:
                     "FROM sessions"
                 )
             ]
+            blob = self._blobs.resolve
             tasks = [
                 Task(
                     id=str(tid),
                     session_id=sid,
                     state=TaskState(state),
-                    input=inp,
-                    output=out,
+                    input=blob(inp, inp_file),
+                    output=blob(out, out_file),
                     creation_time=ctime,
                     completion_time=done,
                     events=codec.events_from_json(events),
                 )
-                for sid, tid, state, inp, out, ctime, done, events in self._db.execute(
-                    "SELECT session_id, id, state, input, output, creation_time, completion_time, events "
-                    "FROM tasks ORDER BY session_id, id"
+                for sid, tid, state, inp, inp_file, out, out_file, ctime, done, events in self._db.execute(
+                    "SELECT t.session_id, t.id, t.state, i.data, i.file, o.data, o.file, t.creation_time, "
+                    "t.completion_time, t.events FROM tasks t "
+                    "LEFT JOIN task_data i ON i.session_id = t.session_id AND i.id = t.id "
+                    f"AND i.kind = {INPUT} "
+                    "LEFT JOIN task_data o ON o.session_id = t.session_id AND o.id = t.id "
+                    f"AND o.kind = {OUTPUT} "
+                    "ORDER BY t.session_id, t.id"
                 )
             ]
         return Snapshot(apps, sessions, tasks)
@@ -106,18 +172,21 @@ class SqliteStorage:
             db.execute("BEGIN IMMEDIATE")
             try:
                 for rec in records:
-                    _apply(db, rec)
+                    _apply(db, self._blobs, rec)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        for rec in records:
+            if isinstance(rec, effects.DeleteSession):
+                self._blobs.remove_session(rec.id)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-def _apply(db: sqlite3.Connection, rec: effects.Record) -> None:
+def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> None:
     match rec:
         case effects.SaveApp(app):
             db.execute(
@@ -140,36 +209,86 @@ def _apply(db: sqlite3.Connection, rec: effects.Record) -> None:
                 ),
             )
         case effects.DeleteSession(sid):
+            db.execute("DELETE FROM task_data WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM tasks WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         case effects.InsertTask(t):
             db.execute(
-                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     t.session_id,
                     int(t.id),
                     int(t.state),
-                    t.input,
-                    t.output,
                     t.creation_time,
                     t.completion_time,
                     codec.events_to_json(t.events),
                 ),
             )
+            for kind, data in ((INPUT, t.input), (OUTPUT, t.output)):
+                if data is not None:
+                    _put_data(db, blobs, t, kind, data)
             _bump_next_id(db, t)
         case effects.UpdateTask(t):
             db.execute(
-                "UPDATE tasks SET state = ?, output = ?, completion_time = ?, events = ? "
-                "WHERE session_id = ? AND id = ?",
-                (
-                    int(t.state),
-                    t.output,
-                    t.completion_time,
-                    codec.events_to_json(t.events),
-                    t.session_id,
-                    int(t.id),
-                ),
+                "UPDATE tasks SET state = ?, completion_time = ?, events = ? WHERE session_id = ? AND id = ?",
+                (int(t.state), t.completion_time, codec.events_to_json(t.events), t.session_id, int(t.id)),
             )
+            _put_data(db, blobs, t, OUTPUT, t.output)
+
+
+def _put_data(db: sqlite3.Connection, blobs: BlobFiles, t: Task, kind: int, data: bytes | None) -> None:
+    key = (t.session_id, int(t.id), kind)
+    if data is None:
+        db.execute("DELETE FROM task_data WHERE session_id = ? AND id = ? AND kind = ?", key)
+    elif len(data) >= BLOB_FILE_MIN:
+        name = blobs.write(*key, data)
+        db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, NULL, ?)", (*key, name))
+    else:
+        db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, NULL)", (*key, data))
+
+
+class BlobFiles:
+    """Large task data as files, one directory per session; rows name them relative to the root."""
+
+    def __init__(self, root: Path, fsync: bool) -> None:
+        self.root = root
+        self.fsync = fsync
+
+    def _session_dir(self, session_id: str) -> str:
+        return hashlib.sha1(session_id.encode()).hexdigest()[:20]
+
+    def write(self, session_id: str, task_id: int, kind: int, data: bytes) -> str:
+        """Write atomically (temporary file, rename); the name to store in the row."""
+        name = f"{self._session_dir(session_id)}/{task_id}.{kind}"
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if self.fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if self.fsync:
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return name
+
+    def resolve(self, data: bytes | None, name: str | None) -> bytes | None:
+        if name is None:
+            return data
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"task data file {self.root / name} is missing: the data directory is damaged"
+            ) from None
+
+    def remove_session(self, session_id: str) -> None:
+        shutil.rmtree(self.root / self._session_dir(session_id), ignore_errors=True)
 
 
 def _bump_next_id(db: sqlite3.Connection, t: Task) -> None:

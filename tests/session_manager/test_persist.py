@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
-from flamepy.types import Application, ApplicationAttributes
+from flamepy.types import Application, ApplicationAttributes, SessionAttributes, SessionState, Task, TaskState
 from session_manager import effects
 from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage.memory import MemoryStorage
@@ -61,3 +62,83 @@ def test_sqlite_full_sync_survives_reopen(tmp_path) -> None:
     again.close()
     with pytest.raises(ValueError, match="sync mode"):
         SqliteStorage(tmp_path, synchronous="sometimes")
+
+
+def _task(tid: str, state, inp, out) -> Task:
+    return Task(id=tid, session_id="s1", state=state, input=inp, output=out, creation_time=1, events=())
+
+
+def test_sqlite_task_data_round_trips_none_empty_and_bytes(tmp_path) -> None:
+    store = SqliteStorage(tmp_path)
+    store.commit(
+        [
+            effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1),
+            effects.InsertTask(_task("1", TaskState.PENDING, None, None)),
+            effects.InsertTask(_task("2", TaskState.PENDING, b"", None)),
+            effects.InsertTask(_task("3", TaskState.PENDING, b"in" * 1000, None)),
+        ]
+    )
+    store.commit([effects.UpdateTask(_task("3", TaskState.SUCCEED, b"in" * 1000, b"out"))])
+    store.commit([effects.UpdateTask(_task("2", TaskState.SUCCEED, b"", b""))])
+    store.close()
+    tasks = {t.id: t for t in SqliteStorage(tmp_path).load().tasks}
+    assert (tasks["1"].input, tasks["1"].output) == (None, None)
+    assert (tasks["2"].input, tasks["2"].output) == (b"", b"")
+    assert (tasks["3"].input, tasks["3"].output, tasks["3"].state) == (b"in" * 1000, b"out", TaskState.SUCCEED)
+
+
+def test_sqlite_migrates_a_version_1_database(tmp_path) -> None:
+    db = sqlite3.connect(tmp_path / "flame.db")
+    db.executescript(
+        """
+        CREATE TABLE applications (name TEXT PRIMARY KEY, attrs TEXT NOT NULL, state INTEGER NOT NULL,
+            creation_time INTEGER NOT NULL);
+        CREATE TABLE sessions (id TEXT PRIMARY KEY, attrs TEXT NOT NULL, state INTEGER NOT NULL,
+            creation_time INTEGER NOT NULL, completion_time INTEGER, events TEXT NOT NULL,
+            next_task_id INTEGER NOT NULL);
+        CREATE TABLE tasks (session_id TEXT NOT NULL, id INTEGER NOT NULL, state INTEGER NOT NULL,
+            input BLOB, output BLOB, creation_time INTEGER NOT NULL, completion_time INTEGER,
+            events TEXT NOT NULL, PRIMARY KEY (session_id, id)) WITHOUT ROWID;
+        INSERT INTO tasks VALUES ('s1', 1, 2, X'6869', X'6f6b', 5, 6, '[]');
+        INSERT INTO tasks VALUES ('s1', 2, 0, NULL, NULL, 7, NULL, '[]');
+        """
+    )
+    db.close()
+    store = SqliteStorage(tmp_path)
+    tasks = {t.id: t for t in store.load().tasks}
+    assert (tasks["1"].input, tasks["1"].output, tasks["1"].completion_time) == (b"hi", b"ok", 6)
+    assert (tasks["2"].input, tasks["2"].output, tasks["2"].creation_time) == (None, None, 7)
+    store.close()
+    SqliteStorage(tmp_path).close()  # opening again is a no-op
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path) -> None:
+    SqliteStorage(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "flame.db")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        SqliteStorage(tmp_path)
+
+
+def test_sqlite_large_task_data_goes_to_files_and_back(tmp_path) -> None:
+    from session_manager.storage.sqlite import BLOB_FILE_MIN
+
+    big_in, big_out = b"i" * BLOB_FILE_MIN, b"o" * (3 * BLOB_FILE_MIN)
+    store = SqliteStorage(tmp_path)
+    store.commit(
+        [
+            effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1),
+            effects.InsertTask(_task("1", TaskState.PENDING, big_in, None)),
+        ]
+    )
+    store.commit([effects.UpdateTask(_task("1", TaskState.SUCCEED, big_in, big_out))])
+    files = sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file())
+    assert files == ["1.0", "1.1"]  # no temporaries left
+    store.close()
+    store = SqliteStorage(tmp_path)
+    [task] = store.load().tasks
+    assert (task.input, task.output) == (big_in, big_out)
+    store.commit([effects.DeleteSession("s1")])
+    assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    assert store.load().tasks == []
