@@ -246,7 +246,7 @@ def _start_task_pipe(servicer: Any) -> Any:
     from flamepy._taskpipe_server import PipeServer
     from flamepy.proto import shim_pb2
 
-    where = os.environ.get(taskpipe.ENV, "").strip()
+    where = os.environ.pop(taskpipe.ENV, "").strip()  # not inherited by processes the service starts
     if not where:
         return None
 
