@@ -120,6 +120,7 @@ class HostShim:
         sock = self.socket_path(req.executor_id)
         sock.parent.mkdir(parents=True, exist_ok=True)
         sock.unlink(missing_ok=True)
+        Path(str(sock) + taskpipe.SUFFIX).unlink(missing_ok=True)  # never mistake a stale pipe for this one
         spec = self.launch_spec(req, self.environment(req, sock))
         spec.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         offset = spec.stderr_path.stat().st_size if spec.stderr_path.exists() else 0
