@@ -22,6 +22,7 @@ from executor.events import (
     TaskOutcome,
     TaskRequest,
 )
+from flamepy._batches import batch_runs
 from flamepy._convert import app_attrs_from_pb, node_to_pb, resreq_from_pb
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2, shim_pb2, types_pb2
@@ -87,19 +88,12 @@ def session_from_pb(m: shim_pb2.SessionContext) -> SessionContext:
 
 def encode_node_messages(msgs: list[OutboundMessage]) -> list[backend_pb2.NodeMessage]:
     """``msgs`` in order, each run of consecutive task outcomes as one task_results batch."""
-    out: list[backend_pb2.NodeMessage] = []
-    run: list[backend_pb2.TaskOutcome] = []
-    for msg in msgs:
-        if isinstance(msg, TaskOutcome):
-            run.append(_outcome_to_pb(msg))
-            continue
-        if run:
-            out.append(_outcomes_message(run))
-            run = []
-        out.append(encode_node_message(msg))
-    if run:
-        out.append(_outcomes_message(run))
-    return out
+    return batch_runs(
+        msgs,
+        lambda msg: _outcome_to_pb(msg) if isinstance(msg, TaskOutcome) else None,
+        encode_node_message,
+        _outcomes_message,
+    )
 
 
 def _outcomes_message(run: list[backend_pb2.TaskOutcome]) -> backend_pb2.NodeMessage:

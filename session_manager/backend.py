@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import grpc
 
 from flamepy import _convert as conv
+from flamepy._batches import batch_runs
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc, shim_pb2
 from flamepy.types import Shim
@@ -29,19 +30,12 @@ Ctx: TypeAlias = grpc.aio.ServicerContext
 
 def commands_pb(cmds: list[effects.Command]) -> list[be.ManagerMessage]:
     """``cmds`` in order, each run of consecutive task pushes as one invoke_tasks batch."""
-    out: list[be.ManagerMessage] = []
-    run: list[be.InvokeTask] = []
-    for cmd in cmds:
-        if isinstance(cmd, effects.InvokeCmd):
-            run.append(_invoke_pb(cmd))
-            continue
-        if run:
-            out.append(_invokes_message(run))
-            run = []
-        out.append(command_pb(cmd))
-    if run:
-        out.append(_invokes_message(run))
-    return out
+    return batch_runs(
+        cmds,
+        lambda cmd: _invoke_pb(cmd) if isinstance(cmd, effects.InvokeCmd) else None,
+        command_pb,
+        _invokes_message,
+    )
 
 
 def _invoke_pb(cmd: effects.InvokeCmd) -> be.InvokeTask:

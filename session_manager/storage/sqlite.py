@@ -62,18 +62,9 @@ SCHEMA_VERSION = 2
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
 
-# Version 1 kept input and output as columns of tasks.
+# Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
+# creates the new ones, then these move its rows over.
 MIGRATE_FROM_1 = """
-ALTER TABLE tasks RENAME TO tasks_v1;
-CREATE TABLE tasks (
-    session_id TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    creation_time INTEGER NOT NULL,
-    completion_time INTEGER,
-    events TEXT NOT NULL,
-    PRIMARY KEY (session_id, id)
-) WITHOUT ROWID;
 INSERT INTO tasks SELECT session_id, id, state, creation_time, completion_time, events FROM tasks_v1;
 INSERT INTO task_data SELECT session_id, id, 0, input, NULL FROM tasks_v1 WHERE input IS NOT NULL;
 INSERT INTO task_data SELECT session_id, id, 1, output, NULL FROM tasks_v1 WHERE output IS NOT NULL;
@@ -105,14 +96,14 @@ class SqliteStorage:
             )
         columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
         db.execute("BEGIN IMMEDIATE")
+        version_1 = "input" in columns
         try:
-            for statement in SCHEMA.split(";"):  # all IF NOT EXISTS: a version 1 tasks table stays
+            if version_1:
+                db.execute("ALTER TABLE tasks RENAME TO tasks_v1")
+            script = SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
+            for statement in script.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            if "input" in columns:  # version 1: move the data out of tasks
-                for statement in MIGRATE_FROM_1.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             db.execute("ROLLBACK")
