@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.table import print_rows  # noqa: E402
 from flamepy.cache import CacheClient, ObjectRef  # noqa: E402
 
 MiB = 1024 * 1024
@@ -133,14 +134,8 @@ def main() -> int:
             f"{rb['incremental_ms']:.2f} ms / {rb['full_ms']:.2f} ms",
         ),
     ]
-    print(f"# {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>16}")
-    if a.markdown:
-        print("\n| benchmark | result |\n|---|---:|")
-        for name, value in rows:
-            print(f"| {name} | {value} |")
+    header = f"{platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print_rows(header, rows, a.markdown)
     return 0
 
 

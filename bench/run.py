@@ -54,10 +54,12 @@ def bench_throughput(conn: flamepy.Connection, n: int) -> float:
         ssn.close()
 
 
-def bench_latency(conn: flamepy.Connection, n: int) -> list[float]:
+def bench_latency(conn: flamepy.Connection, n: int, warmup: int = 1) -> list[float]:
+    """Sequential ``Session.invoke(b"")`` on flmping after ``warmup`` calls, ms per call."""
     ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", min_instances=1))
     try:
-        ssn.invoke(b"warm")
+        for _ in range(warmup):
+            ssn.invoke(b"warm")
         out = []
         for _ in range(n):
             t0 = time.perf_counter()

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import flamepy  # noqa: E402
 from bench import runner_funcs  # noqa: E402
+from bench.run import bench_latency  # noqa: E402
+from bench.table import print_rows  # noqa: E402
 from flamepy.cache import client_for, reset_default_clients  # noqa: E402
 from flamepy.cli.local_cluster import LocalCluster  # noqa: E402
 from flamepy.runner import Runner, RunnerService  # noqa: E402
@@ -47,22 +49,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def progress(what: str) -> None:
     print(f"... {what}", file=sys.stderr, flush=True)
-
-
-def invoke_latency(conn: flamepy.Connection, n: int, warmup: int) -> list[float]:
-    """Sequential ``Session.invoke(b"")`` on flmping, ms per call."""
-    ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", min_instances=1))
-    try:
-        for _ in range(warmup):
-            ssn.invoke(b"")
-        out = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            ssn.invoke(b"")
-            out.append((time.perf_counter() - t0) * 1000)
-        return out
-    finally:
-        ssn.close()
 
 
 def run_throughput(conn: flamepy.Connection, n: int, repeat: int) -> list[float]:
@@ -150,7 +136,7 @@ def main() -> int:
         os.environ["FLAME_CACHE_ENDPOINT"] = cluster.cache_endpoint
         try:
             progress(f"Session.invoke: {opts.calls} sequential calls on flmping")
-            plain = invoke_latency(conn, opts.calls, opts.warmup)
+            plain = bench_latency(conn, opts.calls, opts.warmup)
             progress(f"Session.run: {opts.map} tasks on flmping x {opts.repeat}")
             plain_walls = run_throughput(conn, opts.map, opts.repeat)
             with Runner("bench-runner", root=ROOT) as runner:
@@ -186,17 +172,11 @@ def main() -> int:
         (f'Session.run(b"") x {m} on flmping, gathered, {EXECUTORS} executors',
          f"{opts.map / plain_wall:,.0f} tasks/s ({plain_wall:.2f} s)"),
     ]  # fmt: skip
-    print(
-        f"# {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
+    header = (
+        f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
         f"map: median of {opts.repeat} runs; whole run {time.perf_counter() - started:.0f} s"
     )
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>28}")
-    if opts.markdown:
-        print("\n| benchmark | result |\n|---|---:|")
-        for name, value in rows:
-            print(f"| {name.strip()} | {value} |")
+    print_rows(header, rows, opts.markdown)
     return 0
 
 
