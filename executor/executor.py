@@ -1,4 +1,4 @@
-"""One executor: binds a session's service process, runs its tasks one at a time, releases it.
+"""One executor: binds a session's service process, runs its tasks in order, releases it.
 
 An :class:`Executor` is an actor on the manager's asyncio loop: :meth:`enqueue` and
 :meth:`request_release` only record the request and wake the executor's single worker coroutine,
@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from executor.coalesce import OutcomeCoalescer
 from executor.events import (
     BindFailed,
     BindRequest,
@@ -23,6 +24,7 @@ from executor.events import (
     TaskOutcome,
     TaskRequest,
 )
+from executor.pipe import Reply, TaskPipe
 from executor.shim import BindError, HostShim, ServiceCrashed, ServiceInstance
 from executor.state import ExecutorPhase, PhaseTracker
 
@@ -123,7 +125,10 @@ class Executor:
         self._emit(ExecutorBound(self.id))
         if self._release_requested:
             self._tracker.advance(ExecutorPhase.RELEASING)
-        crash = await self._serve(self._instance)
+        if self._instance.pipe is not None:
+            crash = await self._serve_pipe(self._instance, self._instance.pipe)
+        else:
+            crash = await self._serve(self._instance)
         if crash is None:
             await self._instance.leave()
         await self._instance.close()
@@ -152,6 +157,77 @@ class Executor:
             racers: list[asyncio.Future[Any]] = [woken, instance.exited]
             await asyncio.wait(racers, return_when="FIRST_COMPLETED")
             woken.cancel()
+
+    async def _serve_pipe(self, instance: ServiceInstance, pipe: TaskPipe) -> str | None:
+        """Like :meth:`_serve`, over the task pipe: every task queued here goes to the service at
+        once (it still runs them one at a time, in order), so the next one is already there when
+        one ends; outcomes of a burst are let out together (:mod:`executor.coalesce`)."""
+        sent: deque[TaskRequest] = deque()
+        held = OutcomeCoalescer(lambda outcome: self._emit(outcome))  # self._emit changes on abort
+
+        def on_replies(replies: list[Reply]) -> None:
+            for code, output, message in replies:
+                if not sent:
+                    log.error("executor %s: the service answered a task it was not sent", self.id)
+                    pipe.abort()
+                    break
+                held.add(instance.outcome(sent.popleft(), code, output, message), more_coming=bool(sent))
+            if not sent:
+                if self.phase is ExecutorPhase.RUNNING:
+                    self._tracker.advance(ExecutorPhase.BOUND)
+                self._wakeup.set()
+
+        pipe.on_replies = on_replies
+        try:
+            return await self._pipe_loop(instance, pipe, sent, held)
+        finally:
+            held.flush()
+
+    async def _pipe_loop(
+        self, instance: ServiceInstance, pipe: TaskPipe, sent: deque[TaskRequest], held: OutcomeCoalescer
+    ) -> str | None:
+        while True:
+            if self._queue and self.phase is not ExecutorPhase.RELEASING and not pipe.broken.done():
+                batch = list(self._queue)
+                self._queue.clear()
+                sent.extend(batch)
+                pipe.send(batch)
+                if self.phase is ExecutorPhase.BOUND:
+                    self._tracker.advance(ExecutorPhase.RUNNING)
+                continue
+            if not sent and self.phase is ExecutorPhase.RELEASING:
+                return None
+            if pipe.broken.done() or (instance.exited.done() and not sent):
+                held.flush()  # the finished tasks' outcomes go before the crash's
+                why = pipe.broken.result() if pipe.broken.done() else "the process exited"
+                return await self._pipe_ended(instance, sent, why)
+            self._wakeup.clear()
+            woken = asyncio.ensure_future(self._wakeup.wait())
+            racers: list[asyncio.Future[Any]] = [woken, pipe.broken, instance.exited]
+            await asyncio.wait(racers, return_when="FIRST_COMPLETED")
+            woken.cancel()
+
+    async def _pipe_ended(self, instance: ServiceInstance, sent: deque[TaskRequest], why: str) -> str:
+        """The pipe broke or the process exited: the task the service was running fails with the
+        crash message, the ones behind it run again elsewhere."""
+        if not sent:
+            code = await instance.exit_code_soon()
+            self._tracker.advance(ExecutorPhase.CRASHED)
+            self._requeue_all(f"executor {self.id}: service process exited")
+            return instance.with_stderr(f"service process exited with code {code} while idle")
+        head = sent.popleft()
+        exc = instance.crashed(head, await instance.exit_code_soon(), why)
+        log.warning("executor %s: %s", self.id, exc.message.splitlines()[0])
+        self._emit(
+            TaskOutcome(head.executor_id, head.session_id, head.task_id, exc.return_code, message=exc.message)
+        )
+        if self.phase is not ExecutorPhase.RELEASING:
+            self._tracker.advance(ExecutorPhase.CRASHED)
+        why_requeued = f"executor {self.id}: service process crashed before the task started"
+        while sent:
+            self._emit(TaskOutcome.requeued(sent.popleft(), why_requeued))
+        self._requeue_all(why_requeued)
+        return exc.message
 
     async def _run_one(self, instance: ServiceInstance, task: TaskRequest) -> str | None:
         if self.phase is ExecutorPhase.BOUND:

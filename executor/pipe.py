@@ -1,17 +1,18 @@
-"""The executor end of the task pipe (:mod:`flamepy.taskpipe`), on the manager's asyncio loop.
+"""The executor end of the task pipe (:mod:`flamepy.taskpipe`): an asyncio protocol, pipelined.
 
 :meth:`TaskPipe.connect` returns None when the service did not open a pipe (an independent
-``flame.v1`` service): the executor then invokes tasks over gRPC. Any transport failure raises
-:class:`~flamepy.taskpipe.PipeError`; the caller treats it like a gRPC transport error (the process
-is probably gone). :meth:`TaskPipe.abort` breaks a pending call at once (used when the process
-exits, even if a forked child still holds the other end open).
+``flame.v1`` service): the executor then invokes tasks over gRPC. :meth:`TaskPipe.send` writes tasks
+without waiting for earlier answers; every reply that arrives is handed, in order and in the group it
+came in, to the ``on_replies`` callback. :attr:`TaskPipe.broken` resolves with the reason when the
+pipe ends or carries a malformed frame; :meth:`TaskPipe.abort` ends it at once (used when the
+process exits, even if a forked child still holds the other end open).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from executor import convert
@@ -21,43 +22,91 @@ from flamepy.taskpipe import HEADER, PipeError, frame, frame_length
 
 log = logging.getLogger(__name__)
 
+Reply = tuple[int, bytes | None, str | None]  # (return_code, output, message) of one task
 
-class TaskPipe:
-    def __init__(self, path: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+class TaskPipe(asyncio.Protocol):
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._reader = reader
-        self._writer = writer
+        self.on_replies: Callable[[list[Reply]], None] = _unexpected
+        self.broken: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._buf = bytearray()
+        self._transport: asyncio.Transport | None = None
 
     @classmethod
     async def connect(cls, path: Path) -> TaskPipe | None:
         if not path.exists():
             return None
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.open_unix_connection(str(path))
+            _, pipe = await loop.create_unix_connection(lambda: cls(path), str(path))
         except OSError as exc:
             log.warning("task pipe %s: cannot connect (%s); using gRPC for tasks", path, exc)
             return None
-        return cls(path, reader, writer)
+        return pipe
 
-    async def invoke(self, task: TaskRequest) -> tuple[int, bytes | None, str | None]:
-        """One OnTaskInvoke: (return_code, output, message)."""
-        try:
-            self._writer.write(frame(convert.task_to_pb(task).SerializeToString()))
-            await self._writer.drain()
-            n = frame_length(await self._reader.readexactly(HEADER.size))
-            body = await self._reader.readexactly(n)
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            raise PipeError(f"task pipe broken: {exc!r}") from exc
-        try:
-            reply = types_pb2.TaskResult.FromString(body)
-        except Exception as exc:  # protobuf's DecodeError
-            raise PipeError(f"task pipe: malformed TaskResult ({exc})") from exc
-        return convert.task_result_from_pb(reply)
+    def send(self, tasks: Sequence[TaskRequest]) -> None:
+        """Queue ``tasks`` for the service (one write); their replies come to ``on_replies``."""
+        if self._transport is None or self._transport.is_closing():
+            self._break("task pipe is closed")
+            return
+        frames = [frame(convert.task_to_pb(t).SerializeToString()) for t in tasks]
+        self._transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
 
     def abort(self) -> None:
-        self._writer.transport.abort()
+        if self._transport is not None:
+            self._transport.abort()
+        self._break("task pipe aborted")
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            await self._writer.wait_closed()
+        if self._transport is not None:
+            self._transport.close()
+        self._break("task pipe closed")
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        replies: list[Reply] = []
+        pos = 0
+        try:
+            while len(buf) - pos >= HEADER.size:
+                n = frame_length(bytes(buf[pos : pos + HEADER.size]))
+                end = pos + HEADER.size + n
+                if len(buf) < end:
+                    break
+                replies.append(_decode(bytes(buf[pos + HEADER.size : end])))
+                pos = end
+        except PipeError as exc:
+            self._break(str(exc))
+            if self._transport is not None:
+                self._transport.abort()
+        del buf[:pos]
+        if replies:
+            self.on_replies(replies)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._break(f"task pipe broken: {exc!r}" if exc else "task pipe closed by the service")
+
+    def _break(self, reason: str) -> None:
+        if not self.broken.done():
+            self.broken.set_result(reason)
+
+
+def _decode(body: bytes) -> Reply:
+    try:
+        reply = types_pb2.TaskResult.FromString(body)
+    except Exception as exc:  # protobuf's DecodeError
+        raise PipeError(f"task pipe: malformed TaskResult ({exc})") from exc
+    return convert.task_result_from_pb(reply)
+
+
+def _unexpected(replies: list[Reply]) -> None:
+    log.warning("task pipe: %d reply(ies) with no task waiting; ignored", len(replies))
+
+

@@ -228,33 +228,27 @@ class ServiceInstance:
         self.pipe = pipe
 
     async def run_task(self, task: TaskRequest) -> TaskOutcome:
-        """OnTaskInvoke; raises :class:`ServiceCrashed` when the process dies meanwhile."""
-        if self.pipe is not None:
-            try:
-                code, output, message = await self.pipe.invoke(task)
-            except taskpipe.PipeError as exc:
-                exit_code = await self.exit_code_soon()
-                raise self._crashed(task, exit_code, str(exc)) from exc
-            return self._outcome(task, code, output, message)
+        """OnTaskInvoke over gRPC; raises :class:`ServiceCrashed` when the process dies meanwhile.
+        (Over the task pipe the executor pipelines tasks itself: :meth:`outcome`, :meth:`crashed`.)"""
         try:
             code, output, message = await self._race(self.client.invoke(task))
         except _ProcessExited as exc:
-            raise self._crashed(task, exc.code, "the process exited") from None
+            raise self.crashed(task, exc.code, "the process exited") from None
         except InstanceCallError as exc:
             if not exc.is_transport:  # the service answered with an error status: only this task
                 return TaskOutcome(task.executor_id, task.session_id, task.task_id, -1, message=str(exc))
             exit_code = await self.exit_code_soon()
-            raise self._crashed(task, exit_code, f"{exc.code.name}: {exc.details}") from exc
-        return self._outcome(task, code, output, message)
+            raise self.crashed(task, exit_code, f"{exc.code.name}: {exc.details}") from exc
+        return self.outcome(task, code, output, message)
 
     @staticmethod
-    def _outcome(task: TaskRequest, code: int, output: bytes | None, message: str | None) -> TaskOutcome:
+    def outcome(task: TaskRequest, code: int, output: bytes | None, message: str | None) -> TaskOutcome:
         if code == 0:
             return TaskOutcome(task.executor_id, task.session_id, task.task_id, 0, output=output)
         text = message or f"task failed with return code {code} (no message)"
         return TaskOutcome(task.executor_id, task.session_id, task.task_id, code, message=text)
 
-    def _crashed(self, task: TaskRequest, exit_code: int | None, details: str) -> ServiceCrashed:
+    def crashed(self, task: TaskRequest, exit_code: int | None, details: str) -> ServiceCrashed:
         what = (
             f"service process exited with code {exit_code}"
             if exit_code is not None

@@ -24,7 +24,7 @@ from flamepy.errors import InternalError
 class ExecutorPhase(enum.Enum):
     BINDING = "binding"  # service process starting, waiting for its socket / OnSessionEnter
     BOUND = "bound"  # idle, ready for the next task
-    RUNNING = "running"  # one task inside OnTaskInvoke
+    RUNNING = "running"  # a task inside OnTaskInvoke (over the task pipe: tasks sent, not all answered)
     RELEASING = "releasing"  # release asked: finish the running task, OnSessionLeave, terminate
     CRASHED = "crashed"  # the service process died on its own
     BIND_FAILED = "bind_failed"  # terminal: bind_failed was sent, nothing follows

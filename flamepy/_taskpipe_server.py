@@ -1,8 +1,11 @@
 """The service end of the task pipe (:mod:`flamepy.taskpipe`): one thread, blocking sockets.
 
 Accepts one executor connection at a time and answers each request frame with ``handle(payload)``,
-in order. A broken connection is logged and the next one accepted; :meth:`PipeServer.close` stops
-the thread and removes the socket file.
+in order. The executor may send tasks ahead; every complete frame received is answered before the
+next read. Each result is written as soon as it is ready — so the results of finished tasks are in
+the executor's socket buffer even if a later task kills the process, and the crash is charged to
+the right task (the executor groups results into messages on its side). A broken connection is
+logged and the next one accepted; :meth:`PipeServer.close` stops it and removes the socket file.
 """
 
 from __future__ import annotations
@@ -67,16 +70,21 @@ class PipeServer:
                 self._conn = None
 
     def _serve_connection(self, conn: socket.socket) -> None:
-        reader = conn.makefile("rb", buffering=_BUFFER)
-        with reader:
-            while True:
-                header = reader.read(HEADER.size)
-                if not header:
-                    return  # the executor hung up
-                if len(header) < HEADER.size:
-                    raise PipeError("task pipe closed inside a frame header")
-                n = frame_length(header)
-                payload = reader.read(n)
-                if len(payload) < n:
-                    raise PipeError("task pipe closed inside a frame")
+        buf = bytearray()
+        while True:
+            pos = 0
+            while len(buf) - pos >= HEADER.size:  # answer every complete request received so far
+                n = frame_length(bytes(buf[pos : pos + HEADER.size]))
+                end = pos + HEADER.size + n
+                if len(buf) < end:
+                    break
+                payload = bytes(buf[pos + HEADER.size : end])
+                pos = end
                 conn.sendall(frame(self._handle(payload)))
+            del buf[:pos]
+            data = conn.recv(_BUFFER)
+            if not data:
+                if buf:
+                    raise PipeError("task pipe closed inside a frame")
+                return  # the executor hung up
+            buf += data

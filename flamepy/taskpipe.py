@@ -8,8 +8,10 @@ executor sends tasks over it when the socket exists (an independent service neve
 
 Wire format, in both directions: frames of a 4-byte big-endian length and that many bytes. The
 executor sends a serialized ``flame.v1.TaskContext``; the service answers each one, in order, with a
-serialized ``flame.v1.TaskResult``. One connection, one task at a time; OnSessionEnter and
-OnSessionLeave stay on gRPC. End of stream means the service process is gone.
+serialized ``flame.v1.TaskResult``. One connection; the executor may send tasks before earlier ones
+are answered (the service still runs them one at a time, in order, and writes each result as soon as
+it is ready). OnSessionEnter and OnSessionLeave stay on gRPC. End of stream means the
+service process is gone.
 """
 
 from __future__ import annotations

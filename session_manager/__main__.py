@@ -28,7 +28,12 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
     p.add_argument("--advertise", help="Frontend address given to services (FLAME_ENDPOINT)")
     p.add_argument("--cache-endpoint", help="object cache address given to services")
     p.add_argument("--delay-release", type=float, default=60.0, help="seconds idle executors stay bound")
-    p.add_argument("--prefetch", type=int, default=4, help="tasks pushed ahead to one executor (short tasks)")
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        default=16,
+        help="most tasks one executor holds at once, for sessions of short tasks (default 16)",
+    )
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     cfg = ServerConfig(

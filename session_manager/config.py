@@ -18,5 +18,5 @@ class ServerConfig:
     advertised_endpoint: str | None = None  # FLAME_ENDPOINT given to services; default http://host:port
     cache_endpoint: str | None = None  # FLAME_CACHE_ENDPOINT given to services
     default_delay_release: float = 60.0  # seconds an idle executor stays bound to its session
-    prefetch: int = 4  # tasks pushed ahead to one executor (short tasks only)
+    prefetch: int = 16  # most tasks one executor holds (short tasks only; see core.Broker.window)
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server

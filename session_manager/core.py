@@ -9,6 +9,7 @@ event loop calls it. No I/O, no clocks other than the injected one, no randomnes
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -43,9 +44,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RESREQ = ResourceRequirement(cpu=1, memory=0, gpu=0)
 MAX_SESSION_EVENTS = 100
-# Tasks of a session whose average time at an executor is at most this get pushed ahead
-# (``prefetch`` per executor); longer ones go one at a time, so none queues behind a long one.
+# Tasks of a session whose average time at an executor is at most this get pushed ahead; longer
+# ones go one at a time, so none queues behind a long one while another executor could take it.
 SHORT_TASK_S = 0.010
+# How much work (by the session's average) is pushed ahead to one executor beyond the task it runs:
+# enough to cover the round trip of a result and the next push, little enough that the last tasks
+# of a session do not wait on one executor while another is idle. ``prefetch`` caps it in tasks.
+QUEUED_WORK_S = 0.002
 _AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average of task time
 _SPEC_FIELDS = (
     "application",
@@ -64,7 +69,7 @@ class Broker:
         clock: Clock | None = None,
         default_resreq: ResourceRequirement = DEFAULT_RESREQ,
         default_delay_release: float = 60.0,
-        prefetch: int = 4,
+        prefetch: int = 16,
     ) -> None:
         self.clock = clock or Clock()
         self.default_resreq = default_resreq
@@ -496,12 +501,15 @@ class Broker:
             self.out.sessions_drained.append(ses.id)
 
     def window(self, ses: SessionRecord) -> int:
-        """How many tasks one executor of ``ses`` may hold: ``prefetch`` once its tasks are seen
-        to be short (the next task is then already there when one ends), else 1 (a long task
-        never waits behind another on a busy executor while a free one could take it)."""
-        if ses.task_time is not None and ses.task_time <= SHORT_TASK_S:
-            return self.prefetch
-        return 1
+        """How many tasks one executor of ``ses`` may hold. Once its tasks are seen to be short,
+        the one running plus about ``QUEUED_WORK_S`` of work (at least one, at most ``prefetch``
+        in all): the next task is already there when one ends. Else 1: a long task never waits
+        behind another on a busy executor while a free one could take it."""
+        t = ses.task_time
+        if t is None or t > SHORT_TASK_S:
+            return 1
+        ahead = math.ceil(round(QUEUED_WORK_S / t, 6)) if t > 0 else self.prefetch
+        return max(2, min(self.prefetch, 1 + ahead))
 
     def _dispatch_session(self, ses: SessionRecord) -> None:
         """Deal pending tasks round-robin, one per executor per round, up to the window."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -126,3 +127,49 @@ def test_socket_path_falls_back_when_work_dir_is_long(tmp_path: Path) -> None:
     assert len(str(path)) < MAX_SOCKET_PATH and not str(path).startswith(str(long_dir))
     short = HostShim(ShimSettings(work_dir=Path("/w"), frontend_endpoint="x"), FakeLauncher())
     assert short.socket_path("e1").parent == Path("/w/s")
+
+
+# -- outcome coalescing (executor.coalesce) -------------------------------------------------------
+
+
+async def test_outcomes_are_held_while_more_are_coming_and_let_out_together() -> None:
+    from executor.coalesce import OutcomeCoalescer
+
+    out: list[str] = []
+    held = OutcomeCoalescer(lambda o: out.append(o.task_id), hold_s=60)
+    held.add(TaskOutcome("e1", "s1", "1", 0, output=b""), more_coming=True)
+    held.add(TaskOutcome("e1", "s1", "2", 0, output=b""), more_coming=True)
+    assert out == []
+    held.add(TaskOutcome("e1", "s1", "3", 0, output=b""), more_coming=False)  # the executor is idle
+    assert out == ["1", "2", "3"]
+    held.add(TaskOutcome("e1", "s1", "4", 0, output=b""), more_coming=False)  # a lone result: at once
+    assert out == ["1", "2", "3", "4"]
+
+
+async def test_held_outcomes_are_let_out_after_the_hold_time() -> None:
+    from executor.coalesce import OutcomeCoalescer
+
+    let_out = asyncio.Event()
+    out: list[str] = []
+
+    def emit(o: TaskOutcome) -> None:
+        out.append(o.task_id)
+        let_out.set()
+
+    held = OutcomeCoalescer(emit, hold_s=0.001)
+    held.add(TaskOutcome("e1", "s1", "1", 0, output=b""), more_coming=True)  # the next task runs long
+    assert out == []
+    await asyncio.wait_for(let_out.wait(), 10)
+    assert out == ["1"]
+
+
+async def test_at_most_max_held_outcomes_wait() -> None:
+    from executor.coalesce import MAX_HELD, OutcomeCoalescer
+
+    out: list[str] = []
+    held = OutcomeCoalescer(lambda o: out.append(o.task_id), hold_s=60)
+    for i in range(MAX_HELD - 1):
+        held.add(TaskOutcome("e1", "s1", str(i), 0), more_coming=True)
+    assert out == []
+    held.add(TaskOutcome("e1", "s1", "last", 0), more_coming=True)
+    assert len(out) == MAX_HELD and out[-1] == "last"

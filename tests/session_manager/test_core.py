@@ -282,7 +282,7 @@ def _pushed(b: Broker) -> list[tuple[str, str]]:
 
 def test_short_tasks_are_pushed_ahead_round_robin(broker: Broker) -> None:
     clock = broker.clock
-    assert isinstance(clock, FakeClock) and broker.prefetch == 4
+    assert isinstance(clock, FakeClock) and broker.prefetch == 16
     node(broker, cpu=2)
     broker.create_session(SessionAttributes(application="echo", id="s", min_instances=2))
     broker.create_tasks("s", [b"x"] * 20)
@@ -290,12 +290,23 @@ def test_short_tasks_are_pushed_ahead_round_robin(broker: Broker) -> None:
     ses = broker.get_session("s")
     # nothing seen yet: one task per executor
     assert sorted(t for _, t in _pushed(broker)) == ["1", "2"]
-    clock.advance(0.002)
-    broker.task_result(e1, "s", "1", 0, b"", None)  # 2 ms: short
-    assert ses.task_time == pytest.approx(0.002)
-    assert _pushed(broker) == [(e1, "3"), (e1, "4"), (e1, "5"), (e1, "6")]  # e1 filled to 4
+    clock.advance(0.001)
+    broker.task_result(e1, "s", "1", 0, b"", None)  # 1 ms: short; 2 ms of work ahead is 2 tasks
+    assert ses.task_time == pytest.approx(0.001) and broker.window(ses) == 3
+    assert _pushed(broker) == [(e1, "3"), (e1, "4"), (e1, "5")]  # e1 filled to 3
     broker.task_result(e2, "s", "2", 0, b"", None)
-    assert _pushed(broker) == [(e2, "7"), (e2, "8"), (e2, "9"), (e2, "10")]
+    assert _pushed(broker) == [(e2, "6"), (e2, "7"), (e2, "8")]
+
+
+@pytest.mark.parametrize(
+    ("task_time", "window"),
+    [(None, 1), (0.5, 1), (0.011, 1), (0.010, 2), (0.002, 2), (0.001, 3), (0.0004, 6), (0.00005, 16), (0.0, 16)],
+)
+def test_window_covers_about_2ms_of_short_tasks(broker: Broker, task_time, window) -> None:
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    ses = broker.get_session("s")
+    ses.task_time = task_time
+    assert broker.window(ses) == window
 
 
 def test_long_tasks_go_one_at_a_time(broker: Broker) -> None:
@@ -331,7 +342,7 @@ def test_deal_is_round_robin_once_tasks_are_short(broker: Broker) -> None:
     for eid, tid in first:
         broker.task_result(eid, "s", tid, 0, b"", None)
     broker.drain()
-    broker.create_tasks("s", [b"z"] * 5)  # window is 4 now: 3 + 2, not 4 + 1
+    broker.create_tasks("s", [b"z"] * 5)  # window is 3 now: 3 + 2, not all on one
     counts = {e1: 0, e2: 0}
     for eid, _ in _pushed(broker):
         counts[eid] += 1
