@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from flamepy.errors import (
@@ -89,9 +89,15 @@ class Broker:
     # -- recovery ----------------------------------------------------------------------------
 
     def restore(
-        self, apps: Iterable[Application], sessions: Iterable[effects.SaveSession], tasks: Iterable[Task]
+        self,
+        apps: Iterable[Application],
+        sessions: Iterable[effects.SaveSession],
+        tasks: Iterable[Task],
+        finished: Mapping[str, Mapping[TaskState, int]] | None = None,
     ) -> None:
-        """Rebuild state from storage. Tasks that were running when the last process died run again."""
+        """Rebuild state from storage: the unfinished ``tasks`` (finished ones only count, like the
+        ``finished`` counts: they stay in storage). Tasks that were running when the last process
+        died run again."""
         for app in apps:
             self.apps[app.name] = AppRecord(app.name, app.attributes, app.state, app.creation_time)
         for s in sessions:
@@ -108,6 +114,10 @@ class Broker:
             ses = self.sessions.get(t.session_id)
             if ses is None:
                 continue
+            ses.next_task_id = max(ses.next_task_id, int(t.id) + 1)
+            if t.state.is_terminal:
+                ses.counts[t.state] += 1
+                continue
             rec = TaskRecord(
                 id=int(t.id),
                 session_id=t.session_id,
@@ -119,7 +129,6 @@ class Broker:
                 events=list(t.events),
             )
             ses.tasks[rec.id] = rec
-            ses.next_task_id = max(ses.next_task_id, rec.id + 1)
             if rec.state == TaskState.RUNNING:
                 rec.state = TaskState.PENDING
                 rec.events.append(self._event(EventCode.PENDING, "requeued after session manager restart"))
@@ -130,6 +139,11 @@ class Broker:
                     ses.pending.append(rec.id)
                 else:  # closed while the task was in flight: it can never run now
                     self._task_to(ses, rec, TaskState.CANCELLED, "session closed")
+        for sid, counts in (finished or {}).items():
+            ses = self.sessions.get(sid)
+            if ses is not None:
+                for state, n in counts.items():
+                    ses.counts[state] += n
         self.schedule_needed = True
 
     def ensure_default_apps(self, defaults: Sequence[tuple[str, ApplicationAttributes]]) -> None:
@@ -296,12 +310,32 @@ class Broker:
         return created
 
     def get_task(self, sid: str, tid: str) -> TaskRecord:
+        """An unfinished task's record (or a finished one not yet forgotten)."""
+        rec = self.find_task(sid, tid)
+        if rec is None:
+            raise NotFoundError(f"task {tid!r} of session {sid!r} is finished and no longer in memory")
+        return rec
+
+    def find_task(self, sid: str, tid: str) -> TaskRecord | None:
+        """The task's record, or None when it is finished and only in storage; NotFoundError when
+        the session never had such a task."""
         num = validate.task_id(tid)
         ses = self.get_session(sid)
         rec = ses.tasks.get(num)
-        if rec is None:
+        if rec is None and not 0 < num < ses.next_task_id:
             raise NotFoundError(f"task {tid!r} not found in session {sid!r}")
         return rec
+
+    def forget_finished(self, tasks: Iterable[Task]) -> None:
+        """Drop the records of tasks whose terminal state is now durable: memory holds only
+        unfinished tasks; GetTask, ListTask and WatchTask read finished ones from storage."""
+        for t in tasks:
+            if t.state.is_terminal:
+                ses = self.sessions.get(t.session_id)
+                if ses is not None:
+                    rec = ses.tasks.get(int(t.id))
+                    if rec is not None and rec.state.is_terminal:
+                        del ses.tasks[rec.id]
 
     # -- nodes and executors (events from executor managers) ---------------------------------
 

@@ -137,7 +137,7 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
 
     @unary
     async def GetTask(self, request: fe.GetTaskRequest, context: Ctx) -> pb.Task:
-        return conv.task_to_pb(self.core.get_task(request.session_id, request.task_id).snapshot())
+        return conv.task_to_pb(self.sm.task(request.session_id, request.task_id))
 
     @stream
     async def WatchTask(self, request: fe.WatchTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
@@ -146,14 +146,16 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
 
     @stream
     async def ListTask(self, request: fe.ListTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
-        ses = self.core.get_session(request.session_id)
-        for num in sorted(ses.tasks):
-            yield conv.task_to_pb(ses.tasks[num].snapshot())
+        for task in self.sm.tasks(request.session_id):
+            yield conv.task_to_pb(task)
 
 
 async def watch_task(sm: SessionManager, sid: str, tid: str) -> AsyncIterator[Task]:
     """Every state change of one task; ends right after its terminal state."""
-    rec = sm.broker.get_task(sid, tid)
+    rec = sm.broker.find_task(sid, tid)
+    if rec is None:  # finished: its final state is in storage
+        yield sm.task(sid, tid)
+        return
     q = sm.watchers.watch_task(sid, rec.task_id)
     try:
         last = rec.snapshot()

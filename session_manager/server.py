@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
 
+from flamepy.errors import NotFoundError
 from flamepy.proto import backend_pb2_grpc, extensions_pb2_grpc, frontend_pb2_grpc
+from flamepy.types import Task
 from session_manager import effects
 from session_manager.config import ServerConfig
 from session_manager.core import Broker
@@ -30,6 +32,7 @@ from session_manager.watchers import Watchers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LIST_CHUNK = 1000  # tasks read from storage at once by ListTask
 
 
 @dataclass(eq=False)
@@ -80,17 +83,18 @@ class SessionManager:
 
         loop = asyncio.get_running_loop()
         snap = self._storage.load()
-        self.broker.restore(snap.apps, snap.sessions, snap.tasks)
+        self.broker.restore(snap.apps, snap.sessions, snap.tasks, snap.finished)
         self.broker.ensure_default_apps(default_applications())
         slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
         self._writer = (GroupCommitWriter if slow_commits else LoopCommitter)(self._storage, loop)
         self._writer.start()
         await self._flush()
         log.info(
-            "recovered %d applications, %d sessions, %d tasks",
+            "recovered %d applications, %d sessions, %d unfinished tasks (%d finished)",
             len(snap.apps),
             len(snap.sessions),
             len(snap.tasks),
+            sum(sum(c.values()) for c in snap.finished.values()),
         )
 
         limit = self.config.max_message_bytes
@@ -171,8 +175,37 @@ class SessionManager:
         assert self._writer is not None
         fut = self._writer.submit(out.records)
         if out.tasks_changed or out.sessions_drained:
-            fut.add_done_callback(lambda f: None if f.exception() else self.watchers.publish(out))
+            fut.add_done_callback(lambda f: None if f.exception() else self._committed(out))
         return fut
+
+    def _committed(self, out: effects.Outbox) -> None:
+        self.watchers.publish(out)
+        self.broker.forget_finished(out.tasks_changed)
+
+    # -- reading tasks (finished ones from storage) --------------------------------------------
+
+    def task(self, sid: str, tid: str) -> Task:
+        rec = self.broker.find_task(sid, tid)
+        if rec is not None:
+            return rec.snapshot()
+        found = self._storage.load_tasks(sid, int(tid), int(tid))
+        if not found:
+            raise NotFoundError(f"task {tid!r} not found in session {sid!r}")
+        return found[0]
+
+    def tasks(self, sid: str) -> Iterator[Task]:
+        """Every task of the session in id order, read from storage a chunk at a time."""
+        ses = self.broker.get_session(sid)
+        end = ses.next_task_id
+        for first in range(1, end, LIST_CHUNK):
+            last = min(first + LIST_CHUNK, end) - 1
+            stored = {int(t.id): t for t in self._storage.load_tasks(sid, first, last)}
+            for num in range(first, last + 1):
+                rec = ses.tasks.get(num)
+                if rec is not None:
+                    yield rec.snapshot()
+                elif num in stored:
+                    yield stored[num]
 
     # -- nodes -------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flamepy.types import Application, Task
+from flamepy.types import Application, Task, TaskState
 from session_manager import effects
 from session_manager.storage import Snapshot
 
@@ -15,7 +15,19 @@ class MemoryStorage:
         self.commits = 0
 
     def load(self) -> Snapshot:
-        return Snapshot(list(self.apps.values()), list(self.sessions.values()), list(self.tasks.values()))
+        unfinished: list[Task] = []
+        finished: dict[str, dict[TaskState, int]] = {}
+        for t in self.tasks.values():
+            if t.state.is_terminal:
+                counts = finished.setdefault(t.session_id, dict.fromkeys(TaskState, 0))
+                counts[t.state] += 1
+            else:
+                unfinished.append(t)
+        return Snapshot(list(self.apps.values()), list(self.sessions.values()), unfinished, finished)
+
+    def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
+        found = (self.tasks.get((session_id, str(i))) for i in range(first, last + 1))
+        return [t for t in found if t is not None]
 
     def commit(self, records: list[effects.Record]) -> None:
         self.commits += 1

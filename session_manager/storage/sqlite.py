@@ -81,6 +81,7 @@ class SqliteStorage:
         self.path = path / "flame.db"
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         self._blobs = BlobFiles(path / "blobs", fsync=synchronous.lower() == "full")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -133,29 +134,21 @@ class SqliteStorage:
                     "FROM sessions"
                 )
             ]
-            blob = self._blobs.resolve
-            tasks = [
-                Task(
-                    id=str(tid),
-                    session_id=sid,
-                    state=TaskState(state),
-                    input=blob(inp, inp_file),
-                    output=blob(out, out_file),
-                    creation_time=ctime,
-                    completion_time=done,
-                    events=codec.events_from_json(events),
-                )
-                for sid, tid, state, inp, inp_file, out, out_file, ctime, done, events in self._db.execute(
-                    "SELECT t.session_id, t.id, t.state, i.data, i.file, o.data, o.file, t.creation_time, "
-                    "t.completion_time, t.events FROM tasks t "
-                    "LEFT JOIN task_data i ON i.session_id = t.session_id AND i.id = t.id "
-                    f"AND i.kind = {INPUT} "
-                    "LEFT JOIN task_data o ON o.session_id = t.session_id AND o.id = t.id "
-                    f"AND o.kind = {OUTPUT} "
-                    "ORDER BY t.session_id, t.id"
-                )
-            ]
-        return Snapshot(apps, sessions, tasks)
+            tasks = _select_tasks(self._db, self._blobs, f"t.state < {int(TaskState.SUCCEED)}", ())
+            finished: dict[str, dict[TaskState, int]] = {}
+            for sid, state, count in self._db.execute(
+                f"SELECT session_id, state, COUNT(*) FROM tasks WHERE state >= {int(TaskState.SUCCEED)} "
+                "GROUP BY session_id, state"
+            ):
+                finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
+        return Snapshot(apps, sessions, tasks, finished)
+
+    def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
+        # A connection of its own (WAL readers do not wait for the writer), used from one thread.
+        if self._reader is None:
+            self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        where = "t.session_id = ? AND t.id BETWEEN ? AND ?"
+        return _select_tasks(self._reader, self._blobs, where, (session_id, first, last))
 
     def commit(self, records: list[effects.Record]) -> None:
         with self._lock:
@@ -175,6 +168,34 @@ class SqliteStorage:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._reader is not None:
+            self._reader.close()
+
+
+def _select_tasks(db: sqlite3.Connection, blobs: BlobFiles, where: str, params: tuple) -> list[Task]:
+    blob = blobs.resolve
+    return [
+        Task(
+            id=str(tid),
+            session_id=sid,
+            state=TaskState(state),
+            input=blob(inp, inp_file),
+            output=blob(out, out_file),
+            creation_time=ctime,
+            completion_time=done,
+            events=codec.events_from_json(events),
+        )
+        for sid, tid, state, inp, inp_file, out, out_file, ctime, done, events in db.execute(
+            "SELECT t.session_id, t.id, t.state, i.data, i.file, o.data, o.file, t.creation_time, "
+            "t.completion_time, t.events FROM tasks t "
+            "LEFT JOIN task_data i ON i.session_id = t.session_id AND i.id = t.id "
+            f"AND i.kind = {INPUT} "
+            "LEFT JOIN task_data o ON o.session_id = t.session_id AND o.id = t.id "
+            f"AND o.kind = {OUTPUT} "
+            f"WHERE {where} ORDER BY t.session_id, t.id",
+            params,
+        )
+    ]
 
 
 def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> None:

@@ -359,3 +359,20 @@ def test_commands_batch_consecutive_pushes_in_order() -> None:
     assert [t.task.task_id for t in msgs[0].invoke_tasks.tasks] == ["0", "1"]
     assert not msgs[2].invoke_tasks.tasks[0].task.HasField("input")  # None stays None
     assert [m.WhichOneof("msg") for m in commands_pb([inv[0]])] == ["invoke_task"]  # one: no batch
+
+
+def test_finished_tasks_are_forgotten_once_durable_and_unknown_ids_stay_not_found(broker: Broker) -> None:
+    node(broker, cpu=1)
+    broker.create_session(SessionAttributes(application="echo", id="s"))
+    broker.create_tasks("s", [b"1", b"2"])
+    [eid] = bind_all(broker)
+    broker.task_result(eid, "s", "1", 0, b"one", None)
+    changed = broker.drain().tasks_changed
+    broker.forget_finished(changed)  # what the shell does once these are committed
+    ses = broker.get_session("s")
+    assert sorted(ses.tasks) == [2]  # task 2 is running: it stays
+    assert broker.find_task("s", "1") is None  # finished: read it from storage
+    assert broker.find_task("s", "2") is ses.tasks[2]
+    with pytest.raises(NotFoundError):
+        broker.find_task("s", "3")  # never created
+    assert ses.status().succeed == 1 and ses.status().running == 1

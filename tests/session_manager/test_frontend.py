@@ -237,3 +237,47 @@ def test_oversized_task_input_is_rejected_and_nothing_is_created(stubs) -> None:
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert list(fs.ListTask(fe.ListTaskRequest(session_id="s1"))) == []  # all or nothing
     assert create_task(fs, "s1", b"x" * MAX_TASK_DATA_BYTES).metadata.id == "1"
+
+
+def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server) -> None:
+    from flamepy.proto import frontend_pb2_grpc
+
+    def check(fs) -> None:
+        got = fs.GetTask(fe.GetTaskRequest(session_id="s1", task_id="2"))
+        assert (got.spec.input, got.spec.output, got.status.state) == (b"in1", b"in1", pb.Succeed)
+        assert [e.code for e in got.status.events] == [0, 1, 2]
+        failed = fs.GetTask(fe.GetTaskRequest(session_id="s1", task_id="4"))
+        assert [(e.code, e.message) for e in failed.status.events if e.code == 3] == [(3, "boom: service failed")]
+        listed = list(fs.ListTask(fe.ListTaskRequest(session_id="s1")))
+        assert [(t.metadata.id, t.spec.input) for t in listed] == [(str(i + 1), inputs[i]) for i in range(5)]
+        [only] = watch(fs, "s1", "5")  # finished: one message, its final state
+        assert (only.status.state, only.spec.output) == (pb.Succeed, b"in4")
+        assert code_of(lambda: fs.GetTask(fe.GetTaskRequest(session_id="s1", task_id="6")))[0] == (
+            grpc.StatusCode.NOT_FOUND
+        )
+        st = fs.GetSession(fe.GetSessionRequest(session_id="s1")).status
+        assert (st.pending, st.running, st.succeed, st.failed) == (0, 0, 4, 1)
+
+    inputs = [b"in0", b"in1", b"in2", b"fail", b"in4"]
+    first = start_server()
+    ch = grpc.insecure_channel(first.target)
+    fs = frontend_pb2_grpc.FrontendStub(ch)
+    node = FakeNode(first.target).start()
+    try:
+        create_session(fs, "s1")
+        for data in inputs:
+            create_task(fs, "s1", data)
+        for tid in ("1", "2", "3", "4", "5"):
+            watch(fs, "s1", tid)
+        # a terminal state is forgotten right after it is durable and published
+        assert first.sm.broker.get_session("s1").tasks == {}
+        check(fs)
+    finally:
+        node.stop()
+        ch.close()
+    first.stop()
+
+    second = start_server()  # finished tasks are counted at start, not loaded
+    assert second.sm.broker.get_session("s1").tasks == {}
+    with grpc.insecure_channel(second.target) as ch:
+        check(frontend_pb2_grpc.FrontendStub(ch))

@@ -81,7 +81,11 @@ def test_sqlite_task_data_round_trips_none_empty_and_bytes(tmp_path) -> None:
     store.commit([effects.UpdateTask(_task("3", TaskState.SUCCEED, b"in" * 1000, b"out"))])
     store.commit([effects.UpdateTask(_task("2", TaskState.SUCCEED, b"", b""))])
     store.close()
-    tasks = {t.id: t for t in SqliteStorage(tmp_path).load().tasks}
+    store = SqliteStorage(tmp_path)
+    snap = store.load()  # unfinished tasks in full, finished ones counted
+    assert [t.id for t in snap.tasks] == ["1"] and snap.finished["s1"][TaskState.SUCCEED] == 2
+    tasks = {t.id: t for t in store.load_tasks("s1", 1, 3)}
+    assert store.load_tasks("s1", 2, 2) == [tasks["2"]] and store.load_tasks("s1", 4, 9) == []
     assert (tasks["1"].input, tasks["1"].output) == (None, None)
     assert (tasks["2"].input, tasks["2"].output) == (b"", b"")
     assert (tasks["3"].input, tasks["3"].output, tasks["3"].state) == (b"in" * 1000, b"out", TaskState.SUCCEED)
@@ -105,7 +109,7 @@ def test_sqlite_migrates_a_version_1_database(tmp_path) -> None:
     )
     db.close()
     store = SqliteStorage(tmp_path)
-    tasks = {t.id: t for t in store.load().tasks}
+    tasks = {t.id: t for t in store.load_tasks("s1", 1, 2)}
     assert (tasks["1"].input, tasks["1"].output, tasks["1"].completion_time) == (b"hi", b"ok", 6)
     assert (tasks["2"].input, tasks["2"].output, tasks["2"].creation_time) == (None, None, 7)
     store.close()
@@ -137,8 +141,8 @@ def test_sqlite_large_task_data_goes_to_files_and_back(tmp_path) -> None:
     assert files == ["1.0", "1.1"]  # no temporaries left
     store.close()
     store = SqliteStorage(tmp_path)
-    [task] = store.load().tasks
+    [task] = store.load_tasks("s1", 1, 1)
     assert (task.input, task.output) == (big_in, big_out)
     store.commit([effects.DeleteSession("s1")])
     assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
-    assert store.load().tasks == []
+    assert store.load_tasks("s1", 1, 1) == [] and store.load().finished == {}
