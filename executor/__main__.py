@@ -34,6 +34,11 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         default=30.0,
         help="seconds for a service process to serve its socket (default 30)",
     )
+    parser.add_argument(
+        "--no-local-pipe",
+        action="store_true",
+        help="always attach over gRPC, even when the session manager offers a local socket on this host",
+    )
     args = parser.parse_args(argv)
     try:
         parse_endpoint(args.endpoint)
@@ -47,6 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         work_dir=args.work_dir.resolve(),
         log_level=args.log_level.upper(),
         bind_timeout=args.bind_timeout,
+        local_pipe=not args.no_local_pipe,
     )
 
 

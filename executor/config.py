@@ -21,6 +21,7 @@ class ManagerConfig:
     register_timeout: float = 10.0
     leave_timeout: float = 5.0
     terminate_grace: float = 3.0
+    local_pipe: bool = True  # attach over the session manager's local socket when it is on this host
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,13 @@ from executor.backoff import Backoff
 from executor.config import ManagerConfig, parse_endpoint
 from executor.events import HeartbeatTick, OutboundMessage, Registered, RegisterNode
 from executor.launcher import Launcher, SubprocessLauncher
+from executor.local_attach import LocalAttach, find_local
 from executor.node import NodeSession
 from executor.resources import describe_node
 from executor.shim import HostShim, ShimSettings
 from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2_grpc
+from flamepy.taskpipe import PipeError
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +84,20 @@ class ExecutorManager:
         outbound: asyncio.Queue[OutboundMessage] = asyncio.Queue()
         outbound.put_nowait(RegisterNode(describe_node(self.config.name, self._env)))
         channel = self._channel()
-        call = backend_pb2_grpc.BackendStub(channel).Attach(_requests(outbound))
-        stream = asyncio.ensure_future(self._serve(call, outbound))
         stopper = asyncio.ensure_future(stop.wait())
+        stream: asyncio.Future[bool] | None = None
+        call: grpc.aio.StreamStreamCall | LocalAttach | None = None
         registered = False
         try:
+            call = await self._open_stream(channel, outbound)
+            stream = asyncio.ensure_future(self._serve(call, outbound))
             await asyncio.wait({stream, stopper}, return_when="FIRST_COMPLETED")
             if stream.done():
                 registered = stream.result()
         except grpc.aio.AioRpcError as exc:
             log.warning("stream to %s broke: %s: %s", self.config.endpoint, exc.code().name, exc.details())
+        except PipeError as exc:
+            log.warning("local stream to the session manager broke: %s", exc)
         except TimeoutError:
             log.warning(
                 "no 'registered' from %s within %gs", self.config.endpoint, self.config.register_timeout
@@ -100,15 +106,34 @@ class ExecutorManager:
             log.exception("unexpected error on the stream to %s", self.config.endpoint)
         finally:
             stopper.cancel()
-            stream.cancel()
-            await asyncio.gather(stream, return_exceptions=True)
-            call.cancel()
+            if stream is not None:
+                stream.cancel()
+                await asyncio.gather(stream, return_exceptions=True)
+            if call is not None:
+                call.cancel()
             if self.session is not None:
                 registered = True
                 await self.session.close()
                 self.session = None
             await channel.close()
         return registered
+
+    async def _open_stream(
+        self, channel: grpc.aio.Channel, outbound: asyncio.Queue[OutboundMessage]
+    ) -> grpc.aio.StreamStreamCall | LocalAttach:
+        """The Attach stream: over the session manager's local socket when it offers one this
+        process can open (same host), else gRPC."""
+        if self.config.local_pipe:
+            local = await find_local(channel, self.config.register_timeout)
+            if local is not None:
+                try:
+                    call = await LocalAttach.open(*local, _requests(outbound), self.config.register_timeout)
+                except (OSError, PipeError, TimeoutError) as exc:
+                    log.warning("local socket %s not usable (%s); attaching over gRPC", local[0], exc)
+                else:
+                    log.info("attaching over the local socket %s", local[0])
+                    return call
+        return backend_pb2_grpc.BackendStub(channel).Attach(_requests(outbound))
 
     async def _serve(self, call, outbound: asyncio.Queue[OutboundMessage]) -> bool:
         first = await asyncio.wait_for(call.read(), self.config.register_timeout)

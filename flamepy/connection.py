@@ -15,6 +15,7 @@ from types import TracebackType
 import grpc
 
 from flamepy import _convert, _rpc
+from flamepy._local_client import LocalRunner
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
 from flamepy.proto import extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc
@@ -55,6 +56,7 @@ class Connection:
         tls_config: TlsConfig | str | None = None,
         *,
         max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
+        local_pipe: bool = True,
     ) -> None:
         parsed = parse_endpoint(endpoint)
         self.endpoint = endpoint
@@ -73,6 +75,9 @@ class Connection:
         self._lock = threading.Lock()
         self._sessions: set[Session] = set()
         self._closed = False
+        # Session.invoke's same-host fast path (flamepy/localpipe.py): None = not looked for yet,
+        # False = not offered or not usable from here (or turned off with local_pipe=False).
+        self._local: LocalRunner | bool | None = None if local_pipe else False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -89,6 +94,8 @@ class Connection:
             self._sessions.clear()
         for ssn in sessions:
             ssn._stop_background("the connection was closed")
+        if isinstance(self._local, LocalRunner):
+            self._local.close()
         self._channel.close()
 
     @property
@@ -114,6 +121,24 @@ class Connection:
         if self._closed:
             raise InvalidStateError(f"{what}: the connection to {self.endpoint} is closed")
         return _rpc.call(method, request, what=what, limiter=self.limiter)
+
+    def _local_runner(self) -> LocalRunner | None:
+        """The local fast path for RunTask, looked for once (again after it broke)."""
+        local = self._local
+        if local is None:
+            local = LocalRunner.discover(self) or False
+            with self._lock:
+                if self._closed and isinstance(local, LocalRunner):
+                    local.close()
+                    local = False
+                self._local = local
+        return local if isinstance(local, LocalRunner) else None
+
+    def _local_broken(self, runner: LocalRunner) -> None:
+        with self._lock:
+            if self._local is runner:
+                self._local = None  # look again next time: the session manager may have restarted
+        runner.close()
 
     def _track(self, ssn: Session) -> None:
         """Remember a session with background threads, to stop them in :meth:`close`."""

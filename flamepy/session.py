@@ -27,6 +27,7 @@ from flamepy._outcome import check_input, outcome_error, outcome_of_task
 from flamepy.errors import (
     FlameError,
     InvalidStateError,
+    UnavailableError,
 )
 from flamepy.proto import extensions_pb2, frontend_pb2
 from flamepy.types import SessionAttributes, SessionState, SessionStatus, Task
@@ -141,8 +142,19 @@ class Session:
             req = extensions_pb2.RunTaskRequest(session_id=self.id)
             if data is not None:
                 req.input = data
+            what = f"run task in session {self.id!r}"
+            local = conn._local_runner()
+            if local is not None:
+                try:
+                    msg = local.run_task(req, what)
+                except UnavailableError:
+                    conn._local_broken(local)
+                    raise
+                if msg is not None:
+                    return self._outcome_value(_convert.task_from_pb(msg))
+                conn._local_broken(local)  # nothing was sent: gRPC below
             try:
-                msg = conn._call(conn.frontend_ext.RunTask, req, f"run task in session {self.id!r}")
+                msg = conn._call(conn.frontend_ext.RunTask, req, what)
             except FlameError as err:
                 if not _rpc.is_unimplemented(err):
                     raise

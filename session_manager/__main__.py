@@ -34,6 +34,10 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         default=16,
         help="most tasks one executor holds at once, for sessions of short tasks (default 16)",
     )
+    p.add_argument(
+        "--local-socket",
+        help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
+    )
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     cfg = ServerConfig(
@@ -47,6 +51,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         cache_endpoint=a.cache_endpoint,
         default_delay_release=a.delay_release,
         prefetch=a.prefetch,
+        local_socket=a.local_socket,
     )
     return cfg, a.log_level
 

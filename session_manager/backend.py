@@ -1,4 +1,5 @@
-"""flamepy.v1.Backend servicer: one bidirectional stream per executor manager (see backend.proto).
+"""flamepy.v1.Backend servicer: one bidirectional stream per executor manager (see backend.proto),
+over gRPC or over the local pipe (session_manager/local.py), which share :meth:`node_stream`.
 
 The reader half turns node messages into core events; the writer half sends the commands the core
 queued for this node. Runs on the server's event loop.
@@ -15,8 +16,10 @@ import grpc
 
 from flamepy import _convert as conv
 from flamepy._batches import batch_runs
+from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc, shim_pb2
+from flamepy.taskpipe import PipeError
 from flamepy.types import Shim
 from session_manager import effects
 
@@ -86,17 +89,25 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
     async def Attach(
         self, request_iterator: AsyncIterator[be.NodeMessage], context: Ctx
     ) -> AsyncIterator[be.ManagerMessage]:
+        try:
+            async for msg in self.node_stream(request_iterator):
+                yield msg
+        except InvalidArgumentError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+
+    async def node_stream(
+        self, request_iterator: AsyncIterator[be.NodeMessage]
+    ) -> AsyncIterator[be.ManagerMessage]:
+        """One executor manager's stream, whatever carries it (gRPC Attach or the local pipe)."""
         from session_manager.server import NodeLink
 
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("msg") != "register":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first node message must be register")
-            return
+            raise InvalidArgumentError("the first node message must be register")
         node = first.register.node
         name = node.metadata.name or node.metadata.id
         if not name:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "register: node name is empty")
-            return
+            raise InvalidArgumentError("register: node name is empty")
         link = NodeLink(name)
         self.sm.attach(link)
         self.sm.react(
@@ -128,7 +139,7 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
         try:
             async for msg in request_iterator:
                 self._handle(link.name, msg)
-        except (grpc.aio.AioRpcError, asyncio.CancelledError):
+        except (grpc.aio.AioRpcError, asyncio.CancelledError, PipeError):
             pass
         except Exception:
             log.exception("node %s: error handling a message", link.name)

@@ -20,3 +20,5 @@ class ServerConfig:
     default_delay_release: float = 60.0  # seconds an idle executor stays bound to its session
     prefetch: int = 16  # most tasks one executor holds (short tasks only; see core.Broker.window)
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
+    # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
+    local_socket: str | None = None

@@ -66,10 +66,22 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
 
     @unary
     async def RunTask(self, request: ext.RunTaskRequest, context: Ctx) -> pb.Task:
-        data = request.input if request.HasField("input") else None
-        (rec,) = await self.sm.call(self.core.create_tasks, request.session_id, [data])
-        final = None
-        async for snap in watch_task(self.sm, request.session_id, rec.task_id):
-            final = snap
-        assert final is not None
-        return conv.task_to_pb(final)
+        return conv.task_to_pb(await run_task(self.sm, request))
+
+    @unary
+    async def GetLocalEndpoint(self, request: ext.LocalEndpointRequest, context: Ctx) -> ext.LocalEndpoint:
+        local = self.sm.local
+        if local is None:
+            return ext.LocalEndpoint()
+        return ext.LocalEndpoint(path=str(local.path), token=local.token)
+
+
+async def run_task(sm: SessionManager, request: ext.RunTaskRequest) -> Task:
+    """Create one task and return its terminal state (RunTask, over gRPC or the local pipe)."""
+    data = request.input if request.HasField("input") else None
+    (rec,) = await sm.call(sm.broker.create_tasks, request.session_id, [data])
+    final = None
+    async for snap in watch_task(sm, request.session_id, rec.task_id):
+        final = snap
+    assert final is not None
+    return final

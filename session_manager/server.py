@@ -26,6 +26,7 @@ from session_manager import effects
 from session_manager.config import ServerConfig
 from session_manager.core import Broker
 from session_manager.defaults import default_applications
+from session_manager.local import LocalServer, local_socket_path
 from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage import Storage, open_storage
 from session_manager.watchers import Watchers
@@ -72,6 +73,7 @@ class SessionManager:
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
+        self.local: LocalServer | None = None
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -112,10 +114,15 @@ class SessionManager:
         )
         frontend_pb2_grpc.add_FrontendServicer_to_server(FrontendServicer(self), self._server)
         extensions_pb2_grpc.add_FrontendExtServicer_to_server(FrontendExtServicer(self), self._server)
-        backend_pb2_grpc.add_BackendServicer_to_server(BackendServicer(self), self._server)
+        backend = BackendServicer(self)
+        backend_pb2_grpc.add_BackendServicer_to_server(backend, self._server)
         self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
+        local_path = local_socket_path(self.config.local_socket, self.config.data_dir)
+        if local_path is not None:
+            self.local = LocalServer(self, backend, local_path)
+            await self.local.start()
         await self._server.start()
         self._scheduler_task = asyncio.create_task(self._schedule_loop(), name="scheduler")
         if self.config.port_file:
@@ -126,6 +133,8 @@ class SessionManager:
     async def stop(self, grace: float = 1.0) -> None:
         for link in list(self.links.values()):
             link.close()
+        if self.local is not None:
+            await self.local.stop()
         if self._server is not None:
             await self._server.stop(grace)
         if self._scheduler_task is not None:

@@ -58,3 +58,15 @@ class RunTaskRequest(_message.Message):
     session_id: str
     input: bytes
     def __init__(self, session_id: _Optional[str] = ..., input: _Optional[bytes] = ...) -> None: ...
+
+class LocalEndpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LocalEndpoint(_message.Message):
+    __slots__ = ("path", "token")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    token: str
+    def __init__(self, path: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...

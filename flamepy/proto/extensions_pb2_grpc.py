@@ -50,6 +50,11 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.RunTaskRequest.SerializeToString,
                 response_deserializer=types__pb2.Task.FromString,
                 _registered_method=True)
+        self.GetLocalEndpoint = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/GetLocalEndpoint',
+                request_serializer=extensions__pb2.LocalEndpointRequest.SerializeToString,
+                response_deserializer=extensions__pb2.LocalEndpoint.FromString,
+                _registered_method=True)
 
 
 class FrontendExtServicer:
@@ -76,6 +81,13 @@ class FrontendExtServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLocalEndpoint(self, request, context):
+        """Where a same-host client or executor manager may reach this server without gRPC.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrontendExtServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +105,11 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.RunTask,
                     request_deserializer=extensions__pb2.RunTaskRequest.FromString,
                     response_serializer=types__pb2.Task.SerializeToString,
+            ),
+            'GetLocalEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocalEndpoint,
+                    request_deserializer=extensions__pb2.LocalEndpointRequest.FromString,
+                    response_serializer=extensions__pb2.LocalEndpoint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +193,33 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/RunTask',
             extensions__pb2.RunTaskRequest.SerializeToString,
             types__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocalEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/GetLocalEndpoint',
+            extensions__pb2.LocalEndpointRequest.SerializeToString,
+            extensions__pb2.LocalEndpoint.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,143 @@
+"""The session manager's end of the local protocol (:mod:`flamepy.localpipe`): a Unix socket that
+same-host SDK clients (RunTask) and executor managers (the Attach stream) use instead of gRPC.
+
+Runs on the server's event loop, beside gRPC, with the same core calls: a task run here and one run
+over gRPC are indistinguishable. The socket file is made owner-only; a peer proves it learned the
+endpoint from this server (``GetLocalEndpoint``) with the token in its hello.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+
+from flamepy import _convert as conv
+from flamepy import localpipe
+from flamepy.errors import FlameError
+from flamepy.proto import backend_pb2 as be
+from flamepy.proto import extensions_pb2 as ext
+from flamepy.taskpipe import PipeError, frame
+from session_manager.grpc_errors import status_of
+
+if TYPE_CHECKING:
+    from session_manager.backend import BackendServicer
+    from session_manager.server import SessionManager
+
+log = logging.getLogger(__name__)
+
+
+class LocalServer:
+    def __init__(self, sm: SessionManager, backend: BackendServicer, path: Path) -> None:
+        self.sm = sm
+        self.backend = backend
+        self.path = path
+        self.token = secrets.token_hex(16)
+        self._server: asyncio.AbstractServer | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._accept, str(self.path))
+        os.chmod(self.path, 0o600)
+        log.info("local endpoint at %s", self.path)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._conns):
+            task.cancel()
+        await asyncio.gather(*self._conns, return_exceptions=True)
+        self.path.unlink(missing_ok=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            role = await self._greet(reader, writer)
+            if role == localpipe.ROLE_CLIENT:
+                await self._serve_client(reader, writer)
+            elif role == localpipe.ROLE_NODE:
+                await self._serve_node(reader, writer)
+        except (PipeError, ConnectionError) as exc:
+            log.debug("local connection ended: %s", exc)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("local connection: unexpected error")
+        finally:
+            self._conns.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _greet(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str | None:
+        payload = await localpipe.read_frame(reader)
+        if payload is None:
+            return None
+        try:
+            role, token = localpipe.parse_hello(payload)
+        except PipeError as exc:
+            writer.write(frame(f"error {exc}".encode()))
+            return None
+        if not secrets.compare_digest(token, self.token):
+            writer.write(frame(b"error wrong token: this socket belongs to another session manager"))
+            return None
+        if role not in (localpipe.ROLE_CLIENT, localpipe.ROLE_NODE):
+            writer.write(frame(f"error unknown role {role!r}".encode()))
+            return None
+        writer.write(frame(localpipe.OK))
+        return role
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from session_manager.frontend_ext import run_task
+
+        while (payload := await localpipe.read_frame(reader)) is not None:
+            try:
+                request = ext.RunTaskRequest.FromString(payload)
+                reply = b"\x00" + conv.task_to_pb(await run_task(self.sm, request)).SerializeToString()
+            except FlameError as exc:
+                reply = bytes([status_of(exc).value[0]]) + exc.message.encode()
+            except Exception as exc:  # protobuf's DecodeError, or a bug: answer INTERNAL, keep serving
+                log.exception("local RunTask failed")
+                reply = bytes([grpc.StatusCode.INTERNAL.value[0]]) + f"internal error: {exc!r}".encode()
+            writer.write(frame(reply))
+
+    async def _serve_node(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def incoming() -> AsyncIterator[be.NodeMessage]:
+            while (payload := await localpipe.read_frame(reader)) is not None:
+                yield be.NodeMessage.FromString(payload)
+
+        try:
+            async for msg in self.backend.node_stream(incoming()):
+                writer.write(frame(msg.SerializeToString()))
+                await writer.drain()
+        except FlameError as exc:
+            log.warning("local node stream refused: %s", exc.message)
+
+
+def local_socket_path(configured: str | None, data_dir: str | None) -> Path | None:
+    """Where to listen: the configured path ('' turns the fast path off), else ``<data_dir>/sm.sock``
+    (or, when that is too long for a Unix socket address, a name derived from it in the temporary
+    directory); None for no local endpoint."""
+    if configured is not None:
+        return Path(configured) if configured else None
+    if not data_dir:
+        return None
+    path = Path(data_dir).resolve() / "sm.sock"
+    if len(str(path)) <= localpipe.MAX_PATH:
+        return path
+    # too long for a socket address: a short name in the temporary directory, one per data dir
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"flame-sm-{digest}.sock"
+    return short if len(str(short)) <= localpipe.MAX_PATH else None
