@@ -9,6 +9,7 @@ with synchronous=FULL, also power loss (one fsync per group commit, ~1 ms on a t
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -18,6 +19,8 @@ from pathlib import Path
 from flamepy.types import Application, ApplicationState, SessionState, Task, TaskState
 from session_manager import effects
 from session_manager.storage import Snapshot, codec
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS applications (
@@ -61,6 +64,7 @@ CREATE TABLE IF NOT EXISTS task_data (
 SCHEMA_VERSION = 2
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
+CHECKPOINT_EVERY_S = 1.0
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
@@ -85,7 +89,11 @@ class SqliteStorage:
         self._blobs = BlobFiles(path / "blobs", fsync=synchronous.lower() == "full")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        # Checkpoints (WAL -> database file, with fsyncs) run on a thread of their own instead of
+        # inside whichever commit crosses the WAL size limit: no commit waits for one.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
+        self._checkpointer = Checkpointer(self.path)
 
     def _migrate(self) -> None:
         db = self._db
@@ -161,11 +169,13 @@ class SqliteStorage:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        self._checkpointer.poke()
         for rec in records:
             if isinstance(rec, effects.DeleteSession):
                 self._blobs.remove_session(rec.id)
 
     def close(self) -> None:
+        self._checkpointer.stop()
         with self._lock:
             self._db.close()
         if self._reader is not None:
@@ -257,6 +267,44 @@ def _put_data(db: sqlite3.Connection, blobs: BlobFiles, t: Task, kind: int, data
         db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, NULL, ?)", (*key, name))
     else:
         db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, NULL)", (*key, data))
+
+
+class Checkpointer:
+    """Moves committed WAL pages into the database file on its own thread and connection, at most
+    once per :data:`CHECKPOINT_EVERY_S` while commits come in (PASSIVE: never blocks a writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self.ran = threading.Event()  # set after each checkpoint (tests wait on it)
+        self._thread = threading.Thread(target=self._run, name="flame-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        try:
+            while True:
+                self._wake.wait()
+                if self._stopping.is_set():
+                    return
+                self._wake.clear()
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("SQLite checkpoint of %s failed: %s", self._path, exc)
+                self.ran.set()
+                self._stopping.wait(CHECKPOINT_EVERY_S)  # a rate limit, not a poll: poke() wakes us
+        finally:
+            db.close()
 
 
 class BlobFiles:

@@ -146,3 +146,21 @@ def test_sqlite_large_task_data_goes_to_files_and_back(tmp_path) -> None:
     store.commit([effects.DeleteSession("s1")])
     assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     assert store.load_tasks("s1", 1, 1) == [] and store.load().finished == {}
+
+
+def test_sqlite_checkpoints_on_its_own_thread_and_stops_with_the_store(tmp_path) -> None:
+    store = SqliteStorage(tmp_path)
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # no commit checkpoints
+    store._checkpointer.ran.clear()
+    store.commit(
+        [effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1)]
+    )
+    assert store._checkpointer.ran.wait(10)
+    # the database file itself (WAL ignored) has the row: the checkpoint copied it there
+    ro = sqlite3.connect(f"file:{tmp_path / 'flame.db'}?immutable=1", uri=True)
+    assert ro.execute("SELECT id FROM sessions").fetchall() == [("s1",)]
+    ro.close()
+    thread = store._checkpointer._thread
+    assert thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
