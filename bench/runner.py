@@ -8,9 +8,10 @@ repository root is the package either way; running from the root is what ``make`
 
 Measures, through the real stack:
   * Runner call overhead: sequential ``svc().get()`` of a no-op function over N calls after a
-    warm-up (p50, p99, ms), split into the task round trip (``ref()``) and the result fetch from
-    the object cache (``get()`` after ``ref()``); for reference, sequential ``Session.invoke(b"")``
-    on the ``flmping`` echo service in the same cluster and run;
+    warm-up (p50, p99, ms; a small result comes back inline in the task's output); for reference,
+    sequential ``Session.invoke(b"")`` and ``Session.run(b"").result()`` on the ``flmping`` echo
+    service in the same cluster and run, and what a result too big to come inline adds: a cache
+    ``put_object`` from the service (measured from here, another client of the same cache);
   * map throughput: ``runner.get([svc(i) for i in range(M)])`` of a trivial function (calls/s and
     wall time, median of the runs), next to M plain ``Session.run(b"")`` tasks on ``flmping``.
 """
@@ -62,21 +63,29 @@ def run_throughput(conn: flamepy.Connection, n: int, repeat: int) -> list[float]
         ssn.close()
 
 
-def runner_latency(svc: RunnerService, n: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Sequential ``svc().get()``: ms per call, and the ms of ``get()`` after ``ref()`` returned."""
+def runner_latency(svc: RunnerService, n: int, warmup: int) -> list[float]:
+    """Sequential ``svc().get()``: ms per call."""
     for _ in range(warmup):
         svc().get()
-    total, fetch = [], []
+    total = []
     for _ in range(n):
         t0 = time.perf_counter()
-        fut = svc()
-        fut.ref()
-        t1 = time.perf_counter()
-        fut.get()
-        t2 = time.perf_counter()
-        total.append((t2 - t0) * 1000)
-        fetch.append((t2 - t1) * 1000)
-    return total, fetch
+        svc().get()
+        total.append((time.perf_counter() - t0) * 1000)
+    return total
+
+
+def run_latency(conn: flamepy.Connection, n: int, warmup: int) -> list[float]:
+    """Sequential ``Session.run(b"").result()`` on flmping: ms per call (the Runner's task path)."""
+    with conn.create_session(flamepy.SessionAttributes(application="flmping")) as ssn:
+        for _ in range(warmup):
+            ssn.run(b"").result()
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            ssn.run(b"").result()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
 
 
 def put_latency(n: int) -> list[float]:
@@ -137,6 +146,7 @@ def main() -> int:
         try:
             progress(f"Session.invoke: {opts.calls} sequential calls on flmping")
             plain = bench_latency(conn, opts.calls, opts.warmup)
+            runs = run_latency(conn, opts.calls, opts.warmup)
             progress(f"Session.run: {opts.map} tasks on flmping x {opts.repeat}")
             plain_walls = run_throughput(conn, opts.map, opts.repeat)
             with Runner("bench-runner", root=ROOT) as runner:
@@ -144,7 +154,7 @@ def main() -> int:
                 files = runner.package.files
                 progress(f"Runner: {opts.calls} sequential svc().get() (package of {files} files)")
                 svc = runner.service(runner_funcs.noop, warmup=1)
-                total, fetch = runner_latency(svc, opts.calls, opts.warmup)
+                total = runner_latency(svc, opts.calls, opts.warmup)
                 svc.close()
                 puts = put_latency(opts.calls)
                 progress(f"Runner: map of {opts.map} calls x {opts.repeat}")
@@ -153,20 +163,20 @@ def main() -> int:
         finally:
             reset_default_clients()
 
-    p50_plain, p50_runner = statistics.median(plain), statistics.median(total)
+    p50_run, p50_runner = statistics.median(runs), statistics.median(total)
     n, m = f"{opts.calls:,}", f"{opts.map:,}"
     wall, plain_wall = statistics.median(walls), statistics.median(plain_walls)
     rows += [
         (f'Session.invoke(b"") on flmping, p50 / p99 ({n} sequential calls)',
-         f"{p50_plain:.2f} / {percentile(plain, 99):.2f} ms"),
+         f"{statistics.median(plain):.2f} / {percentile(plain, 99):.2f} ms"),
+        (f'Session.run(b"").result() on flmping, p50 / p99 ({n} sequential calls)',
+         f"{p50_run:.2f} / {percentile(runs, 99):.2f} ms"),
         (f"Runner svc().get() no-op, p50 / p99 ({n} sequential calls)",
          f"{p50_runner:.2f} / {percentile(total, 99):.2f} ms"),
-        ("  of which get() after ref() (result fetch from the cache), p50 / p99",
-         f"{statistics.median(fetch):.2f} / {percentile(fetch, 99):.2f} ms"),
-        ("cache put_object(None) from a client (the service's per-result put), p50 / p99",
+        ("Runner added cost per call over Session.run, p50",
+         f"{p50_runner - p50_run:+.2f} ms ({p50_runner / p50_run:.1f}x)"),
+        ("+ a result over 64 KiB: cache put_object from the service, p50 / p99",
          f"{statistics.median(puts):.2f} / {percentile(puts, 99):.2f} ms"),
-        ("Runner added cost per call, p50",
-         f"{p50_runner - p50_plain:+.2f} ms ({p50_runner / p50_plain:.1f}x)"),
         (f"Runner map, runner.get([svc(i) for i in range({opts.map})]), {EXECUTORS} executors",
          f"{opts.map / wall:,.0f} calls/s ({wall:.2f} s)"),
         (f'Session.run(b"") x {m} on flmping, gathered, {EXECUTORS} executors',

@@ -8,9 +8,10 @@
         print(sum(runner.get([svc(i, i) for i in range(1000)])))
 
 Pieces: :class:`Runner` (package, register, services, close), :class:`RunnerService` (the remote
-callable), :class:`ObjectFuture` (a result in the object cache), :func:`get_data` (decode task
-data), ``@function`` / :func:`invoke` (the decorator and run-a-file helpers, also exported as
-``flamepy.function`` / ``flamepy.invoke``). The service side is :mod:`flamepy.runner.runpy`.
+callable), :class:`ObjectFuture` (the result of a call, inline or in the object cache),
+:func:`get_data` (decode task data), ``@function`` / :func:`invoke` (the decorator and run-a-file
+helpers, also exported as ``flamepy.function`` / ``flamepy.invoke``). The service side is
+:mod:`flamepy.runner.runpy`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
   code package);
 * task input: a :class:`Call` (method name or None, args, kwargs), or a :class:`CallRef` to a call
   stored in the cache when it is too big to travel inline;
-* task output: the reference of the result in the cache (results never travel inline);
+* task output: an :class:`InlineResult` (the pickled result, up to ``INLINE_RESULT_LIMIT``) or
+  the reference of a bigger result stored in the cache;
 * a failed call: a :class:`RemoteError` stored in the cache, named by the last line of the task's
   failure message (see :func:`failure_message`), so the human text stays readable.
 
@@ -27,6 +28,7 @@ import cloudpickle
 from flamepy.errors import InternalError, InvalidArgumentError
 
 INLINE_CALL_LIMIT = 1024 * 1024  # a bigger pickled call goes through the cache
+INLINE_RESULT_LIMIT = 64 * 1024  # a smaller pickled result comes back in the task's output
 ERROR_MARKER = "flame-runner-error: "
 
 
@@ -60,6 +62,13 @@ class Call:
 @dataclass(frozen=True)
 class CallRef:
     ref: Any  # ObjectRef of a pickled Call
+
+
+@dataclass(frozen=True)
+class InlineResult:
+    """A small result, pickled, carried in the task's output instead of the object cache."""
+
+    data: bytes
 
 
 def encode(value: object) -> bytes:

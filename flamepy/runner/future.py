@@ -1,9 +1,11 @@
-"""ObjectFuture: the result of one remote call, which lives in the object cache.
+"""ObjectFuture: the result of one remote call.
 
 An ObjectFuture wraps the ``concurrent.futures.Future`` of its task, which resolves to the task's
-output: the encoded reference of the result in the cache. ``ref()`` decodes that reference,
-``get()`` fetches the value once (then keeps it), ``wait()`` only waits. A failed call raises the
-remote exception (see :mod:`flamepy.runner.codec`), fetched once and then kept. Thread-safe.
+output: a small result itself (pickled, :class:`~flamepy.runner.codec.InlineResult`) or the encoded
+reference of the result in the object cache. ``get()`` returns the value (fetched once, then kept),
+``ref()`` its reference in the cache (a small result is put there on the first ``ref()``), ``wait()``
+only waits. A failed call raises the remote exception (see :mod:`flamepy.runner.codec`), fetched
+once and then kept. Thread-safe.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ _FAILED_PREFIX = " failed: "
 class ObjectFuture:
     """A handle on the result of a remote call (see the module docstring)."""
 
-    def __init__(self, future: Future, store: ObjectStore) -> None:
+    def __init__(self, future: Future, store: ObjectStore, key_prefix: str = "") -> None:
         self._future = future
         self._store = store
+        self._key_prefix = key_prefix  # where ref() puts a small result
         self._lock = threading.Lock()
         self._ref: Any = _UNSET
         self._value: Any = _UNSET
@@ -46,31 +49,47 @@ class ObjectFuture:
         done, _ = concurrent.futures.wait([self._future], timeout=timeout)
         return bool(done)
 
-    def ref(self, timeout: float | None = None) -> Any:
-        """The ObjectRef of the result in the object cache; raises the remote exception."""
-        if self._ref is not _UNSET:
-            return self._ref
+    def _output(self, timeout: float | None) -> Any:
+        """The decoded task output (an InlineResult or a cache reference); raises the remote exception."""
         try:
             output = self._future.result(timeout)
         except concurrent.futures.TimeoutError:
             raise
         except BaseException as exc:
             raise self._remote_error(exc) from None
-        ref = codec.get_data(output)
-        if not self._store.is_ref(ref):
-            raise InternalError(f"a Runner task returned {type(ref).__name__}, not a result reference")
-        self._ref = ref
-        return ref
+        decoded = codec.get_data(output)
+        if not isinstance(decoded, codec.InlineResult) and not self._store.is_ref(decoded):
+            raise InternalError(f"a Runner task returned {type(decoded).__name__}, not a result")
+        return decoded
+
+    def ref(self, timeout: float | None = None) -> Any:
+        """The ObjectRef of the result in the object cache; raises the remote exception."""
+        if self._ref is not _UNSET:
+            return self._ref
+        out = self._output(timeout)
+        with self._lock:
+            if self._ref is _UNSET:
+                if isinstance(out, codec.InlineResult):
+                    out = self._store.put(self._key_prefix, self._value_of(out))
+                self._ref = out
+            return self._ref
 
     def get(self, timeout: float | None = None) -> Any:
         """The result (fetched from the cache on the first call); raises the remote exception."""
         if self._value is not _UNSET:
             return self._value
-        ref = self.ref(timeout)
+        out = self._output(timeout)
         with self._lock:
             if self._value is _UNSET:
-                self._value = self._store.get(ref)
+                self._value = self._value_of(out)
             return self._value
+
+    def _value_of(self, out: Any) -> Any:
+        if self._value is not _UNSET:
+            return self._value
+        if isinstance(out, codec.InlineResult):
+            return codec.get_data(out.data)
+        return self._store.get(out)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The remote exception, or None when the call succeeded."""

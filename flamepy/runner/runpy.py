@@ -7,10 +7,11 @@ the executors of a node), puts it first on ``sys.path``, makes it the working di
 the function, class (instantiated once) or object from the cache. Loading happens in a task, not
 in OnSessionEnter, so a broken package fails the calls with its error instead of failing binds.
 
-Per task: decode the call, resolve ObjectRef arguments from the cache, call, put the result in the
-cache and answer its reference; a stateful object is saved back to the cache after every call. An
-exception is stored in the cache (pickled when it round-trips, with its traceback text) and the
-task fails with a message naming it. One call at a time (the service runtime's model).
+Per task: decode the call, resolve ObjectRef arguments from the cache, call, answer a small result
+inline (pickled) or put a bigger one in the cache and answer its reference; a stateful object is
+saved back to the cache after every call. An exception is stored in the cache (pickled when it
+round-trips, with its traceback text) and the task fails with a message naming it. One call at a
+time (the service runtime's model).
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class RunnerRuntime(FlameService):
         finally:
             self._save_state(store)
         try:
+            pickled = codec.encode(result)
+            if len(pickled) <= codec.INLINE_RESULT_LIMIT:  # no cache round trip for small results
+                return codec.encode(codec.InlineResult(pickled))
             ref = store.put(prefix, result)
         except Exception as exc:
             raise self._failure(store, prefix, ErrorInfo.capture(exc)) from None

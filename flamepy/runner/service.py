@@ -97,8 +97,8 @@ class RunnerService:
             try:
                 resolved = _resolve(call)
             except BaseException as exc:  # a failed dependency fails this call too
-                return ObjectFuture(_failed(exc), self._store)
-            return ObjectFuture(self._session.run(self._encode(resolved)), self._store)
+                return ObjectFuture(_failed(exc), self._store, self._key_prefix)
+            return ObjectFuture(self._session.run(self._encode(resolved)), self._store, self._key_prefix)
         outer: Future = Future()
         left = [len(pending)]
         lock = threading.Lock()
@@ -115,7 +115,7 @@ class RunnerService:
 
         for dep in pending:
             dep.future.add_done_callback(on_dependency_done)
-        return ObjectFuture(outer, self._store)
+        return ObjectFuture(outer, self._store, self._key_prefix)
 
     def close(self) -> None:
         """Close the session (idempotent)."""

@@ -22,14 +22,27 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
-def test_function_call_result_lives_in_the_store(store: MemoryStore) -> None:
+def test_a_small_result_comes_inline_and_goes_to_the_store_on_ref(store: MemoryStore) -> None:
     svc, session, _ = make_service(rf.add, store)
+    before = set(store.keys())
     fut = svc(1, 2)
     assert fut.get() == 3
-    ref = fut.ref()
+    assert isinstance(get_data(fut.future.result()), codec.InlineResult)
+    assert set(store.keys()) == before  # no cache round trip for a small result
+    ref = fut.ref()  # asked for a reference: now it is put there, once
     assert store.is_ref(ref) and ref.key.startswith("loop/ssn-1/")
-    assert store.get(ref) == 3
+    assert store.get(ref) == 3 and fut.ref() is ref
+    assert len(set(store.keys()) - before) == 1
     assert get_data(session.inputs[0]) == Call(None, (1, 2), {})
+
+
+def test_a_large_result_lives_in_the_store(store: MemoryStore) -> None:
+    svc, _, _ = make_service(rf.echo, store)
+    big = b"x" * (codec.INLINE_RESULT_LIMIT + 1)
+    fut = svc(big)
+    assert fut.get() == ((big,), {})
+    ref = get_data(fut.future.result())
+    assert store.is_ref(ref) and fut.ref() == ref and store.get(ref) == ((big,), {})
 
 
 def test_kwargs_and_methods(store: MemoryStore) -> None:
