@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from pathlib import Path
 
 import grpc
 
 from flamepy.cache import _convert
-from flamepy.errors import InvalidArgumentError
+from flamepy.errors import InvalidArgumentError, InvalidStateError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
 from object_cache.store import ObjectStore
 from session_manager.grpc_errors import stream, unary
+
+HANDOVER_INLINE_BELOW = 1 << 20  # a same-host get of less than this comes inline, not as files
+_FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 
 async def _split(
@@ -29,6 +36,20 @@ async def _split(
             yield req.data
 
     return first.header, chunks()
+
+
+def handover_file(directory: Path, name: str) -> Path:
+    """The regular file ``name`` directly in the hand-over directory; InvalidArgumentError else."""
+    if not _FILE_NAME.fullmatch(name):
+        raise InvalidArgumentError(f"invalid hand-over file name {name!r}")
+    path = directory / name
+    try:
+        st = os.lstat(path)
+    except OSError:
+        raise InvalidArgumentError(f"no hand-over file {name!r}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidArgumentError(f"hand-over file {name!r} is not a regular file")
+    return path
 
 
 class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
@@ -61,6 +82,52 @@ class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
         async with aclosing(self.store.read(plan, self.chunk_bytes)) as data:
             async for chunk in data:
                 yield _convert.get_chunk(chunk)
+
+    # -- same-host file hand-over (see cache.proto) -------------------------------------------
+
+    def _handover(self) -> Path:
+        found = self.store.storage.handover()
+        if found is None:
+            raise InvalidStateError("this cache server's storage offers no file hand-over")
+        return found[0]
+
+    @unary
+    async def GetHandover(
+        self, request: cache_pb2.HandoverRequest, context: grpc.aio.ServicerContext
+    ) -> cache_pb2.Handover:
+        found = self.store.storage.handover()
+        if found is None:
+            return cache_pb2.Handover()
+        return cache_pb2.Handover(directory=str(found[0]), token=found[1])
+
+    @unary
+    async def PutFile(
+        self, request: cache_pb2.PutFileRequest, context: grpc.aio.ServicerContext
+    ) -> cache_pb2.WriteResponse:
+        header = request.header
+        if not header.HasField("size"):
+            raise InvalidArgumentError("PutFile: the header must give the size")
+        path = handover_file(self._handover(), request.file_name)
+        encoding = _convert.encoding_from_pb(header.encoding)
+        info = await self.store.put_file(header.key, encoding, path, header.size, request.patch)
+        return cache_pb2.WriteResponse(info=_convert.info_to_pb(info))
+
+    @unary
+    async def GetFile(
+        self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> cache_pb2.GetFileResponse:
+        plan, data = await self.store.export(
+            request.key,
+            request.have_tag,
+            request.have_version,
+            request.base_only,
+            self._handover(),
+            HANDOVER_INLINE_BELOW,
+        )
+        header = _convert.get_header(plan.info, plan.mode, plan.first_delta, plan.delta_count).header
+        if isinstance(data, bytes):
+            return cache_pb2.GetFileResponse(header=header, inline=data)
+        return cache_pb2.GetFileResponse(header=header, files=cache_pb2.FileNames(names=data))
 
     @unary
     async def Delete(

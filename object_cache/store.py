@@ -4,7 +4,8 @@ Concurrency model: runs on the server's asyncio loop. Blocking storage calls go 
 One ``asyncio.Lock`` serialises commits, deletes and discards (each a few file operations), so
 versions are assigned in commit order and never go backwards, whatever the number of concurrent
 writers: the last commit wins. Receiving a payload happens outside the lock, into a private blob.
-A generation whose base was replaced or deleted keeps its bytes until its last reader finishes.
+A generation whose base was replaced or deleted keeps its bytes until its last reader finishes
+(a same-host reader gets hard links instead, made under the lock, which outlive any discard).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeVar
 
 from flamepy.cache.keys import ObjectKey
@@ -121,6 +123,32 @@ class ObjectStore:
                     async with self._lock:
                         await self._discard(retired)
 
+    async def export(
+        self, key: str, have_tag: str, have_version: int, base_only: bool, directory: Path, inline_below: int
+    ) -> tuple[GetPlan, bytes | list[str]]:
+        """A get for a same-host reader: the plan, and its segments inline when they total less
+        than ``inline_below`` bytes, else as names of hard links made in ``directory``."""
+        async with self._lock:  # no write retires this generation while we link it
+            plan = self.plan_get(key, have_tag, have_version, base_only)
+            info = plan.info
+            indexes: list[int | None] = [None] if plan.mode == GetMode.FULL else []
+            indexes += range(plan.first_delta, plan.first_delta + plan.delta_count)
+            sizes = [info.base_size if i is None else info.deltas[i].size for i in indexes]
+            if sum(sizes) < inline_below:
+                parts = await self._io(lambda: list(self._segments(plan, max(sum(sizes), 1))))
+                return plan, b"".join(parts)
+            names = []
+            try:
+                for index in indexes:
+                    name = f"get-{secrets.token_hex(8)}"
+                    await self._io(self.storage.export_segment, info, index, directory / name)
+                    names.append(name)
+            except BaseException:
+                for name in names:
+                    (directory / name).unlink(missing_ok=True)
+                raise
+            return plan, names
+
     def _segments(self, plan: GetPlan, chunk_bytes: int) -> Generator[bytes, None, None]:
         info = plan.info
         if plan.mode == GetMode.FULL:
@@ -151,9 +179,32 @@ class ObjectStore:
         self, key_text: str, encoding: Encoding, size: int | None, chunks: AsyncIterator[bytes]
     ) -> ObjectInfo:
         key = ObjectKey.parse(key_text, prefix=True)
+        return await self._commit_put(key, encoding, await self.receive(chunks, size))
+
+    async def put_file(
+        self, key_text: str, encoding: Encoding, path: Path, size: int, patch: bool
+    ) -> ObjectInfo:
+        """Put (or patch) with the bytes of ``path``, a complete file in the hand-over directory,
+        which the storage takes over instead of receiving a stream."""
+        key = ObjectKey.parse(key_text, prefix=not patch)
+        if patch:
+            self.stat(str(key))  # fail fast
+        if size > self.max_object_bytes:
+            raise InvalidArgumentError(f"object of {size} bytes exceeds the limit of {self.max_object_bytes}")
+        try:
+            blob = await self._io(self.storage.adopt, path)
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot take over {path.name}: {exc.strerror or exc}") from None
+        if blob.size != size:
+            await self._io(blob.abort)
+            raise InvalidArgumentError(f"announced {size} bytes but the file has {blob.size}")
+        if patch:
+            return await self._commit_patch(str(key), encoding, blob)
+        return await self._commit_put(key, encoding, blob)
+
+    async def _commit_put(self, key: ObjectKey, encoding: Encoding, blob: Blob) -> ObjectInfo:
         if not key.is_full:
             key = key.child(new_object_id())
-        blob = await self.receive(chunks, size)
         try:
             async with self._lock:
                 old = self._index.get(str(key))
@@ -173,7 +224,9 @@ class ObjectStore:
     ) -> ObjectInfo:
         key = str(ObjectKey.parse(key_text))
         self.stat(key)  # fail fast, before receiving the payload
-        blob = await self.receive(chunks, size)
+        return await self._commit_patch(key, encoding, await self.receive(chunks, size))
+
+    async def _commit_patch(self, key: str, encoding: Encoding, blob: Blob) -> ObjectInfo:
         try:
             async with self._lock:
                 old = self.stat(key)

@@ -3,6 +3,11 @@
 Concurrency: thread-safe; one gRPC channel per client. Payloads stream in 1 MiB chunks. Gets
 negotiate with the server from what the bounded local cache holds, so a growing object costs only
 its new deltas. :attr:`CacheClient.stats` counts the payload bytes moved.
+
+On the same host as a server with disk storage, puts of :data:`HANDOVER_MIN_BYTES` or more and
+gets go through files instead (``GetHandover`` / ``PutFile`` / ``GetFile`` in cache.proto): the
+client writes a file the server renames into place, and reads files the server hard-linked for it,
+so no payload byte crosses gRPC. ``handover=False`` turns that off.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from flamepy.cache.keys import ObjectKey
 from flamepy.cache.local import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Held, LocalCache
 from flamepy.cache.types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
 from flamepy.config import load_context, parse_endpoint
-from flamepy.errors import InternalError, InvalidArgumentError, InvalidStateError
+from flamepy.errors import FlameError, InternalError, InvalidArgumentError, InvalidStateError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
 
 Deserializer = Callable[[Any, list[Any]], Any]
+HANDOVER_MIN_BYTES = 1 << 20  # a smaller put streams (one message); a bigger one hands a file over
 
 
 def _same_endpoint(a: str, b: str) -> bool:
@@ -46,6 +52,7 @@ class CacheClient:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
         chunk_bytes: int = _convert.CHUNK_BYTES,
+        handover: bool = True,
     ) -> None:
         self.endpoint = endpoint or load_context().cache_endpoint
         parsed = parse_endpoint(self.endpoint)
@@ -59,6 +66,8 @@ class CacheClient:
         self._stats = TransferStats()
         self._lock = threading.Lock()
         self._closed = False
+        # the same-host hand-over directory: None = not looked for yet, False = none usable
+        self._handover: Path | bool | None = None if handover else False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -106,6 +115,69 @@ class CacheClient:
     def _ref(self, info: ObjectInfo) -> ObjectRef:
         return ObjectRef(self.endpoint, info.key, info.version)
 
+    # -- same-host file hand-over --------------------------------------------------------------
+
+    def _handover_dir(self) -> Path | None:
+        """The server's hand-over directory when it offers one that this process sees and can use
+        (the token in it matches), else None; looked for once."""
+        if self._handover is None:
+            found: Path | bool = False
+            try:
+                reply = _rpc.call(self._stub.GetHandover, cache_pb2.HandoverRequest(), what="cache hand-over")
+            except FlameError:
+                reply = None  # an older server, or none: stream
+            if reply is not None and reply.directory:
+                directory = Path(reply.directory)
+                try:
+                    if (directory / ".token").read_text() == reply.token and os.access(directory, os.W_OK):
+                        found = directory
+                except OSError:
+                    pass
+            self._handover = found
+        return self._handover if isinstance(self._handover, Path) else None
+
+    def _put_file(
+        self, directory: Path, key: str, encoding: Encoding, data: bytes | memoryview, patch: bool, what: str
+    ) -> ObjectInfo | None:
+        """Put or patch by hand-over; None when the file could not be written (then stream)."""
+        path = directory / f"put-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError:
+            path.unlink(missing_ok=True)
+            self._handover = False
+            return None
+        header = _convert.write_header(key, encoding, len(data)).header
+        request = cache_pb2.PutFileRequest(header=header, file_name=path.name, patch=patch)
+        try:
+            response = _rpc.call(self._stub.PutFile, request, what=what)
+        finally:
+            path.unlink(missing_ok=True)  # gone already when the server took it over
+        self._count(bytes_sent=len(data))
+        return _convert.info_from_pb(response.info)
+
+    def _get_file(self, directory: Path, req: cache_pb2.GetRequest, what: str) -> tuple[Any, list[bytes]]:
+        """(header, segments) of a get by hand-over."""
+        with _rpc.translate(what):
+            response = self._stub.GetFile(req)
+        header = response.header
+        if response.WhichOneof("data") == "files":
+            parts = []
+            for name in response.files.names:
+                path = directory / name
+                try:
+                    parts.append(path.read_bytes())
+                except OSError as exc:
+                    raise InternalError(f"{what}: cannot read the hand-over file {name}: {exc}") from exc
+                finally:
+                    path.unlink(missing_ok=True)
+        else:
+            parts = [response.inline]
+        self._count(bytes_received=sum(map(len, parts)))
+        return header, parts
+
     # -- writes ------------------------------------------------------------------------------
 
     def _write(
@@ -130,7 +202,12 @@ class CacheClient:
 
     def _put(self, key: str, obj: object, what: str) -> ObjectRef:
         encoding, data = encode(obj)
-        info = self._write(self._stub.Put, key, encoding, len(data), self._chunks(data), what)
+        info = None
+        if len(data) >= HANDOVER_MIN_BYTES and (directory := self._handover_dir()) is not None:
+            self._check_open(what)
+            info = self._put_file(directory, key, encoding, data, False, what)
+        if info is None:
+            info = self._write(self._stub.Put, key, encoding, len(data), self._chunks(data), what)
         if len(data) <= self.local.max_bytes:
             self.local.put(Held(info.key, info.base_tag, info.base_version, encoding, bytes(data)))
         return self._ref(info)
@@ -149,9 +226,13 @@ class CacheClient:
         """Append ``delta`` to the object of ``ref`` (version + 1); NotFoundError when it is absent."""
         key = self._full_key(ref)
         encoding, data = encode(delta)
-        info = self._write(
-            self._stub.Patch, key, encoding, len(data), self._chunks(data), f"patch object {key}"
-        )
+        what = f"patch object {key}"
+        info = None
+        if len(data) >= HANDOVER_MIN_BYTES and (directory := self._handover_dir()) is not None:
+            self._check_open(what)
+            info = self._put_file(directory, key, encoding, data, True, what)
+        if info is None:
+            info = self._write(self._stub.Patch, key, encoding, len(data), self._chunks(data), what)
         held = self.local.get(key)
         if held is not None and held.base_tag == info.base_tag and held.version == info.version - 1:
             self.local.put(held.with_deltas(((encoding, bytes(data)),)))
@@ -186,14 +267,16 @@ class CacheClient:
         first = next(stream, None)
         if first is None or first.WhichOneof("part") != "header":
             raise InternalError(f"{what}: the cache server sent no header")
-        mode = _convert.get_mode_from_pb(first.header.mode)
+        self._count_mode(_convert.get_mode_from_pb(first.header.mode))
+        return stream, first.header
+
+    def _count_mode(self, mode: GetMode) -> None:
         if mode == GetMode.NOT_MODIFIED:
             self._count(not_modified_gets=1)
         elif mode == GetMode.DELTAS:
             self._count(delta_gets=1)
         else:
             self._count(full_gets=1)
-        return stream, first.header
 
     def _data(self, stream: Any) -> Iterator[bytes]:
         for msg in stream:
@@ -202,9 +285,17 @@ class CacheClient:
 
     def _fetch(self, key: str, held: Held | None, base_only: bool, what: str) -> Held:
         """The generation of ``key`` as of now, reusing ``held`` where the server allows."""
-        with _rpc.translate(what):
-            stream, header = self._open_get(key, held, base_only, what)
-            data = b"".join(self._data(stream))
+        directory = self._handover_dir()
+        if directory is not None:
+            self._check_open(what)
+            have_tag, have_version = (held.base_tag, held.version) if held else ("", 0)
+            req = _convert.get_request(key, have_tag, have_version, base_only)
+            header, received = self._get_file(directory, req, what)
+            self._count_mode(_convert.get_mode_from_pb(header.mode))
+        else:
+            with _rpc.translate(what):
+                stream, header = self._open_get(key, held, base_only, what)
+                received = [b"".join(self._data(stream))]
         info = _convert.info_from_pb(header.info)
         mode = GetMode(header.mode)
         if mode == GetMode.NOT_MODIFIED:
@@ -212,9 +303,15 @@ class CacheClient:
             return held
         wanted = info.deltas[header.first_delta : header.first_delta + header.delta_count]
         sizes: list[int] = ([info.base_size] if mode == GetMode.FULL else []) + [d.size for d in wanted]
-        if sum(sizes) != len(data):
-            raise InternalError(f"{what}: expected {sum(sizes)} bytes from the cache server, got {len(data)}")
-        parts = _split(data, sizes)
+        if [len(p) for p in received] == sizes:
+            parts = received  # one file per segment
+        else:
+            data = received[0] if len(received) == 1 else b"".join(received)
+            if sum(sizes) != len(data):
+                raise InternalError(
+                    f"{what}: expected {sum(sizes)} bytes from the cache server, got {len(data)}"
+                )
+            parts = _split(data, sizes)
         if mode == GetMode.FULL:
             base = parts.pop(0)
             fresh = Held(key, info.base_tag, info.base_version, info.encoding, base)

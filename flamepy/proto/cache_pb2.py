@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x63\x61\x63he.proto\x12\x10\x66lamepy.cache.v1\"G\n\tDeltaInfo\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\"\xc0\x01\n\nObjectInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x62\x61se_version\x18\x03 \x01(\x04\x12\x10\n\x08\x62\x61se_tag\x18\x04 \x01(\t\x12,\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\x12\x11\n\tbase_size\x18\x06 \x01(\x04\x12+\n\x06\x64\x65ltas\x18\x07 \x03(\x0b\x32\x1b.flamepy.cache.v1.DeltaInfo\"d\n\x0bWriteHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\x12\x11\n\x04size\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x07\n\x05_size\"W\n\x0cWriteRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.flamepy.cache.v1.WriteHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\";\n\rWriteResponse\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.flamepy.cache.v1.ObjectInfo\"T\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08have_tag\x18\x02 \x01(\t\x12\x14\n\x0chave_version\x18\x03 \x01(\x04\x12\x11\n\tbase_only\x18\x04 \x01(\x08\"\x8a\x01\n\tGetHeader\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.flamepy.cache.v1.ObjectInfo\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.flamepy.cache.v1.GetMode\x12\x13\n\x0b\x66irst_delta\x18\x03 \x01(\r\x12\x13\n\x0b\x64\x65lta_count\x18\x04 \x01(\r\"T\n\x0bGetResponse\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.flamepy.cache.v1.GetHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\" \n\rDeleteRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x04\"\x1a\n\x0bStatRequest\x12\x0b\n\x03key\x18\x01 \x01(\t*K\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45NCODING_PICKLE\x10\x01\x12\x10\n\x0c\x45NCODING_RAW\x10\x02*f\n\x07GetMode\x12\x18\n\x14GET_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15GET_MODE_NOT_MODIFIED\x10\x01\x12\x13\n\x0fGET_MODE_DELTAS\x10\x02\x12\x11\n\rGET_MODE_FULL\x10\x03\x32\x85\x03\n\x0bObjectCache\x12J\n\x03Put\x12\x1e.flamepy.cache.v1.WriteRequest\x1a\x1f.flamepy.cache.v1.WriteResponse\"\x00(\x01\x12L\n\x05Patch\x12\x1e.flamepy.cache.v1.WriteRequest\x1a\x1f.flamepy.cache.v1.WriteResponse\"\x00(\x01\x12\x46\n\x03Get\x12\x1c.flamepy.cache.v1.GetRequest\x1a\x1d.flamepy.cache.v1.GetResponse\"\x00\x30\x01\x12M\n\x06\x44\x65lete\x12\x1f.flamepy.cache.v1.DeleteRequest\x1a .flamepy.cache.v1.DeleteResponse\"\x00\x12\x45\n\x04Stat\x12\x1d.flamepy.cache.v1.StatRequest\x1a\x1c.flamepy.cache.v1.ObjectInfo\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x63\x61\x63he.proto\x12\x10\x66lamepy.cache.v1\"G\n\tDeltaInfo\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\"\xc0\x01\n\nObjectInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x62\x61se_version\x18\x03 \x01(\x04\x12\x10\n\x08\x62\x61se_tag\x18\x04 \x01(\t\x12,\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\x12\x11\n\tbase_size\x18\x06 \x01(\x04\x12+\n\x06\x64\x65ltas\x18\x07 \x03(\x0b\x32\x1b.flamepy.cache.v1.DeltaInfo\"d\n\x0bWriteHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.flamepy.cache.v1.Encoding\x12\x11\n\x04size\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x07\n\x05_size\"W\n\x0cWriteRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.flamepy.cache.v1.WriteHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\";\n\rWriteResponse\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.flamepy.cache.v1.ObjectInfo\"T\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08have_tag\x18\x02 \x01(\t\x12\x14\n\x0chave_version\x18\x03 \x01(\x04\x12\x11\n\tbase_only\x18\x04 \x01(\x08\"\x8a\x01\n\tGetHeader\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.flamepy.cache.v1.ObjectInfo\x12\'\n\x04mode\x18\x02 \x01(\x0e\x32\x19.flamepy.cache.v1.GetMode\x12\x13\n\x0b\x66irst_delta\x18\x03 \x01(\r\x12\x13\n\x0b\x64\x65lta_count\x18\x04 \x01(\r\"T\n\x0bGetResponse\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.flamepy.cache.v1.GetHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\" \n\rDeleteRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x04\"\x1a\n\x0bStatRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\x11\n\x0fHandoverRequest\",\n\x08Handover\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"a\n\x0ePutFileRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1d.flamepy.cache.v1.WriteHeader\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\r\n\x05patch\x18\x03 \x01(\x08\"\x86\x01\n\x0fGetFileResponse\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.flamepy.cache.v1.GetHeader\x12\x10\n\x06inline\x18\x02 \x01(\x0cH\x00\x12,\n\x05\x66iles\x18\x03 \x01(\x0b\x32\x1b.flamepy.cache.v1.FileNamesH\x00\x42\x06\n\x04\x64\x61ta\"\x1a\n\tFileNames\x12\r\n\x05names\x18\x01 \x03(\t*K\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45NCODING_PICKLE\x10\x01\x12\x10\n\x0c\x45NCODING_RAW\x10\x02*f\n\x07GetMode\x12\x18\n\x14GET_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15GET_MODE_NOT_MODIFIED\x10\x01\x12\x13\n\x0fGET_MODE_DELTAS\x10\x02\x12\x11\n\rGET_MODE_FULL\x10\x03\x32\xf3\x04\n\x0bObjectCache\x12J\n\x03Put\x12\x1e.flamepy.cache.v1.WriteRequest\x1a\x1f.flamepy.cache.v1.WriteResponse\"\x00(\x01\x12L\n\x05Patch\x12\x1e.flamepy.cache.v1.WriteRequest\x1a\x1f.flamepy.cache.v1.WriteResponse\"\x00(\x01\x12\x46\n\x03Get\x12\x1c.flamepy.cache.v1.GetRequest\x1a\x1d.flamepy.cache.v1.GetResponse\"\x00\x30\x01\x12M\n\x06\x44\x65lete\x12\x1f.flamepy.cache.v1.DeleteRequest\x1a .flamepy.cache.v1.DeleteResponse\"\x00\x12\x45\n\x04Stat\x12\x1d.flamepy.cache.v1.StatRequest\x1a\x1c.flamepy.cache.v1.ObjectInfo\"\x00\x12N\n\x0bGetHandover\x12!.flamepy.cache.v1.HandoverRequest\x1a\x1a.flamepy.cache.v1.Handover\"\x00\x12N\n\x07PutFile\x12 .flamepy.cache.v1.PutFileRequest\x1a\x1f.flamepy.cache.v1.WriteResponse\"\x00\x12L\n\x07GetFile\x12\x1c.flamepy.cache.v1.GetRequest\x1a!.flamepy.cache.v1.GetFileResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cache_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENCODING']._serialized_start=963
-  _globals['_ENCODING']._serialized_end=1038
-  _globals['_GETMODE']._serialized_start=1040
-  _globals['_GETMODE']._serialized_end=1142
+  _globals['_ENCODING']._serialized_start=1292
+  _globals['_ENCODING']._serialized_end=1367
+  _globals['_GETMODE']._serialized_start=1369
+  _globals['_GETMODE']._serialized_end=1471
   _globals['_DELTAINFO']._serialized_start=33
   _globals['_DELTAINFO']._serialized_end=104
   _globals['_OBJECTINFO']._serialized_start=107
@@ -57,6 +57,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETERESPONSE']._serialized_end=933
   _globals['_STATREQUEST']._serialized_start=935
   _globals['_STATREQUEST']._serialized_end=961
-  _globals['_OBJECTCACHE']._serialized_start=1145
-  _globals['_OBJECTCACHE']._serialized_end=1534
+  _globals['_HANDOVERREQUEST']._serialized_start=963
+  _globals['_HANDOVERREQUEST']._serialized_end=980
+  _globals['_HANDOVER']._serialized_start=982
+  _globals['_HANDOVER']._serialized_end=1026
+  _globals['_PUTFILEREQUEST']._serialized_start=1028
+  _globals['_PUTFILEREQUEST']._serialized_end=1125
+  _globals['_GETFILERESPONSE']._serialized_start=1128
+  _globals['_GETFILERESPONSE']._serialized_end=1262
+  _globals['_FILENAMES']._serialized_start=1264
+  _globals['_FILENAMES']._serialized_end=1290
+  _globals['_OBJECTCACHE']._serialized_start=1474
+  _globals['_OBJECTCACHE']._serialized_end=2101
 # @@protoc_insertion_point(module_scope)

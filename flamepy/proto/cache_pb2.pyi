@@ -126,3 +126,41 @@ class StatRequest(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     key: str
     def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class HandoverRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Handover(_message.Message):
+    __slots__ = ("directory", "token")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    token: str
+    def __init__(self, directory: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+
+class PutFileRequest(_message.Message):
+    __slots__ = ("header", "file_name", "patch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    header: WriteHeader
+    file_name: str
+    patch: bool
+    def __init__(self, header: _Optional[_Union[WriteHeader, _Mapping]] = ..., file_name: _Optional[str] = ..., patch: _Optional[bool] = ...) -> None: ...
+
+class GetFileResponse(_message.Message):
+    __slots__ = ("header", "inline", "files")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    INLINE_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    header: GetHeader
+    inline: bytes
+    files: FileNames
+    def __init__(self, header: _Optional[_Union[GetHeader, _Mapping]] = ..., inline: _Optional[bytes] = ..., files: _Optional[_Union[FileNames, _Mapping]] = ...) -> None: ...
+
+class FileNames(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -59,6 +59,21 @@ class ObjectCacheStub:
                 request_serializer=cache__pb2.StatRequest.SerializeToString,
                 response_deserializer=cache__pb2.ObjectInfo.FromString,
                 _registered_method=True)
+        self.GetHandover = channel.unary_unary(
+                '/flamepy.cache.v1.ObjectCache/GetHandover',
+                request_serializer=cache__pb2.HandoverRequest.SerializeToString,
+                response_deserializer=cache__pb2.Handover.FromString,
+                _registered_method=True)
+        self.PutFile = channel.unary_unary(
+                '/flamepy.cache.v1.ObjectCache/PutFile',
+                request_serializer=cache__pb2.PutFileRequest.SerializeToString,
+                response_deserializer=cache__pb2.WriteResponse.FromString,
+                _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/flamepy.cache.v1.ObjectCache/GetFile',
+                request_serializer=cache__pb2.GetRequest.SerializeToString,
+                response_deserializer=cache__pb2.GetFileResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectCacheServicer:
@@ -94,6 +109,24 @@ class ObjectCacheServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHandover(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectCacheServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +154,21 @@ def add_ObjectCacheServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=cache__pb2.StatRequest.FromString,
                     response_serializer=cache__pb2.ObjectInfo.SerializeToString,
+            ),
+            'GetHandover': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHandover,
+                    request_deserializer=cache__pb2.HandoverRequest.FromString,
+                    response_serializer=cache__pb2.Handover.SerializeToString,
+            ),
+            'PutFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutFile,
+                    request_deserializer=cache__pb2.PutFileRequest.FromString,
+                    response_serializer=cache__pb2.WriteResponse.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=cache__pb2.GetRequest.FromString,
+                    response_serializer=cache__pb2.GetFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +306,87 @@ class ObjectCache:
             '/flamepy.cache.v1.ObjectCache/Stat',
             cache__pb2.StatRequest.SerializeToString,
             cache__pb2.ObjectInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHandover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.cache.v1.ObjectCache/GetHandover',
+            cache__pb2.HandoverRequest.SerializeToString,
+            cache__pb2.Handover.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.cache.v1.ObjectCache/PutFile',
+            cache__pb2.PutFileRequest.SerializeToString,
+            cache__pb2.WriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.cache.v1.ObjectCache/GetFile',
+            cache__pb2.GetRequest.SerializeToString,
+            cache__pb2.GetFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 
 from flamepy.cache.types import ObjectInfo
 
@@ -62,6 +63,20 @@ class Storage(ABC):
     @abstractmethod
     def discard(self, info: ObjectInfo) -> None:
         """Drop the bytes of the generation ``info`` (no reader uses them any more)."""
+
+    def handover(self) -> tuple[Path, str] | None:
+        """The same-host hand-over directory and its token (see cache.proto), or None."""
+        return None
+
+    def adopt(self, path: Path) -> Blob:
+        """A blob made of the complete file ``path`` from the hand-over directory (taken over by
+        the commit, not copied). Only storages with a hand-over directory implement it."""
+        raise NotImplementedError(f"{type(self).__name__} takes no files")
+
+    def export_segment(self, info: ObjectInfo, index: int | None, dest: Path) -> None:
+        """Make the base (``index`` None) or delta ``index`` of ``info`` readable at ``dest`` (a
+        hard link: later writes never change it) for a same-host reader."""
+        raise NotImplementedError(f"{type(self).__name__} gives no files")
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release resources."""

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flamepy.cache.types import ObjectInfo
 from object_cache.storage.base import Blob, Storage, chunks_of
@@ -49,6 +50,14 @@ class MirroredBlob(Blob):
     def abort(self) -> None:
         self._parts = None
         self.inner.abort()
+
+    @classmethod
+    def unmirrored(cls, inner: Blob) -> MirroredBlob:
+        """A blob whose bytes are only in ``inner`` (an adopted file: never read back to mirror)."""
+        blob = cls(inner, 0)
+        blob._parts = None
+        blob.size = inner.size
+        return blob
 
     def data(self) -> bytes | None:
         return None if self._parts is None else b"".join(self._parts)
@@ -163,6 +172,15 @@ class CachedStorage(Storage):
             if entry is not None and entry.base_tag == info.base_tag:
                 self._drop(info.key)
         self.inner.discard(info)
+
+    def handover(self) -> tuple[Path, str] | None:
+        return self.inner.handover()
+
+    def adopt(self, path: Path) -> Blob:
+        return MirroredBlob.unmirrored(self.inner.adopt(path))
+
+    def export_segment(self, info: ObjectInfo, index: int | None, dest: Path) -> None:
+        self.inner.export_segment(info, index, dest)
 
     def close(self) -> None:
         with self._lock:

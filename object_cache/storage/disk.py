@@ -3,6 +3,7 @@
 Layout under the root::
 
     tmp/                                   blobs being received (cleared on start)
+    handover/                              same-host file hand-over (owner only; cleared on start)
     objects/<app>/<session>/<id>/meta.json the object's ObjectInfo (replaced atomically)
     objects/<app>/<session>/<id>/base-<tag>
     objects/<app>/<session>/<id>/delta-<tag>-<index>
@@ -32,6 +33,7 @@ from object_cache.storage.base import Blob, Storage
 log = logging.getLogger(__name__)
 
 META = "meta.json"
+TOKEN = ".token"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -43,12 +45,16 @@ def _fsync_dir(path: Path) -> None:
 
 
 class DiskBlob(Blob):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, adopt: bool = False) -> None:
+        """A new file at ``path``, or (``adopt``) the complete file already there."""
         self.path = path
-        self.size = 0
-        self._file = path.open("wb")
+        self._adopted = adopt
+        self._file = path.open("rb" if adopt else "wb")
+        self.size = os.fstat(self._file.fileno()).st_size if adopt else 0
 
     def write(self, chunk: bytes) -> None:
+        if self._adopted:
+            raise ValueError("an adopted blob is complete")
         self._file.write(chunk)
         self.size += len(chunk)
 
@@ -98,6 +104,11 @@ class DiskStorage(Storage):
         self._objects = self.root / "objects"
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._objects.mkdir(parents=True, exist_ok=True)
+        self._handover = self.root / "handover"
+        self._handover.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self._handover, 0o700)
+        self._handover_token = secrets.token_hex(16)
+        (self._handover / TOKEN).write_text(self._handover_token)
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -124,6 +135,9 @@ class DiskStorage(Storage):
     def load(self) -> list[ObjectInfo]:
         for leftover in self._tmp.iterdir():
             leftover.unlink(missing_ok=True)
+        for leftover in self._handover.iterdir():
+            if leftover.name != TOKEN:
+                leftover.unlink(missing_ok=True)
         infos = []
         for meta in sorted(self._objects.glob(f"*/*/*/{META}")):
             try:
@@ -180,6 +194,16 @@ class DiskStorage(Storage):
 
     def read_delta(self, info: ObjectInfo, index: int, chunk_bytes: int) -> Iterator[bytes]:
         return self._read(self._dir(info.key) / self._delta_name(info, index), chunk_bytes)
+
+    def handover(self) -> tuple[Path, str] | None:
+        return self._handover, self._handover_token
+
+    def adopt(self, path: Path) -> Blob:
+        return DiskBlob(path, adopt=True)
+
+    def export_segment(self, info: ObjectInfo, index: int | None, dest: Path) -> None:
+        name = self._base_name(info) if index is None else self._delta_name(info, index)
+        os.link(self._dir(info.key) / name, dest)
 
     def delete(self, info: ObjectInfo) -> None:
         obj_dir = self._dir(info.key)
