@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from flamepy import _convert as conv
 from flamepy import localpipe
-from flamepy.errors import FlameError
+from flamepy.errors import FlameError, InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.taskpipe import PipeError, frame
@@ -104,11 +105,14 @@ class LocalServer:
 
         while (payload := await localpipe.read_frame(reader)) is not None:
             try:
-                request = ext.RunTaskRequest.FromString(payload)
+                try:
+                    request = ext.RunTaskRequest.FromString(payload)
+                except DecodeError as exc:
+                    raise InvalidArgumentError(f"malformed RunTaskRequest: {exc}") from None
                 reply = b"\x00" + conv.task_to_pb(await run_task(self.sm, request)).SerializeToString()
             except FlameError as exc:
                 reply = bytes([status_of(exc).value[0]]) + exc.message.encode()
-            except Exception as exc:  # protobuf's DecodeError, or a bug: answer INTERNAL, keep serving
+            except Exception as exc:  # a bug: answer INTERNAL, keep serving
                 log.exception("local RunTask failed")
                 reply = bytes([grpc.StatusCode.INTERNAL.value[0]]) + f"internal error: {exc!r}".encode()
             writer.write(frame(reply))

@@ -138,3 +138,51 @@ def test_an_executor_manager_attaches_over_the_local_socket(server, tmp_path: Pa
             assert kind is not LocalAttach
         else:
             assert kind is expected
+
+
+def test_concurrent_and_large_invokes_over_the_local_socket(server, fake_node: FakeNode) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flamepy.types import MAX_TASK_DATA_BYTES
+
+    with flamepy.Connection(f"http://{server.target}") as conn:
+        ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", id="s1"))
+
+        def caller(k: int) -> list[bytes | None]:
+            return [ssn.invoke(f"{k}-{i}".encode()) for i in range(25)]
+
+        with ThreadPoolExecutor(8) as pool:  # each thread takes its own pooled connection
+            results = list(pool.map(caller, range(8)))
+        assert results == [[f"{k}-{i}".encode() for i in range(25)] for k in range(8)]
+        runner = conn._local
+        assert isinstance(runner, LocalRunner) and 1 <= len(runner._idle) <= 8
+        big = bytes(range(256)) * (MAX_TASK_DATA_BYTES // 256)
+        assert ssn.invoke(big) == big  # several socket reads per frame, both ways
+        assert conn.get_session("s1").status.succeed == 201
+
+
+def test_a_malformed_request_gets_an_error_and_the_connection_keeps_serving(stubs, fake_node) -> None:
+    from flamepy.taskpipe import HEADER
+
+    fs, _ = stubs
+    from flamepy.proto import frontend_pb2 as fe
+    from flamepy.proto import types_pb2 as pb
+
+    fs.CreateSession(fe.CreateSessionRequest(session_id="s1", session=pb.SessionSpec(application="flmping")))
+    path, token = _endpoint(stubs)
+
+    def reply(sock: socket.socket) -> bytes:
+        (n,) = HEADER.unpack(sock.recv(4, socket.MSG_WAITALL))
+        return sock.recv(n, socket.MSG_WAITALL)
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(localpipe.hello(localpipe.ROLE_CLIENT, token))
+        assert reply(sock) == localpipe.OK
+        sock.sendall(frame(b"\xff\xff\xff"))  # not a RunTaskRequest
+        bad = reply(sock)
+        assert bad[0] == 3 and bad[1:].startswith(b"malformed RunTaskRequest")  # INVALID_ARGUMENT
+        sock.sendall(frame(ext.RunTaskRequest(session_id="s1", input=b"ok").SerializeToString()))
+        good = reply(sock)
+        assert good[0] == 0 and pb.Task.FromString(good[1:]).spec.output == b"ok"
