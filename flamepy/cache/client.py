@@ -200,14 +200,22 @@ class CacheClient:
         for start in range(0, len(view), self.chunk_bytes):
             yield bytes(view[start : start + self.chunk_bytes])
 
-    def _put(self, key: str, obj: object, what: str) -> ObjectRef:
-        encoding, data = encode(obj)
-        info = None
+    def _send(
+        self, key: str, encoding: Encoding, data: bytes | memoryview, patch: bool, what: str
+    ) -> ObjectInfo:
+        """Put (or patch) ``data``: by file hand-over when it is big and the server is on this
+        host, else streamed."""
         if len(data) >= HANDOVER_MIN_BYTES and (directory := self._handover_dir()) is not None:
             self._check_open(what)
-            info = self._put_file(directory, key, encoding, data, False, what)
-        if info is None:
-            info = self._write(self._stub.Put, key, encoding, len(data), self._chunks(data), what)
+            info = self._put_file(directory, key, encoding, data, patch, what)
+            if info is not None:
+                return info
+        rpc = self._stub.Patch if patch else self._stub.Put
+        return self._write(rpc, key, encoding, len(data), self._chunks(data), what)
+
+    def _put(self, key: str, obj: object, what: str) -> ObjectRef:
+        encoding, data = encode(obj)
+        info = self._send(key, encoding, data, False, what)
         if len(data) <= self.local.max_bytes:
             self.local.put(Held(info.key, info.base_tag, info.base_version, encoding, bytes(data)))
         return self._ref(info)
@@ -226,13 +234,7 @@ class CacheClient:
         """Append ``delta`` to the object of ``ref`` (version + 1); NotFoundError when it is absent."""
         key = self._full_key(ref)
         encoding, data = encode(delta)
-        what = f"patch object {key}"
-        info = None
-        if len(data) >= HANDOVER_MIN_BYTES and (directory := self._handover_dir()) is not None:
-            self._check_open(what)
-            info = self._put_file(directory, key, encoding, data, True, what)
-        if info is None:
-            info = self._write(self._stub.Patch, key, encoding, len(data), self._chunks(data), what)
+        info = self._send(key, encoding, data, True, f"patch object {key}")
         held = self.local.get(key)
         if held is not None and held.base_tag == info.base_tag and held.version == info.version - 1:
             self.local.put(held.with_deltas(((encoding, bytes(data)),)))

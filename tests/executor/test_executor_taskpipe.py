@@ -4,9 +4,11 @@ over gRPC; results, failures and a crash mid-task read the same either way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -189,19 +191,24 @@ async def test_pipe_round_trip_and_malformed_frames(tmp_path: Path) -> None:
     assert await TaskPipe.connect(path) is None  # no pipe: the executor uses gRPC
 
 
-async def test_pipe_answers_a_burst_in_order(tmp_path: Path) -> None:
-    path = tmp_path / "t.pipe"
-    server = PipeServer(path, _reverse).start()
+@contextlib.asynccontextmanager
+async def _served(path: Path, handle) -> AsyncIterator[tuple[TaskPipe, _Collector]]:
+    """A PipeServer answering with ``handle``, and a connected TaskPipe with its reply collector."""
+    server = PipeServer(path, handle).start()
     try:
         pipe = await TaskPipe.connect(path)
         assert pipe is not None
-        got = _Collector(pipe)
-        pipe.send([_task(str(i), str(i).encode()) for i in range(50)])  # one write
-        replies = await got.wait_for(50)
-        assert [r[1] for r in replies] == [str(i).encode()[::-1] for i in range(50)]
+        yield pipe, _Collector(pipe)
         await pipe.close()
     finally:
         server.close()
+
+
+async def test_pipe_answers_a_burst_in_order(tmp_path: Path) -> None:
+    async with _served(tmp_path / "t.pipe", _reverse) as (pipe, got):
+        pipe.send([_task(str(i), str(i).encode()) for i in range(50)])  # one write
+        replies = await got.wait_for(50)
+        assert [r[1] for r in replies] == [str(i).encode()[::-1] for i in range(50)]
 
 
 async def test_a_long_task_does_not_hold_back_earlier_replies(tmp_path: Path) -> None:
@@ -214,21 +221,15 @@ async def test_a_long_task_does_not_hold_back_earlier_replies(tmp_path: Path) ->
             assert release_slow.wait(30)
         return _reverse(payload)
 
-    path = tmp_path / "t.pipe"
-    server = PipeServer(path, handle).start()
     try:
-        pipe = await TaskPipe.connect(path)
-        assert pipe is not None
-        got = _Collector(pipe)
-        pipe.send([_task("1", b"fast"), _task("2", b"slow")])  # "slow" is waiting when "fast" ends
-        # "fast" is answered while "slow" still runs: each result is written when it is ready
-        assert await got.wait_for(1) == [(0, b"tsaf", None)]
-        release_slow.set()
-        assert (await got.wait_for(2))[1] == (0, b"wols", None)
-        await pipe.close()
+        async with _served(tmp_path / "t.pipe", handle) as (pipe, got):
+            pipe.send([_task("1", b"fast"), _task("2", b"slow")])  # "slow" waits when "fast" ends
+            # "fast" is answered while "slow" still runs: each result is written when it is ready
+            assert await got.wait_for(1) == [(0, b"tsaf", None)]
+            release_slow.set()
+            assert (await got.wait_for(2))[1] == (0, b"wols", None)
     finally:
         release_slow.set()
-        server.close()
 
 
 async def test_pipe_breaks_when_the_peer_goes_away_or_sends_garbage(tmp_path: Path) -> None:
