@@ -309,13 +309,6 @@ class Broker:
             self.schedule_needed = True
         return created
 
-    def get_task(self, sid: str, tid: str) -> TaskRecord:
-        """An unfinished task's record (or a finished one not yet forgotten)."""
-        rec = self.find_task(sid, tid)
-        if rec is None:
-            raise NotFoundError(f"task {tid!r} of session {sid!r} is finished and no longer in memory")
-        return rec
-
     def find_task(self, sid: str, tid: str) -> TaskRecord | None:
         """The task's record, or None when it is finished and only in storage; NotFoundError when
         the session never had such a task."""
@@ -543,7 +536,7 @@ class Broker:
         if t is None or t > SHORT_TASK_S:
             return 1
         ahead = math.ceil(round(QUEUED_WORK_S / t, 6)) if t > 0 else self.prefetch
-        return max(2, min(self.prefetch, 1 + ahead))
+        return min(self.prefetch, max(2, 1 + ahead))
 
     def _dispatch_session(self, ses: SessionRecord) -> None:
         """Deal pending tasks round-robin, one per executor per round, up to the window."""

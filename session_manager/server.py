@@ -209,12 +209,16 @@ class SessionManager:
         for first in range(1, end, LIST_CHUNK):
             last = min(first + LIST_CHUNK, end) - 1
             stored = {int(t.id): t for t in self._storage.load_tasks(sid, first, last)}
+            # the whole chunk at once: a task forgotten while the caller streams cannot show up
+            # with the older state read from storage before it finished
+            chunk = []
             for num in range(first, last + 1):
                 rec = ses.tasks.get(num)
                 if rec is not None:
-                    yield rec.snapshot()
+                    chunk.append(rec.snapshot())
                 elif num in stored:
-                    yield stored[num]
+                    chunk.append(stored[num])
+            yield from chunk
 
     # -- nodes -------------------------------------------------------------------------------
 

@@ -307,6 +307,8 @@ def test_window_covers_about_2ms_of_short_tasks(broker: Broker, task_time, windo
     ses = broker.get_session("s")
     ses.task_time = task_time
     assert broker.window(ses) == window
+    broker.prefetch = 1  # --prefetch 1: never more than one task per executor
+    assert broker.window(ses) == 1
 
 
 def test_long_tasks_go_one_at_a_time(broker: Broker) -> None:
