@@ -74,6 +74,28 @@ def test_crash_mid_task_fails_that_task_and_the_session_recovers(conn: flamepy.C
         ssn.close()
 
 
+def test_a_crash_inside_a_burst_of_pushed_ahead_tasks_fails_only_that_task(conn: flamepy.Connection) -> None:
+    """Short tasks are pushed ahead to the executors and sent to the services before earlier ones
+    finish; a process that dies mid-burst fails the task it was running, and the ones queued behind
+    it run again elsewhere, each exactly once."""
+    ssn = conn.create_session(attrs("faulty", min_instances=2))
+    try:
+        assert [f.result(timeout=60) for f in [ssn.run(b"w") for _ in range(200)]] == [b"w"] * 200
+        inputs = [str(i).encode() for i in range(400)]
+        inputs[150] = b"crash"
+        futs = [ssn.run(x) for x in inputs]
+        for x, f in zip(inputs, futs, strict=True):
+            if x == b"crash":
+                with pytest.raises(flamepy.FlameError, match="exited with code -9"):
+                    f.result(timeout=60)
+            else:
+                assert f.result(timeout=60) == x
+        st = conn.get_session(ssn.id).status
+        assert (st.succeed, st.failed, st.pending, st.running) == (599, 1, 0, 0)
+    finally:
+        ssn.close()
+
+
 def test_bind_failure_becomes_event_1001_not_a_hang(conn: flamepy.Connection) -> None:
     ssn = conn.create_session(attrs("faulty", common_data=b"fail-enter", min_instances=1))
     try:
