@@ -15,7 +15,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_kill_9_and_restart_loses_no_accepted_task(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "c", port=0, executors_env={"FLAME_NODE_CPUS": "2"}) as cluster:
+    with (
+        LocalCluster(tmp_path / "c", port=0, executors_env={"FLAME_NODE_CPUS": "2"}) as cluster,
+        flamepy.Connection(cluster.endpoint) as kept,  # open across the restart
+    ):
+        pinger = kept.create_session(flamepy.SessionAttributes(application="flmping"))
+        assert pinger.invoke(b"before") == b"before"  # leaves a pooled local-socket connection
         with flamepy.Connection(cluster.endpoint) as conn:
             conn.register_application("faulty", app_attrs(HERE / "faulty_service.py"))
             ssn = conn.create_session(flamepy.SessionAttributes(application="faulty", common_data=b"c"))
@@ -23,6 +28,8 @@ def test_kill_9_and_restart_loses_no_accepted_task(tmp_path: Path) -> None:
             sid = ssn.id
         cluster.kill_session_manager()
         cluster.restart_session_manager()
+        # the old local connection is dead and the socket has a new token: found again, or gRPC
+        assert pinger.invoke(b"after") == b"after"
         with flamepy.Connection(cluster.endpoint) as conn:
             assert conn.get_application("faulty") is not None
             ssn = conn.get_session(sid)
