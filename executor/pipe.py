@@ -18,7 +18,7 @@ from pathlib import Path
 from executor import convert
 from executor.events import TaskRequest
 from flamepy.proto import types_pb2
-from flamepy.taskpipe import HEADER, PipeError, frame, frame_length
+from flamepy.taskpipe import PipeError, frame, take_frames
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +70,15 @@ class TaskPipe(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
+        self._buf += data
         replies: list[Reply] = []
-        pos = 0
         try:
-            while len(buf) - pos >= HEADER.size:
-                n = frame_length(bytes(buf[pos : pos + HEADER.size]))
-                end = pos + HEADER.size + n
-                if len(buf) < end:
-                    break
-                replies.append(_decode(bytes(buf[pos + HEADER.size : end])))
-                pos = end
+            for payload in take_frames(self._buf):
+                replies.append(_decode(payload))
         except PipeError as exc:
             self._break(str(exc))
             if self._transport is not None:
                 self._transport.abort()
-        del buf[:pos]
         if replies:
             self.on_replies(replies)
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from flamepy.taskpipe import HEADER, PipeError, frame, frame_length
+from flamepy.taskpipe import PipeError, frame, take_frames
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,8 @@ class PipeServer:
     def _serve_connection(self, conn: socket.socket) -> None:
         buf = bytearray()
         while True:
-            pos = 0
-            while len(buf) - pos >= HEADER.size:  # answer every complete request received so far
-                n = frame_length(bytes(buf[pos : pos + HEADER.size]))
-                end = pos + HEADER.size + n
-                if len(buf) < end:
-                    break
-                payload = bytes(buf[pos + HEADER.size : end])
-                pos = end
+            for payload in take_frames(buf):  # answer every complete request received so far
                 conn.sendall(frame(self._handle(payload)))
-            del buf[:pos]
             data = conn.recv(_BUFFER)
             if not data:
                 if buf:

@@ -17,6 +17,7 @@ service process is gone.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 ENV = "FLAMEPY_TASK_PIPE"
 SUFFIX = ".pipe"  # the executor's pipe path is the Instance socket's path plus this
@@ -39,3 +40,15 @@ def frame_length(header: bytes) -> int:
     if n >= MAX_FRAME:
         raise PipeError(f"task pipe frame of {n} bytes is out of bounds")
     return n
+
+
+def take_frames(buf: bytearray) -> Iterator[bytes]:
+    """The payloads of the complete frames at the start of ``buf``, each removed from it as it is
+    taken; :class:`PipeError` at an out-of-bounds header (after the frames before it)."""
+    while len(buf) >= HEADER.size:
+        end = HEADER.size + frame_length(bytes(buf[: HEADER.size]))
+        if len(buf) < end:
+            return
+        payload = bytes(buf[HEADER.size : end])
+        del buf[:end]
+        yield payload
