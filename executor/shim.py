@@ -27,12 +27,12 @@ from executor.instance import InstanceCallError, InstanceClient
 from executor.launcher import Launcher, LaunchError, LaunchSpec, ServiceProcess
 from executor.pipe import TaskPipe
 from flamepy import taskpipe
+from flamepy.taskpipe import MAX_SOCKET_PATH
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux (104 on macOS); keep well below
 
 
 @dataclass(frozen=True)

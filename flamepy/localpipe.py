@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import asyncio
 
-from flamepy.taskpipe import HEADER, PipeError, frame, frame_length
+from flamepy.taskpipe import HEADER, MAX_SOCKET_PATH, PipeError, frame, frame_length
 
 VERSION = "flame-local/1"
 ROLE_CLIENT = "client"
 ROLE_NODE = "node"
 OK = b"ok"
-MAX_PATH = 100  # a Unix socket path must fit sockaddr_un (108 bytes with the terminator)
 
-__all__ = ["OK", "PipeError", "frame", "hello", "parse_hello", "read_frame"]
+__all__ = ["MAX_SOCKET_PATH", "OK", "PipeError", "frame", "hello", "parse_hello", "read_frame"]
 
 
 def hello(role: str, token: str) -> bytes:

@@ -23,6 +23,8 @@ ENV = "FLAMEPY_TASK_PIPE"
 SUFFIX = ".pipe"  # the executor's pipe path is the Instance socket's path plus this
 HEADER = struct.Struct("!I")
 MAX_FRAME = 1 << 31  # a sanity bound on a frame's length, not a product limit
+# Unix socket paths stay shorter than this: sun_path is 108 bytes on Linux (104 on macOS)
+MAX_SOCKET_PATH = 100
 
 
 class PipeError(Exception):

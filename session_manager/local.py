@@ -139,9 +139,9 @@ def local_socket_path(configured: str | None, data_dir: str | None) -> Path | No
     if not data_dir:
         return None
     path = Path(data_dir).resolve() / "sm.sock"
-    if len(str(path)) <= localpipe.MAX_PATH:
+    if len(str(path)) < localpipe.MAX_SOCKET_PATH:
         return path
     # too long for a socket address: a short name in the temporary directory, one per data dir
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:16]
     short = Path(tempfile.gettempdir()) / f"flame-sm-{digest}.sock"
-    return short if len(str(short)) <= localpipe.MAX_PATH else None
+    return short if len(str(short)) < localpipe.MAX_SOCKET_PATH else None
