@@ -7,9 +7,7 @@ process group is terminated, and the process exits 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -17,6 +15,7 @@ from pathlib import Path
 
 from executor.config import ManagerConfig, parse_endpoint
 from executor.manager import ExecutorManager
+from flamepy.common.serve import run_until_signal, stop_event
 from flamepy.errors import FlameError
 
 log = logging.getLogger(__name__)
@@ -57,10 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
 
 
 async def serve(config: ManagerConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     config.work_dir.mkdir(parents=True, exist_ok=True)
     log.info(
         "executor manager %s: work dir %s, session manager %s", config.name, config.work_dir, config.endpoint
@@ -70,16 +66,7 @@ async def serve(config: ManagerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, config.log_level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        asyncio.run(serve(config))
-    except FlameError as exc:  # bad configuration, e.g. FLAME_NODE_MEMORY=lots
-        log.error("%s", exc)
-        return 2
-    return 0
+    return run_until_signal(lambda: serve(config), config.log_level)
 
 
 if __name__ == "__main__":

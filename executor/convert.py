@@ -22,8 +22,8 @@ from executor.events import (
     TaskOutcome,
     TaskRequest,
 )
-from flamepy._batches import batch_runs
-from flamepy._convert import app_attrs_from_pb, node_to_pb, resreq_from_pb
+from flamepy.common.batches import batch_runs
+from flamepy.common.convert import app_attrs_from_pb, node_to_pb, resreq_from_pb
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2, shim_pb2, types_pb2
 from flamepy.types import Shim

@@ -1,4 +1,4 @@
-"""``Backend.Attach`` over the session manager's local socket (:mod:`flamepy.localpipe`), for an
+"""``Backend.Attach`` over the session manager's local socket (:mod:`flamepy.common.localpipe`), for an
 executor manager on the same host: the part of a grpc.aio stream call the manager uses (``read``
 returning a message or ``grpc.aio.EOF``, ``cancel``), without gRPC's per-message cost.
 
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import grpc
 
-from flamepy import localpipe
+from flamepy.common import localpipe
+from flamepy.common.taskpipe import PipeError, frame
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2, extensions_pb2_grpc
-from flamepy.taskpipe import PipeError, frame
 
 log = logging.getLogger(__name__)
 

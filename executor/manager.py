@@ -27,9 +27,9 @@ from executor.local_attach import LocalAttach, find_local
 from executor.node import NodeSession
 from executor.resources import describe_node
 from executor.shim import HostShim, ShimSettings
+from flamepy.common.taskpipe import PipeError
 from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2_grpc
-from flamepy.taskpipe import PipeError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The executor end of the task pipe (:mod:`flamepy.taskpipe`): an asyncio protocol, pipelined.
+"""The executor end of the task pipe (:mod:`flamepy.common.taskpipe`): an asyncio protocol, pipelined.
 
 :meth:`TaskPipe.connect` returns None when the service did not open a pipe (an independent
 ``flame.v1`` service): the executor then invokes tasks over gRPC. :meth:`TaskPipe.send` writes tasks
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from executor import convert
 from executor.events import TaskRequest
+from flamepy.common.taskpipe import PipeError, frame, take_frames
 from flamepy.proto import types_pb2
-from flamepy.taskpipe import PipeError, frame, take_frames
 
 log = logging.getLogger(__name__)
 
@@ -100,5 +100,3 @@ def _decode(body: bytes) -> Reply:
 
 def _unexpected(replies: list[Reply]) -> None:
     log.warning("task pipe: %d reply(ies) with no task waiting; ignored", len(replies))
-
-

@@ -26,13 +26,12 @@ from executor.events import BindRequest, SessionContext, TaskOutcome, TaskReques
 from executor.instance import InstanceCallError, InstanceClient
 from executor.launcher import Launcher, LaunchError, LaunchSpec, ServiceProcess
 from executor.pipe import TaskPipe
-from flamepy import taskpipe
-from flamepy.taskpipe import MAX_SOCKET_PATH
+from flamepy.common import taskpipe
+from flamepy.common.taskpipe import MAX_SOCKET_PATH
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
 
 
 @dataclass(frozen=True)

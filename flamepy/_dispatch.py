@@ -19,8 +19,9 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from flamepy import _convert, _rpc
+from flamepy import _rpc
 from flamepy._outcome import fail, outcome_of_task, resolve
+from flamepy.common import convert as _convert
 from flamepy.errors import FlameError, InternalError, InvalidStateError, NotFoundError, UnavailableError
 from flamepy.proto import extensions_pb2
 from flamepy.types import Task, TaskCompletion

@@ -1,4 +1,4 @@
-"""The SDK's end of the local protocol (:mod:`flamepy.localpipe`): ``RunTask`` (``Session.invoke``)
+"""The SDK's end of the local protocol (:mod:`flamepy.common.localpipe`): ``RunTask`` (``Session.invoke``)
 over the session manager's Unix socket when the client runs on the same host.
 
 A small pool of blocking connections, each used by one calling thread at a time, so a call goes out
@@ -14,10 +14,11 @@ import socket
 import threading
 from pathlib import Path
 
-from flamepy import _rpc, localpipe
+from flamepy import _rpc
+from flamepy.common import localpipe
+from flamepy.common.taskpipe import HEADER, PipeError, frame, frame_length
 from flamepy.errors import FlameError, UnavailableError
 from flamepy.proto import extensions_pb2, types_pb2
-from flamepy.taskpipe import HEADER, PipeError, frame, frame_length
 
 log = logging.getLogger(__name__)
 
@@ -142,5 +143,3 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
             raise PipeError("the session manager closed the local connection")
         got += k
     return bytes(buf)
-
-

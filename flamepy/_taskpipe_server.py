@@ -1,4 +1,4 @@
-"""The service end of the task pipe (:mod:`flamepy.taskpipe`): one thread, blocking sockets.
+"""The service end of the task pipe (:mod:`flamepy.common.taskpipe`): one thread, blocking sockets.
 
 Accepts one executor connection at a time and answers each request frame with ``handle(payload)``,
 in order. The executor may send tasks ahead; every complete frame received is answered before the
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from flamepy.taskpipe import PipeError, frame, take_frames
+from flamepy.common.taskpipe import PipeError, frame, take_frames
 
 log = logging.getLogger(__name__)
 

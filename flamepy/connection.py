@@ -14,8 +14,9 @@ from types import TracebackType
 
 import grpc
 
-from flamepy import _convert, _rpc
+from flamepy import _rpc
 from flamepy._local_client import LocalRunner
+from flamepy.common import convert as _convert
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
 from flamepy.proto import extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc

@@ -5,7 +5,7 @@ path) and calls OnSessionEnter once, OnTaskInvoke per task and OnSessionLeave at
 at a time. Concurrency model: a sync gRPC server with one worker thread; the main thread of
 :func:`run` waits for OnSessionLeave, then stops the server and returns. When the executor passes
 ``FLAMEPY_TASK_PIPE`` (our executor does), tasks may also arrive over that faster same-host pipe
-(:mod:`flamepy.taskpipe`), served by one more thread; a lock keeps every call into the service one
+(:mod:`flamepy.common.taskpipe`), served by one more thread; a lock keeps every call into the service one
 at a time whichever way it came.
 """
 
@@ -242,8 +242,8 @@ def run(service: FlameService, endpoint: str | None = None) -> None:
 def _start_task_pipe(servicer: Any) -> Any:
     """The task pipe's server when the executor asked for one (``FLAMEPY_TASK_PIPE``), else None.
     A pipe that cannot be opened is only logged: the executor then uses gRPC for tasks too."""
-    from flamepy import taskpipe
     from flamepy._taskpipe_server import PipeServer
+    from flamepy.common import taskpipe
     from flamepy.proto import shim_pb2
 
     where = os.environ.pop(taskpipe.ENV, "").strip()  # not inherited by processes the service starts

@@ -21,9 +21,10 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from flamepy import _convert, _dispatch, _rpc
+from flamepy import _dispatch, _rpc
 from flamepy._dispatch import Dispatcher
 from flamepy._outcome import check_input, outcome_error, outcome_of_task
+from flamepy.common import convert as _convert
 from flamepy.errors import (
     FlameError,
     InvalidStateError,

@@ -1,7 +1,7 @@
 """Plain typed values shared by the SDK, the session manager and the executor manager.
 
 Enum values equal the flame.v1 wire values. Dataclasses are frozen; generated protobuf types never
-appear here (conversion lives in ``flamepy._convert``).
+appear here (conversion lives in ``flamepy.common.convert``).
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 
+from flamepy.common.serve import run_until_signal, serve_until_signal
 from flamepy.config import load_context
 from flamepy.errors import InvalidArgumentError
 from flamepy.types import parse_memory
@@ -41,25 +39,12 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
 
 
 async def serve(cfg: CacheConfig) -> None:
-    server = CacheServer(cfg)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_signal(CacheServer(cfg))
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg, level = parse_args(argv)
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    asyncio.run(serve(cfg))
-    return 0
+    return run_until_signal(lambda: serve(cfg), level)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flamepy.cache._convert import CHUNK_BYTES
+from flamepy.common.cache_convert import CHUNK_BYTES
 from object_cache.store import DEFAULT_MAX_OBJECT_BYTES
 
 DEFAULT_PORT = 9090

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import grpc
 
-from flamepy.cache import _convert
+from flamepy.common import cache_convert as _convert
+from flamepy.common.grpc_status import stream, unary
 from flamepy.errors import InvalidArgumentError, InvalidStateError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
 from object_cache.store import ObjectStore
-from session_manager.grpc_errors import stream, unary
 
 HANDOVER_INLINE_BELOW = 1 << 20  # a same-host get of less than this comes inline, not as files
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from flamepy.cache.keys import ObjectKey
-from flamepy.cache.types import DeltaInfo, Encoding, GetMode, ObjectInfo
+from flamepy.common.cache_keys import ObjectKey
+from flamepy.common.cache_types import DeltaInfo, Encoding, GetMode, ObjectInfo
 from flamepy.errors import InvalidArgumentError, NotFoundError
 from object_cache.storage import Blob, Storage
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 
+from flamepy.common.serve import run_until_signal, serve_until_signal
 from session_manager.config import ServerConfig
 from session_manager.server import SessionManager
 
@@ -57,25 +55,12 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
 
 
 async def serve(cfg: ServerConfig) -> None:
-    sm = SessionManager(cfg)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await sm.start()
-    try:
-        await stop.wait()
-    finally:
-        await sm.stop()
+    await serve_until_signal(SessionManager(cfg))
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg, level = parse_args(argv)
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    asyncio.run(serve(cfg))
-    return 0
+    return run_until_signal(lambda: serve(cfg), level)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 
-from flamepy import _convert as conv
-from flamepy._batches import batch_runs
+from flamepy.common import convert as conv
+from flamepy.common.batches import batch_runs
+from flamepy.common.taskpipe import PipeError
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc, shim_pb2
-from flamepy.taskpipe import PipeError
 from flamepy.types import Shim
 from session_manager import effects
 

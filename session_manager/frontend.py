@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 
-from flamepy import _convert as conv
+from flamepy.common import convert as conv
+from flamepy.common.grpc_status import status_of, stream, unary
 from flamepy.errors import FlameError, InvalidArgumentError, NotFoundError
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import Task
-from session_manager.grpc_errors import status_of, stream, unary
 from session_manager.model import SessionRecord
 
 if TYPE_CHECKING:

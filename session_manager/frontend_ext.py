@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 
-from flamepy import _convert as conv
+from flamepy.common import convert as conv
+from flamepy.common.grpc_status import stream, unary
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import SessionState, Task, TaskCompletion, TaskState
 from session_manager.frontend import watch_task
-from session_manager.grpc_errors import stream, unary
 
 if TYPE_CHECKING:
     from session_manager.server import SessionManager

@@ -1,4 +1,4 @@
-"""The session manager's end of the local protocol (:mod:`flamepy.localpipe`): a Unix socket that
+"""The session manager's end of the local protocol (:mod:`flamepy.common.localpipe`): a Unix socket that
 same-host SDK clients (RunTask) and executor managers (the Attach stream) use instead of gRPC.
 
 Runs on the server's event loop, beside gRPC, with the same core calls: a task run here and one run
@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 import grpc
 from google.protobuf.message import DecodeError
 
-from flamepy import _convert as conv
-from flamepy import localpipe
+from flamepy.common import convert as conv
+from flamepy.common import localpipe
+from flamepy.common.grpc_status import status_of
+from flamepy.common.taskpipe import PipeError, frame
 from flamepy.errors import FlameError, InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
-from flamepy.taskpipe import PipeError, frame
-from session_manager.grpc_errors import status_of
 
 if TYPE_CHECKING:
     from session_manager.backend import BackendServicer

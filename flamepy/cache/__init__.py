@@ -26,8 +26,8 @@ from flamepy.cache.api import (
     upload_object,
 )
 from flamepy.cache.client import CacheClient
-from flamepy.cache.keys import WILDCARD_SESSION, ObjectKey
-from flamepy.cache.types import DeltaInfo, Encoding, ObjectInfo, ObjectRef, TransferStats
+from flamepy.common.cache_keys import WILDCARD_SESSION, ObjectKey
+from flamepy.common.cache_types import DeltaInfo, Encoding, ObjectInfo, ObjectRef, TransferStats
 
 __all__ = [
     "WILDCARD_SESSION",

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from flamepy.cache.client import CacheClient, Deserializer
-from flamepy.cache.types import ObjectRef
+from flamepy.common.cache_types import ObjectRef
 from flamepy.config import load_context, parse_endpoint
 
 _clients: dict[tuple[str, bool], CacheClient] = {}

@@ -24,11 +24,11 @@ from typing import Any
 import grpc
 
 from flamepy import _rpc
-from flamepy.cache import _convert
 from flamepy.cache.codec import decode, encode
-from flamepy.cache.keys import ObjectKey
 from flamepy.cache.local import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Held, LocalCache
-from flamepy.cache.types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
+from flamepy.common import cache_convert as _convert
+from flamepy.common.cache_keys import ObjectKey
+from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import FlameError, InternalError, InvalidArgumentError, InvalidStateError
 from flamepy.proto import cache_pb2, cache_pb2_grpc

@@ -1,6 +1,6 @@
 """Python objects ↔ stored bytes: ``bytes``-like objects stay raw, everything else is cloudpickled.
 
-The encoding travels with each base and delta (:class:`~flamepy.cache.types.Encoding`), so a
+The encoding travels with each base and delta (:class:`~flamepy.common.cache_types.Encoding`), so a
 ``bytes`` object or an uploaded file comes back as the same raw bytes, never unpickled.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cloudpickle
 
-from flamepy.cache.types import Encoding
+from flamepy.common.cache_types import Encoding
 from flamepy.errors import InvalidArgumentError
 
 

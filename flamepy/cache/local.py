@@ -8,8 +8,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from flamepy.cache.keys import ObjectKey
-from flamepy.cache.types import Encoding
+from flamepy.common.cache_keys import ObjectKey
+from flamepy.common.cache_types import Encoding
 
 DEFAULT_MAX_ENTRIES = 64
 DEFAULT_MAX_BYTES = 256 * 1024**2

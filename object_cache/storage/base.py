@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from flamepy.cache.types import ObjectInfo
+from flamepy.common.cache_types import ObjectInfo
 
 
 class Blob(ABC):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flamepy.cache.types import ObjectInfo
+from flamepy.common.cache_types import ObjectInfo
 from object_cache.storage.base import Blob, Storage, chunks_of
 
 

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flamepy.cache.keys import ObjectKey
-from flamepy.cache.types import DeltaInfo, Encoding, ObjectInfo
+from flamepy.common.cache_keys import ObjectKey
+from flamepy.common.cache_types import DeltaInfo, Encoding, ObjectInfo
 from flamepy.errors import FlameError
 from object_cache.storage.base import Blob, Storage
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from flamepy.cache.types import ObjectInfo
+from flamepy.common.cache_types import ObjectInfo
 from object_cache.storage.base import Blob, Storage, chunks_of
 
 

@@ -10,7 +10,7 @@ import pytest
 from cache_testkit import CacheServerThread
 
 from flamepy.cache import CacheClient, ObjectRef
-from flamepy.cache.types import Encoding
+from flamepy.common.cache_types import Encoding
 from object_cache.storage import CachedStorage, DiskStorage, MemoryStorage
 from object_cache.store import ObjectStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flamepy.cache import WILDCARD_SESSION, ObjectKey
-from flamepy.cache.types import Encoding, GetMode, ObjectInfo
+from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo
 from flamepy.errors import InvalidArgumentError
 from object_cache.store import plan_get
 
@@ -41,7 +41,7 @@ def test_full_key_prefix_and_wildcard() -> None:
 
 
 def info(version: int, base_version: int, tag: str = "t1") -> ObjectInfo:
-    from flamepy.cache.types import DeltaInfo
+    from flamepy.common.cache_types import DeltaInfo
 
     deltas = tuple(DeltaInfo(10, Encoding.PICKLE) for _ in range(version - base_version))
     return ObjectInfo("a/s/o", version, base_version, tag, Encoding.PICKLE, 100, deltas)

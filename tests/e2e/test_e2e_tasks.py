@@ -176,7 +176,7 @@ def test_independent_client_speaking_the_wire_contract(cluster, conn: flamepy.Co
 
 
 def _spec(conn: flamepy.Connection) -> pb.ApplicationSpec:
-    from flamepy import _convert
+    from flamepy.common import convert as _convert
 
     app = conn.get_application("echo")
     assert app is not None

@@ -15,8 +15,8 @@ import pytest
 from executor_testkit import bind_msg, fake_backend, release_msg, running_manager, task_msg
 
 from executor.pipe import TaskPipe
-from flamepy import taskpipe
 from flamepy._taskpipe_server import PipeServer
+from flamepy.common import taskpipe
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTY = str(ROOT / "tests" / "e2e" / "faulty_service.py")

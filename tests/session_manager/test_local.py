@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import flamepy
-from flamepy import localpipe
 from flamepy._local_client import LocalRunner
+from flamepy.common import localpipe
+from flamepy.common.taskpipe import frame
 from flamepy.errors import InternalError, InvalidStateError, UnavailableError
 from flamepy.proto import extensions_pb2 as ext
-from flamepy.taskpipe import frame
 from tests.session_manager.fake_node import FakeNode
 
 
@@ -162,7 +162,7 @@ def test_concurrent_and_large_invokes_over_the_local_socket(server, fake_node: F
 
 
 def test_a_malformed_request_gets_an_error_and_the_connection_keeps_serving(stubs, fake_node) -> None:
-    from flamepy.taskpipe import HEADER
+    from flamepy.common.taskpipe import HEADER
 
     fs, _ = stubs
     from flamepy.proto import frontend_pb2 as fe

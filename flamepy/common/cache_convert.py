@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flamepy.cache.types import DeltaInfo, Encoding, GetMode, ObjectInfo
+from flamepy.common.cache_types import DeltaInfo, Encoding, GetMode, ObjectInfo
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import cache_pb2
 

@@ -6,7 +6,7 @@ task's round trip. So our session manager also listens on a Unix socket and name
 token) in ``FrontendExt.GetLocalEndpoint``; our SDK and executor manager use it when they run on
 the same host and can open it, and fall back to gRPC otherwise.
 
-Frames as in :mod:`flamepy.taskpipe` (4-byte big-endian length, payload). The connecting side's
+Frames as in :mod:`flamepy.common.taskpipe` (4-byte big-endian length, payload). The connecting side's
 first frame is ``flame-local/1 <role> <token>``; the server answers ``ok`` (or ``error <why>`` and
 closes). Then, by role:
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 
-from flamepy.taskpipe import HEADER, MAX_SOCKET_PATH, PipeError, frame, frame_length
+from flamepy.common.taskpipe import HEADER, MAX_SOCKET_PATH, PipeError, frame, frame_length
 
 VERSION = "flame-local/1"
 ROLE_CLIENT = "client"
