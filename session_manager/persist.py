@@ -21,7 +21,7 @@ import queue
 import threading
 
 from session_manager.effects import Record
-from session_manager.storage import Storage
+from session_manager.storage.base import Storage
 
 log = logging.getLogger(__name__)
 MAX_BATCH_RECORDS = 20_000

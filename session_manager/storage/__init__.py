@@ -1,48 +1,20 @@
-"""Durable storage of applications, sessions and tasks behind one small interface.
+"""Durable storage of applications, sessions and tasks behind one small interface (``base``).
 
 Implementations: ``MemoryStorage`` (tests; nothing survives the process) and ``SqliteStorage``
-(the embedded default, WAL). ``commit`` applies a batch of records in one transaction and returns
-only when it is durable; the group-commit writer (``session_manager.persist``) calls it from one
-thread with everything queued since the previous commit.
-
-The session manager keeps only unfinished tasks in memory: ``load`` returns those in full and
-just the counts of finished ones, and ``load_tasks`` reads finished tasks back (GetTask, ListTask,
-WatchTask of a finished task) from the server's event loop while the writer may be committing.
+(the embedded default, WAL). A new backend (PostgreSQL) is one more module implementing
+:class:`~session_manager.storage.base.Storage` and one more branch in :func:`open_storage`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from session_manager.storage.base import Snapshot, Storage
+from session_manager.storage.memory import MemoryStorage
+from session_manager.storage.sqlite import SqliteStorage
 
-from flamepy.types import Application, Task, TaskState
-from session_manager.effects import Record, SaveSession
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    apps: list[Application]
-    sessions: list[SaveSession]
-    tasks: list[Task]  # the unfinished ones (pending; running is stored as pending)
-    finished: dict[str, dict[TaskState, int]] = field(default_factory=dict)  # per session and state
-
-
-class Storage(Protocol):
-    def load(self) -> Snapshot: ...
-
-    def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
-        """The stored tasks of ``session_id`` with ids from ``first`` to ``last``, in id order."""
-        ...
-
-    def commit(self, records: list[Record]) -> None: ...
-
-    def close(self) -> None: ...
+__all__ = ["MemoryStorage", "Snapshot", "SqliteStorage", "Storage", "open_storage"]
 
 
 def open_storage(kind: str, data_dir: str | None, sync: str = "normal") -> Storage:
-    from session_manager.storage.memory import MemoryStorage
-    from session_manager.storage.sqlite import SqliteStorage
-
     if kind == "memory":
         return MemoryStorage()
     if kind == "sqlite":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flamepy.types import Application, Task, TaskState
 from session_manager import effects
-from session_manager.storage import Snapshot
+from session_manager.storage.base import Snapshot
 
 
 class MemoryStorage:

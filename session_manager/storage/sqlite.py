@@ -18,7 +18,8 @@ from pathlib import Path
 
 from flamepy.types import Application, ApplicationState, SessionState, Task, TaskState
 from session_manager import effects
-from session_manager.storage import Snapshot, codec
+from session_manager.storage import codec
+from session_manager.storage.base import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,38 @@
+"""The storage interface: what the session manager persists and reads back.
+
+``commit`` applies a batch of records in one transaction and returns only when it is durable; the
+group-commit writer (``session_manager.persist``) calls it from one thread with everything queued
+since the previous commit.
+
+The session manager keeps only unfinished tasks in memory: ``load`` returns those in full and
+just the counts of finished ones, and ``load_tasks`` reads finished tasks back (GetTask, ListTask,
+WatchTask of a finished task) from the server's event loop while the writer may be committing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from flamepy.types import Application, Task, TaskState
+from session_manager.effects import Record, SaveSession
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    apps: list[Application]
+    sessions: list[SaveSession]
+    tasks: list[Task]  # the unfinished ones (pending; running is stored as pending)
+    finished: dict[str, dict[TaskState, int]] = field(default_factory=dict)  # per session and state
+
+
+class Storage(Protocol):
+    def load(self) -> Snapshot: ...
+
+    def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
+        """The stored tasks of ``session_id`` with ids from ``first`` to ``last``, in id order."""
+        ...
+
+    def commit(self, records: list[Record]) -> None: ...
+
+    def close(self) -> None: ...
