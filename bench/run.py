@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import flamepy  # noqa: E402
-from flamepy.cli.local_cluster import LocalCluster  # noqa: E402
+from flamepy.cluster import LocalCluster  # noqa: E402
 from flamepy.proto import frontend_pb2 as fe  # noqa: E402
 from flamepy.proto import frontend_pb2_grpc  # noqa: E402
 from flamepy.proto import types_pb2 as pb  # noqa: E402

@@ -36,7 +36,7 @@ from bench import runner_funcs  # noqa: E402
 from bench.run import bench_latency  # noqa: E402
 from bench.table import print_rows  # noqa: E402
 from flamepy.cache import client_for, reset_default_clients  # noqa: E402
-from flamepy.cli.local_cluster import LocalCluster  # noqa: E402
+from flamepy.cluster import LocalCluster  # noqa: E402
 from flamepy.runner import Runner, RunnerService  # noqa: E402
 
 EXECUTORS = 2

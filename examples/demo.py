@@ -21,7 +21,7 @@ from rich.table import Table
 import flamepy
 from examples.echo import client as echo
 from examples.pi import client as pi
-from flamepy.cli.local_cluster import LocalCluster, port_is_free
+from flamepy.cluster import LocalCluster, port_is_free
 from flamepy.errors import FlameError
 
 DATA_DIR = Path(".flame-local")

@@ -26,7 +26,7 @@ import psutil
 
 import flamepy
 from bench.peers.common import MIB, Params, Recorder, latencies_ms, log, parse_argv, percentile
-from flamepy.cli.local_cluster import LocalCluster, wait_until
+from flamepy.cluster import LocalCluster, wait_until
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb

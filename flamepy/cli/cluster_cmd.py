@@ -9,7 +9,7 @@ from typing import Any
 
 from flamepy.cli import output
 from flamepy.cli.context import CliContext
-from flamepy.cli.local_cluster import ClusterState, LocalCluster, read_state, stop_recorded
+from flamepy.cluster import ClusterState, LocalCluster, read_state, stop_recorded
 from flamepy.errors import FlameError
 
 DEFAULT_DATA_DIR = "~/.flame/local"

@@ -10,7 +10,7 @@ import pytest
 
 import flamepy
 from flamepy.cache import CacheClient, ObjectRef
-from flamepy.cli.local_cluster import LocalCluster, read_state
+from flamepy.cluster import LocalCluster, read_state
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent

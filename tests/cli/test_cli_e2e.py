@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 import flamepy
-from flamepy.cli.local_cluster import ClusterStartError, LocalCluster, read_state
+from flamepy.cluster import ClusterStartError, LocalCluster, read_state
 from flamepy.types import NodeState
 
 pytestmark = pytest.mark.e2e

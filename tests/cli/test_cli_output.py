@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from flamepy.cli.local_cluster import wait_until
 from flamepy.cli.output import (
     enum_name,
     format_duration,
@@ -14,6 +13,7 @@ from flamepy.cli.output import (
     preview,
     to_jsonable,
 )
+from flamepy.cluster import wait_until
 from flamepy.types import (
     Executor,
     ExecutorState,

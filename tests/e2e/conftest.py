@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import flamepy
-from flamepy.cli.local_cluster import LocalCluster
+from flamepy.cluster import LocalCluster
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import flamepy
-from flamepy.cli.local_cluster import LocalCluster
+from flamepy.cluster import LocalCluster
 from tests.e2e.conftest import HERE, app_attrs
 from tests.support import wait_until
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from flamepy.cache import reset_default_clients
-from flamepy.cli.local_cluster import LocalCluster
 from flamepy.client import reset_default_connection
+from flamepy.cluster import LocalCluster
 from flamepy.runner import shutdown
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import flamepy
 from flamepy.cache import client_for
-from flamepy.cli.local_cluster import LocalCluster
+from flamepy.cluster import LocalCluster
 from flamepy.errors import AlreadyExistsError, InvalidStateError, NotFoundError
 from flamepy.runner import RemoteError, Runner
 from tests.runner import runner_funcs as rf

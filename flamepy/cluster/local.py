@@ -2,7 +2,8 @@
 
 All run as real subprocesses (``sys.executable -m object_cache`` / ``-m session_manager`` /
 ``-m executor``) in their own sessions, log to ``<data_dir>/logs/``, and are described in
-``<data_dir>/cluster.json`` so that another process (``flmctl cluster down``) can find and stop them.
+``<data_dir>/cluster.json`` (:mod:`flamepy.cluster.state`) so that another process (``flmctl cluster
+down``) can find and stop them.
 
     with LocalCluster(tmp_path, port=0) as cluster:
         conn = flamepy.Connection(cluster.endpoint)
@@ -12,7 +13,6 @@ Concurrency model: synchronous. The only poll is :func:`wait_until`, which has a
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -21,12 +21,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from flamepy.cli.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
+from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
+from flamepy.cluster.state import ClusterState, forget_state, write_state
 from flamepy.errors import FlameError, InvalidStateError, UnavailableError
 from flamepy.types import NodeState
 
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STATE_FILE = "cluster.json"
 PORT_FILE = "session-manager.port"
 CACHE_PORT_FILE = "object-cache.port"
 SESSION_MANAGER_LOG = "session-manager.log"
@@ -80,89 +79,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-
-
-@dataclass(frozen=True)
-class ClusterState:
-    """What ``<data_dir>/cluster.json`` records about a started cluster."""
-
-    data_dir: str
-    endpoint: str
-    port: int
-    node: str
-    session_manager: ProcessRecord
-    executor_manager: ProcessRecord
-    started_at: float
-    cache_endpoint: str | None = None  # None: recorded by a version without the object cache
-    object_cache: ProcessRecord | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "data_dir": self.data_dir,
-            "endpoint": self.endpoint,
-            "port": self.port,
-            "node": self.node,
-            "cache_endpoint": self.cache_endpoint,
-            "session_manager": self.session_manager.to_json(),
-            "executor_manager": self.executor_manager.to_json(),
-            "object_cache": self.object_cache.to_json() if self.object_cache else None,
-            "started_at": self.started_at,
-        }
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> ClusterState:
-        return cls(
-            data_dir=str(doc["data_dir"]),
-            endpoint=str(doc["endpoint"]),
-            port=int(doc["port"]),
-            node=str(doc["node"]),
-            session_manager=ProcessRecord.from_json(doc["session_manager"]),
-            executor_manager=ProcessRecord.from_json(doc["executor_manager"]),
-            started_at=float(doc["started_at"]),
-            cache_endpoint=doc.get("cache_endpoint"),
-            object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
-        )
-
-    @property
-    def processes(self) -> tuple[ProcessRecord, ...]:
-        """Stop order: the executor manager (and its services) first, the object cache last."""
-        cache = (self.object_cache,) if self.object_cache is not None else ()
-        return (self.executor_manager, self.session_manager, *cache)
-
-    def is_running(self) -> bool:
-        return any(p.is_alive() for p in self.processes)
-
-
-def read_state(data_dir: str | Path) -> ClusterState | None:
-    """The recorded cluster of ``data_dir``, or None when none was recorded."""
-    path = Path(data_dir).expanduser() / STATE_FILE
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise InvalidStateError(f"cannot read cluster state {path}: {exc}") from exc
-    try:
-        return ClusterState.from_json(doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidStateError(f"cluster state {path} is malformed: {exc!r}") from exc
-
-
-def _write_state(data_dir: Path, state: ClusterState) -> None:
-    path = data_dir / STATE_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
-    os.replace(tmp, path)
-
-
-def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> ClusterState | None:
-    """Stop the cluster recorded in ``data_dir`` (from any process); None when none was recorded."""
-    state = read_state(data_dir)
-    if state is None:
-        return None
-    terminate(state.processes, grace_s)
-    (Path(data_dir).expanduser() / STATE_FILE).unlink(missing_ok=True)
-    return state
 
 
 class LocalCluster:
@@ -240,7 +156,7 @@ class LocalCluster:
         except BaseException:
             self.stop()
             raise
-        _write_state(self.data_dir, self._state())
+        write_state(self.data_dir, self._state())
         logger.info(
             "local cluster up at %s (node %s, object cache %s)",
             self.endpoint,
@@ -257,12 +173,7 @@ class LocalCluster:
         for popen, _ in running:
             popen.poll()  # reap, if psutil has not already
         self._em = self._sm = self._cache = None
-        try:
-            state = read_state(self.data_dir)
-        except InvalidStateError:
-            state = None
-        if state is None or not state.is_running():
-            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        forget_state(self.data_dir)
 
     # -- crash tests -----------------------------------------------------------------------
 
@@ -284,7 +195,7 @@ class LocalCluster:
         self._sm = None
         self._start_session_manager()
         self._wait_ready(SESSION_MANAGER_LOG)
-        _write_state(self.data_dir, self._state())
+        write_state(self.data_dir, self._state())
 
     # -- properties ------------------------------------------------------------------------
 
