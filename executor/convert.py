@@ -8,7 +8,6 @@ the test fake in ``executor.fake_launcher``.
 from __future__ import annotations
 
 from executor.events import (
-    ApplicationContext,
     BindFailed,
     BindRequest,
     ExecutorBound,
@@ -23,10 +22,15 @@ from executor.events import (
     TaskRequest,
 )
 from flamepy.common.batches import batch_runs
-from flamepy.common.convert import app_attrs_from_pb, node_to_pb, resreq_from_pb
+from flamepy.common.convert import (
+    app_attrs_from_pb,
+    app_context_from_pb,
+    app_context_to_pb,
+    node_to_pb,
+    resreq_from_pb,
+)
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2, shim_pb2, types_pb2
-from flamepy.types import Shim
 
 
 def _opt(msg, name: str):
@@ -70,17 +74,7 @@ def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
 
 
 def session_from_pb(m: shim_pb2.SessionContext) -> SessionContext:
-    a = m.application
-    app = ApplicationContext(
-        name=a.name,
-        shim=Shim(a.shim),
-        image=_opt(a, "image"),
-        command=_opt(a, "command"),
-        working_directory=_opt(a, "working_directory"),
-        url=_opt(a, "url"),
-        installer=_opt(a, "installer"),
-    )
-    return SessionContext(m.session_id, app, _opt(m, "common_data"))
+    return SessionContext(m.session_id, app_context_from_pb(m.application), _opt(m, "common_data"))
 
 
 # -- Backend stream: outbound ----------------------------------------------------------------
@@ -143,13 +137,7 @@ def _outcome_to_pb(o: TaskOutcome) -> backend_pb2.TaskOutcome:
 
 
 def session_to_pb(s: SessionContext) -> shim_pb2.SessionContext:
-    a = s.application
-    app = shim_pb2.ApplicationContext(name=a.name, shim=types_pb2.Shim.Name(int(a.shim)))
-    for name in ("image", "command", "working_directory", "url", "installer"):
-        value = getattr(a, name)
-        if value is not None:
-            setattr(app, name, value)
-    m = shim_pb2.SessionContext(session_id=s.session_id, application=app)
+    m = shim_pb2.SessionContext(session_id=s.session_id, application=app_context_to_pb(s.application))
     if s.common_data is not None:
         m.common_data = s.common_data
     return m

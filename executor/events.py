@@ -10,20 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flamepy.types import ApplicationAttributes, Node, ResourceRequirement, Shim
-
-
-@dataclass(frozen=True)
-class ApplicationContext:
-    """flame.v1 ApplicationContext, as given to OnSessionEnter."""
-
-    name: str
-    shim: Shim = Shim.HOST
-    image: str | None = None
-    command: str | None = None
-    working_directory: str | None = None
-    url: str | None = None
-    installer: str | None = None
+from flamepy.types import ApplicationAttributes, ApplicationContext, Node, ResourceRequirement, Shim
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """The service runtime: host a :class:`FlameService` on ``flame.v1.Instance`` for an executor.
 
-The executor starts the service process with ``FLAME_INSTANCE_ENDPOINT`` (``unix:///path`` or a bare
-path) and calls OnSessionEnter once, OnTaskInvoke per task and OnSessionLeave at the end, one call
+The executor starts the service process with ``FLAME_INSTANCE_ENDPOINT``: the bare path of the Unix
+socket to serve on, as Flame's executors pass it (``unix:///path`` and ``unix:path`` are accepted
+too). It calls OnSessionEnter once, OnTaskInvoke per task and OnSessionLeave at the end, one call
 at a time. Concurrency model: a sync gRPC server with one worker thread; the main thread of
 :func:`run` waits for OnSessionLeave, then stops the server and returns. When the executor passes
 ``FLAMEPY_TASK_PIPE`` (our executor does), tasks may also arrive over that faster same-host pipe
-(:mod:`flamepy.common.taskpipe`), served by one more thread; a lock keeps every call into the service one
-at a time whichever way it came.
+(:mod:`flamepy.common.taskpipe`), served by one more thread; a lock keeps every call into the
+service one at a time whichever way it came.
 """
 
 from __future__ import annotations
@@ -21,26 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from flamepy.errors import InvalidConfigError
-from flamepy.types import Shim
+from flamepy.types import ApplicationContext
 
 log = logging.getLogger(__name__)
 
 ENDPOINT_ENV = "FLAME_INSTANCE_ENDPOINT"
 LOG_ENV = "FLAME_LOG"
 STOP_GRACE_S = 2.0
-
-
-@dataclass(frozen=True)
-class ApplicationContext:
-    """What the executor tells the service about its application."""
-
-    name: str
-    shim: Shim = Shim.HOST
-    image: str | None = None
-    command: str | None = None
-    working_directory: str | None = None
-    url: str | None = None
-    installer: str | None = None
 
 
 class SessionContext:
@@ -105,71 +93,75 @@ def _as_output(value: object) -> bytes | None:
     raise TypeError(f"on_task_invoke returned {type(value).__name__}; expected bytes or None")
 
 
+def _session_enter(service: FlameService, request: Any) -> Any:
+    from flamepy.common.convert import app_context_from_pb
+    from flamepy.proto import types_pb2
+
+    ctx = SessionContext(
+        session_id=request.session_id,
+        application=app_context_from_pb(request.application),
+        common_data=request.common_data if request.HasField("common_data") else None,
+    )
+    log.info("entering session %s of %s", ctx.session_id, ctx.application)
+    try:
+        service.on_session_enter(ctx)
+    except Exception as exc:
+        log.error("on_session_enter failed:\n%s", traceback.format_exc())
+        return types_pb2.Result(return_code=1, message=_describe(exc))
+    return types_pb2.Result(return_code=0)
+
+
+def _task_invoke(service: FlameService, request: Any) -> Any:
+    from flamepy.proto import types_pb2
+
+    ctx = TaskContext(
+        task_id=request.task_id,
+        session_id=request.session_id,
+        input=request.input if request.HasField("input") else None,
+    )
+    try:
+        output = _as_output(service.on_task_invoke(ctx))
+    except Exception as exc:
+        log.error("task %s failed:\n%s", ctx.task_id, traceback.format_exc())
+        return types_pb2.TaskResult(return_code=1, message=_describe(exc))
+    result = types_pb2.TaskResult(return_code=0)
+    if output is not None:
+        result.output = output
+    return result
+
+
+def _session_leave(service: FlameService, left: threading.Event) -> Any:
+    from flamepy.proto import types_pb2
+
+    log.info("leaving session")
+    try:
+        service.on_session_leave()
+    except Exception as exc:
+        log.error("on_session_leave failed:\n%s", traceback.format_exc())
+        return types_pb2.Result(return_code=1, message=_describe(exc))
+    finally:
+        left.set()
+    return types_pb2.Result(return_code=0)
+
+
 def _make_servicer(service: FlameService, left: threading.Event) -> Any:
-    from flamepy.proto import shim_pb2_grpc, types_pb2
+    """The Instance servicer; one call into ``service`` at a time (gRPC or the task pipe)."""
+    from flamepy.proto import shim_pb2_grpc
 
     one_at_a_time = threading.Lock()
 
-    def serialized(method: Any) -> Any:
-        def call(self: Any, request: Any, context: Any) -> Any:
-            with one_at_a_time:
-                return method(self, request, context)
-
-        return call
-
     class _InstanceServicer(shim_pb2_grpc.InstanceServicer):
-        @serialized
         def OnSessionEnter(self, request, context):
-            app = request.application
-            ctx = SessionContext(
-                session_id=request.session_id,
-                application=ApplicationContext(
-                    name=app.name,
-                    shim=Shim(app.shim),
-                    image=app.image if app.HasField("image") else None,
-                    command=app.command if app.HasField("command") else None,
-                    working_directory=(app.working_directory if app.HasField("working_directory") else None),
-                    url=app.url if app.HasField("url") else None,
-                    installer=app.installer if app.HasField("installer") else None,
-                ),
-                common_data=request.common_data if request.HasField("common_data") else None,
-            )
-            log.info("entering session %s of %s", ctx.session_id, ctx.application)
-            try:
-                service.on_session_enter(ctx)
-            except Exception as exc:
-                log.error("on_session_enter failed:\n%s", traceback.format_exc())
-                return types_pb2.Result(return_code=1, message=_describe(exc))
-            return types_pb2.Result(return_code=0)
+            with one_at_a_time:
+                return _session_enter(service, request)
 
-        @serialized
         def OnTaskInvoke(self, request, context):
-            ctx = TaskContext(
-                task_id=request.task_id,
-                session_id=request.session_id,
-                input=request.input if request.HasField("input") else None,
-            )
-            try:
-                output = _as_output(service.on_task_invoke(ctx))
-            except Exception as exc:
-                log.error("task %s failed:\n%s", ctx.task_id, traceback.format_exc())
-                return types_pb2.TaskResult(return_code=1, message=_describe(exc))
-            result = types_pb2.TaskResult(return_code=0)
-            if output is not None:
-                result.output = output
-            return result
+            with one_at_a_time:
+                return _task_invoke(service, request)
 
-        @serialized
         def OnSessionLeave(self, request, context):
-            log.info("leaving session")
-            try:
-                service.on_session_leave()
-            except Exception as exc:
-                log.error("on_session_leave failed:\n%s", traceback.format_exc())
-                return types_pb2.Result(return_code=1, message=_describe(exc))
-            finally:
-                left.set()
-            return types_pb2.Result(return_code=0)
+            with one_at_a_time:
+                return _session_leave(service, left)
 
     return _InstanceServicer()
 
@@ -179,7 +171,7 @@ def socket_path(endpoint: str | None) -> Path:
     if not endpoint or not endpoint.strip():
         raise InvalidConfigError(
             f"{ENDPOINT_ENV} is not set: flamepy.run() must be started by a Flame executor, "
-            f"or set {ENDPOINT_ENV}=unix:///path/to/socket"
+            f"or set {ENDPOINT_ENV}=/path/to/socket"
         )
     text = endpoint.strip()
     for prefix in ("unix://", "unix:"):

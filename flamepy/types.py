@@ -207,6 +207,26 @@ class Application:
 
 
 @dataclass(frozen=True)
+class ApplicationContext:
+    """flame.v1 ApplicationContext: what a service instance is told about its application in
+    OnSessionEnter (the executor sends it, ``flamepy.run`` hands it to the service)."""
+
+    name: str
+    shim: Shim = Shim.HOST
+    image: str | None = None
+    command: str | None = None
+    working_directory: str | None = None
+    url: str | None = None
+    installer: str | None = None
+
+    @classmethod
+    def of(cls, app: Application) -> ApplicationContext:
+        """The context of a registered application."""
+        a = app.attributes
+        return cls(app.name, app.shim, a.image, a.command, a.working_directory, a.url, a.installer)
+
+
+@dataclass(frozen=True)
 class SessionAttributes:
     application: str
     id: str | None = None

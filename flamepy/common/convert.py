@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flamepy.proto import extensions_pb2 as ext_pb
+from flamepy.proto import shim_pb2
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import (
     Application,
     ApplicationAttributes,
+    ApplicationContext,
     ApplicationSchema,
     ApplicationState,
     Event,
@@ -120,6 +122,24 @@ def application_from_pb(m: pb.Application) -> Application:
         state=ApplicationState(m.status.state),
         creation_time=m.status.creation_time,
     )
+
+
+_APP_CONTEXT_OPTIONAL = ("image", "command", "working_directory", "url", "installer")
+
+
+def app_context_to_pb(a: ApplicationContext) -> shim_pb2.ApplicationContext:
+    """flame.v1 ApplicationContext (Instance.OnSessionEnter); unset optionals stay absent."""
+    m = shim_pb2.ApplicationContext(name=a.name, shim=int(a.shim))
+    for name in _APP_CONTEXT_OPTIONAL:
+        value = getattr(a, name)
+        if value is not None:
+            setattr(m, name, value)
+    return m
+
+
+def app_context_from_pb(m: shim_pb2.ApplicationContext) -> ApplicationContext:
+    optional = {name: _opt(m, name) for name in _APP_CONTEXT_OPTIONAL}
+    return ApplicationContext(name=m.name, shim=Shim(m.shim), **optional)
 
 
 # -- sessions --------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 from executor.events import (
-    ApplicationContext,
     BindRequest,
     ExecutorBound,
     ExecutorReleased,
@@ -19,7 +18,7 @@ from executor.executor import Executor
 from executor.fake_launcher import FakeBehaviour, FakeLauncher, FakeProcess
 from executor.shim import HostShim, ShimSettings
 from executor.state import ExecutorPhase
-from flamepy.types import ApplicationAttributes, ResourceRequirement
+from flamepy.types import ApplicationAttributes, ApplicationContext, ResourceRequirement
 
 WAIT = 10.0
 
