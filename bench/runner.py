@@ -122,16 +122,19 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=500, help="sequential calls per latency benchmark")
     ap.add_argument("--map", type=int, default=1000, help="calls per map run")
     ap.add_argument("--repeat", type=int, default=3, help="map runs (the median is reported)")
     ap.add_argument("--warmup", type=int, default=50, help="untimed sequential calls before each latency run")
     ap.add_argument("--markdown", action="store_true")
-    opts = ap.parse_args()
-    rows: list[tuple[str, str]] = []
-    started = time.perf_counter()
+    return ap.parse_args()
+
+
+def measure(opts: argparse.Namespace) -> dict[str, list[float]]:
+    """Every measurement, on a fresh local cluster: ``plain``/``runs`` (Session.invoke/run latency,
+    ms), ``plain_walls`` (Session.run map, s), and :func:`measure_runner`'s."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalCluster(
@@ -149,24 +152,34 @@ def main() -> int:
             runs = run_latency(conn, opts.calls, opts.warmup)
             progress(f"Session.run: {opts.map} tasks on flmping x {opts.repeat}")
             plain_walls = run_throughput(conn, opts.map, opts.repeat)
-            with Runner("bench-runner", root=ROOT) as runner:
-                assert runner.package is not None
-                files = runner.package.files
-                progress(f"Runner: {opts.calls} sequential svc().get() (package of {files} files)")
-                svc = runner.service(runner_funcs.noop, warmup=1)
-                total = runner_latency(svc, opts.calls, opts.warmup)
-                svc.close()
-                puts = put_latency(opts.calls)
-                progress(f"Runner: map of {opts.map} calls x {opts.repeat}")
-                squares = runner.service(runner_funcs.square, warmup=EXECUTORS)
-                walls = runner_map(runner, squares, opts.map, opts.repeat)
+            return {"plain": plain, "runs": runs, "plain_walls": plain_walls, **measure_runner(opts)}
         finally:
             reset_default_clients()
 
+
+def measure_runner(opts: argparse.Namespace) -> dict[str, list[float]]:
+    """``total`` (Runner svc().get() latency, ms), ``puts`` (cache put_object, ms) and ``walls``
+    (Runner map, s)."""
+    with Runner("bench-runner", root=ROOT) as runner:
+        assert runner.package is not None
+        files = runner.package.files
+        progress(f"Runner: {opts.calls} sequential svc().get() (package of {files} files)")
+        svc = runner.service(runner_funcs.noop, warmup=1)
+        total = runner_latency(svc, opts.calls, opts.warmup)
+        svc.close()
+        puts = put_latency(opts.calls)
+        progress(f"Runner: map of {opts.map} calls x {opts.repeat}")
+        squares = runner.service(runner_funcs.square, warmup=EXECUTORS)
+        walls = runner_map(runner, squares, opts.map, opts.repeat)
+    return {"total": total, "puts": puts, "walls": walls}
+
+
+def result_rows(opts: argparse.Namespace, m: dict[str, list[float]]) -> list[tuple[str, str]]:
+    plain, runs, total, puts = m["plain"], m["runs"], m["total"], m["puts"]
     p50_run, p50_runner = statistics.median(runs), statistics.median(total)
-    n, m = f"{opts.calls:,}", f"{opts.map:,}"
-    wall, plain_wall = statistics.median(walls), statistics.median(plain_walls)
-    rows += [
+    n, mm = f"{opts.calls:,}", f"{opts.map:,}"
+    wall, plain_wall = statistics.median(m["walls"]), statistics.median(m["plain_walls"])
+    return [
         (f'Session.invoke(b"") on flmping, p50 / p99 ({n} sequential calls)',
          f"{statistics.median(plain):.2f} / {percentile(plain, 99):.2f} ms"),
         (f'Session.run(b"").result() on flmping, p50 / p99 ({n} sequential calls)',
@@ -179,9 +192,15 @@ def main() -> int:
          f"{statistics.median(puts):.2f} / {percentile(puts, 99):.2f} ms"),
         (f"Runner map, runner.get([svc(i) for i in range({opts.map})]), {EXECUTORS} executors",
          f"{opts.map / wall:,.0f} calls/s ({wall:.2f} s)"),
-        (f'Session.run(b"") x {m} on flmping, gathered, {EXECUTORS} executors',
+        (f'Session.run(b"") x {mm} on flmping, gathered, {EXECUTORS} executors',
          f"{opts.map / plain_wall:,.0f} tasks/s ({plain_wall:.2f} s)"),
     ]  # fmt: skip
+
+
+def main() -> int:
+    opts = parse_args()
+    started = time.perf_counter()
+    rows = result_rows(opts, measure(opts))
     header = (
         f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}); "
         f"map: median of {opts.repeat} runs; whole run {time.perf_counter() - started:.0f} s"

@@ -119,6 +119,16 @@ def section(
     started: str,
     total_s: float,
 ) -> str:
+    lines = [
+        *_run_header(docs, info, started, total_s),
+        *_COMMANDS,
+        *_how_each_runs(params),
+        *_results(rows, med, counts, notes),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_header(docs: list[dict[str, Any]], info: dict[str, Any], started: str, total_s: float) -> list[str]:
     metas = {d["system"]: d["meta"] for d in docs}
     versions = ", ".join(
         f"{k} {v}"
@@ -128,7 +138,7 @@ def section(
     )
     loads = ", ".join(f"{s} {m['load_before']}→{m['load_after']}" for s, m in metas.items())
     times = ", ".join(f"{s} {m['seconds']:.0f} s" for s, m in metas.items())
-    lines = [
+    return [
         report.SECTION + " (issue 5): Flame vs Ray vs Dask vs the gRPC floor, one run",
         "",
         f"Machine: {info.get('cpus')} vCPUs ({info.get('cpu', '?')}), {info.get('memory_gib', '?')} GiB, "
@@ -136,14 +146,22 @@ def section(
         f"took {total_s / 60:.1f} min ({times}). 1-minute load average before→after each system: "
         f"{loads} — the VM is shared with other work, so expect run-to-run noise of tens of percent.",
         "",
-        "Commands:",
-        "- `make bench-all` — creates `bench/.venv-peers` (Ray, Dask, matplotlib and this project, "
-        "editable; the project's `.venv` stays small) and runs the whole suite; rewrites this section and "
-        "`docs/bench.png`; raw numbers in `bench/results/`.",
-        "- `make bench-all BENCH_ARGS=--quick` — small sizes, ~3 min, prints the table only "
-        "(`--docs` writes).",
-        "- `bench/.venv-peers/bin/python -m bench.peers --only flame,grpc` — some systems only.",
-        "",
+    ]
+
+
+_COMMANDS = [
+    "Commands:",
+    "- `make bench-all` — creates `bench/.venv-peers` (Ray, Dask, matplotlib and this project, "
+    "editable; the project's `.venv` stays small) and runs the whole suite; rewrites this section and "
+    "`docs/bench.png`; raw numbers in `bench/results/`.",
+    "- `make bench-all BENCH_ARGS=--quick` — small sizes, ~3 min, prints the table only (`--docs` writes).",
+    "- `bench/.venv-peers/bin/python -m bench.peers --only flame,grpc` — some systems only.",
+    "",
+]
+
+
+def _how_each_runs(params: Params) -> list[str]:
+    return [
         "How each column runs (each system in its own subprocess, one after another, same sizes):",
         "- **Flame (SDK)**: `LocalCluster` (session manager + executor manager, `FLAME_NODE_CPUS=2` → "
         "2 executors); no-op/payload tasks on `flmping` (echo), fan-out on `bench/peers/flame_service.py`; "
@@ -165,6 +183,16 @@ def section(
         f"{params.cold_n} rounds, each with a newly registered app. Scale rows (6) are one run, Flame only: "
         "the queued tasks' session asks for `cpu=64`, which no node has, so all of them stay Pending.",
         "",
+    ]
+
+
+def _results(
+    rows: list[report.Row],
+    med: dict[str, dict[str, float]],
+    counts: dict[str, dict[str, int]],
+    notes: dict[str, str],
+) -> list[str]:
+    lines = [
         report.HEADER_NOTE,
         "",
         report.markdown_table(rows, med, notes, counts),
@@ -185,7 +213,7 @@ def section(
     if problems:
         lines += ["", "### Problems in this run"]
         lines += [f"- {k.removeprefix('error/')}: {v}" for k, v in sorted(problems.items())]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
