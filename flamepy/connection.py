@@ -1,7 +1,12 @@
-"""A client connection to a Flame session manager (``flame.v1.Frontend`` + our ``FrontendExt``).
+"""A client connection to a Flame session manager: a thin owner of one transport and its sessions.
 
-Concurrency: thread-safe; one gRPC channel shared by every session made from this connection, with
-the number of RPCs in flight on it capped by an :class:`~flamepy._rpc.InFlightLimiter`.
+The wire work (gRPC ``flame.v1.Frontend`` + our ``FrontendExt``, the same-host socket, fallbacks) is
+the :class:`~flamepy.transport.grpc.GrpcTransport`'s; tests may hand in any
+:class:`~flamepy.transport.base.Transport` (e.g. :class:`~flamepy.transport.memory.MemoryTransport`)
+with :meth:`Connection.over`.
+
+Concurrency model: thread-safe; the transport is shared by every session made from this connection
+and every thread using them; the set of sessions with background threads is guarded by a lock.
 """
 
 from __future__ import annotations
@@ -12,16 +17,11 @@ import string
 import threading
 from types import TracebackType
 
-import grpc
-
 from flamepy import _rpc
-from flamepy._local_client import LocalRunner
-from flamepy.common import convert as _convert
-from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
-from flamepy.proto import extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc
 from flamepy.session import Session
-from flamepy.tls import TlsConfig, channel_credentials
+from flamepy.tls import TlsConfig
+from flamepy.transport.base import SessionInfo, Transport
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,6 @@ def _require_name(name: object, what: str) -> str:
     return name
 
 
-# A Task message carries its input and its output (each up to MAX_TASK_DATA_BYTES): receive up to
-# the server's own limit rather than gRPC's 4 MiB default.
-_CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-]
-
-
 class Connection:
     """A connection to the session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS)."""
 
@@ -58,32 +50,45 @@ class Connection:
         *,
         max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
         local_pipe: bool = True,
+        transport: Transport | None = None,
     ) -> None:
-        parsed = parse_endpoint(endpoint)
+        if transport is None:
+            from flamepy.transport.grpc import GrpcTransport
+
+            transport = GrpcTransport(
+                endpoint, tls_config, max_in_flight=max_in_flight, local_pipe=local_pipe
+            )
         self.endpoint = endpoint
-        if parsed.tls:
-            creds = channel_credentials(tls_config, load_context().ca_file)
-            self._channel = grpc.secure_channel(parsed.target, creds, options=_CHANNEL_OPTIONS)
-        else:
-            self._channel = grpc.insecure_channel(parsed.target, options=_CHANNEL_OPTIONS)
-        self.frontend = frontend_pb2_grpc.FrontendStub(self._channel)
-        self.frontend_ext = extensions_pb2_grpc.FrontendExtStub(self._channel)
-        self.limiter = _rpc.InFlightLimiter(max_in_flight)
-        # None: unknown yet; False: the server answered UNIMPLEMENTED for FrontendExt.
-        self.ext_supported: bool | None = None
-        # None: unknown yet; False: WatchSession headers come only with the first completion.
-        self.watch_headers_early: bool | None = None
+        self.transport: Transport = transport
         self._lock = threading.Lock()
         self._sessions: set[Session] = set()
         self._closed = False
-        # Session.invoke's same-host fast path (flamepy/localpipe.py): None = not looked for yet,
-        # False = not offered or not usable from here (or turned off with local_pipe=False).
-        self._local: LocalRunner | bool | None = None if local_pipe else False
+
+    @classmethod
+    def over(cls, transport: Transport) -> Connection:
+        """A connection using ``transport`` (an in-memory one in tests)."""
+        return cls(transport.endpoint, transport=transport)
+
+    # -- what the transport learnt about the server ----------------------------------------------
+
+    @property
+    def ext_supported(self) -> bool | None:
+        """Whether the server offers FrontendExt (None: not known yet)."""
+        return getattr(self.transport, "frontend_ext", None)
+
+    @property
+    def watch_headers_early(self) -> bool | None:
+        return self.transport.watch_headers_early
+
+    @property
+    def _local(self) -> object:
+        """The same-host runner of a gRPC transport (kept for tests that look at it)."""
+        return getattr(self.transport, "local_runner", False)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the background work of this connection's sessions and close the channel.
+        """Stop the background work of this connection's sessions and close the transport.
 
         Sessions stay open on the server (close them with :meth:`Session.close`).
         """
@@ -94,10 +99,8 @@ class Connection:
             sessions = list(self._sessions)
             self._sessions.clear()
         for ssn in sessions:
-            ssn._stop_background("the connection was closed")
-        if isinstance(self._local, LocalRunner):
-            self._local.close()
-        self._channel.close()
+            ssn.stop_background("the connection was closed")
+        self.transport.close()
 
     @property
     def closed(self) -> bool:
@@ -118,77 +121,37 @@ class Connection:
         state = "closed" if self._closed else "open"
         return f"Connection({self.endpoint!r}, {state})"
 
-    def _call(self, method, request, what: str):
-        if self._closed:
-            raise InvalidStateError(f"{what}: the connection to {self.endpoint} is closed")
-        return _rpc.call(method, request, what=what, limiter=self.limiter)
-
-    def _local_runner(self) -> LocalRunner | None:
-        """The local fast path for RunTask, looked for once (again after it broke)."""
-        local = self._local
-        if local is None:
-            local = LocalRunner.discover(self) or False
-            with self._lock:
-                if self._closed and isinstance(local, LocalRunner):
-                    local.close()
-                    local = False
-                self._local = local
-        return local if isinstance(local, LocalRunner) else None
-
-    def _local_broken(self, runner: LocalRunner) -> None:
-        with self._lock:
-            if self._local is runner:
-                self._local = None  # look again next time: the session manager may have restarted
-        runner.close()
-
-    def _track(self, ssn: Session) -> None:
+    def track(self, ssn: Session) -> None:
         """Remember a session with background threads, to stop them in :meth:`close`."""
         with self._lock:
             if self._closed:
                 raise InvalidStateError(f"the connection to {self.endpoint} is closed")
             self._sessions.add(ssn)
 
-    def _forget(self, ssn: Session) -> None:
+    def forget(self, ssn: Session) -> None:
         with self._lock:
             self._sessions.discard(ssn)
 
     # -- applications ----------------------------------------------------------------------------
 
     def register_application(self, name: str, attrs: ApplicationAttributes) -> None:
-        _require_name(name, "application name")
-        req = frontend_pb2.RegisterApplicationRequest(name=name, application=_convert.app_attrs_to_pb(attrs))
-        what = f"register application {name!r}"
-        res = self._call(self.frontend.RegisterApplication, req, what)
-        _rpc.check_result(res.return_code, res.message if res.HasField("message") else None, what)
+        self.transport.register_application(_require_name(name, "application name"), attrs)
 
     def unregister_application(self, name: str) -> None:
-        _require_name(name, "application name")
-        what = f"unregister application {name!r}"
-        req = frontend_pb2.UnregisterApplicationRequest(name=name)
-        res = self._call(self.frontend.UnregisterApplication, req, what)
-        _rpc.check_result(res.return_code, res.message if res.HasField("message") else None, what)
+        self.transport.unregister_application(_require_name(name, "application name"))
 
     def update_application(self, name: str, attrs: ApplicationAttributes) -> None:
-        _require_name(name, "application name")
-        what = f"update application {name!r}"
-        req = frontend_pb2.UpdateApplicationRequest(name=name, application=_convert.app_attrs_to_pb(attrs))
-        res = self._call(self.frontend.UpdateApplication, req, what)
-        _rpc.check_result(res.return_code, res.message if res.HasField("message") else None, what)
+        self.transport.update_application(_require_name(name, "application name"), attrs)
 
     def get_application(self, name: str) -> Application | None:
         """The application, or None when no application has this name."""
-        _require_name(name, "application name")
-        req = frontend_pb2.GetApplicationRequest(name=name)
         try:
-            res = self._call(self.frontend.GetApplication, req, f"get application {name!r}")
+            return self.transport.get_application(_require_name(name, "application name"))
         except NotFoundError:
             return None
-        return _convert.application_from_pb(res)
 
     def list_applications(self) -> list[Application]:
-        req = frontend_pb2.ListApplicationRequest()
-        res = self._call(self.frontend.ListApplication, req, "list applications")
-        return [_convert.application_from_pb(a) for a in res.applications]
+        return self.transport.list_applications()
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -199,55 +162,32 @@ class Connection:
             )
         _require_name(attrs.application, "application name")
         session_id = attrs.id or default_session_id(attrs.application)
-        req = frontend_pb2.CreateSessionRequest(
-            session_id=session_id, session=_convert.session_spec_to_pb(attrs)
-        )
-        res = self._call(self.frontend.CreateSession, req, f"create session {session_id!r}")
-        return self._session_from_pb(res)
+        return self._session(self.transport.create_session(session_id, attrs))
 
     def open_session(self, session_id: str, spec: SessionAttributes | None = None) -> Session:
         """An existing Open session; with ``spec``, created when it does not exist yet."""
-        _require_name(session_id, "session id")
-        req = frontend_pb2.OpenSessionRequest(session_id=session_id)
-        if spec is not None:
-            req.session.CopyFrom(_convert.session_spec_to_pb(spec))
-        res = self._call(self.frontend.OpenSession, req, f"open session {session_id!r}")
-        return self._session_from_pb(res)
+        return self._session(self.transport.open_session(_require_name(session_id, "session id"), spec))
 
     def get_session(self, session_id: str) -> Session:
-        _require_name(session_id, "session id")
-        req = frontend_pb2.GetSessionRequest(session_id=session_id)
-        res = self._call(self.frontend.GetSession, req, f"get session {session_id!r}")
-        return self._session_from_pb(res)
+        return self._session(self.transport.get_session(_require_name(session_id, "session id")))
 
     def list_sessions(self) -> list[Session]:
-        req = frontend_pb2.ListSessionRequest()
-        res = self._call(self.frontend.ListSession, req, "list sessions")
-        return [self._session_from_pb(s) for s in res.sessions]
+        return [self._session(info) for info in self.transport.list_sessions()]
 
     def close_session(self, session_id: str) -> Session:
-        _require_name(session_id, "session id")
-        req = frontend_pb2.CloseSessionRequest(session_id=session_id)
-        res = self._call(self.frontend.CloseSession, req, f"close session {session_id!r}")
-        return self._session_from_pb(res)
+        return self._session(self.transport.close_session(_require_name(session_id, "session id")))
 
-    def _session_from_pb(self, msg) -> Session:
-        attrs, status = _convert.session_from_pb(msg)
+    def _session(self, info: SessionInfo) -> Session:
+        attrs, status = info
         return Session(self, attrs, status)
 
     # -- executors and nodes ---------------------------------------------------------------------
 
     def list_executors(self) -> list[Executor]:
-        req = frontend_pb2.ListExecutorRequest()
-        res = self._call(self.frontend.ListExecutor, req, "list executors")
-        return [_convert.executor_from_pb(e) for e in res.executors]
+        return self.transport.list_executors()
 
     def list_nodes(self) -> list[Node]:
-        res = self._call(self.frontend.ListNodes, frontend_pb2.ListNodesRequest(), "list nodes")
-        return [_convert.node_from_pb(n) for n in res.nodes]
+        return self.transport.list_nodes()
 
     def get_node(self, name: str) -> Node:
-        _require_name(name, "node name")
-        req = frontend_pb2.GetNodeRequest(name=name)
-        res = self._call(self.frontend.GetNode, req, f"get node {name!r}")
-        return _convert.node_from_pb(res.node)
+        return self.transport.get_node(_require_name(name, "node name"))

@@ -11,6 +11,7 @@ from sdk_fake import FakeServer
 
 import flamepy
 from flamepy import _dispatch as dispatch_mod
+from flamepy import dispatch_state
 from flamepy.proto import types_pb2
 
 
@@ -137,24 +138,24 @@ def test_completion_before_registration(server: FakeServer, conn: flamepy.Connec
     the reply until its watcher has seen them, so they arrive before the ids are registered."""
     ssn = _session(conn)
     stashed = threading.Event()
-    real = dispatch_mod.Dispatcher._on_completions
+    real = dispatch_state.DispatchState.handle
 
-    def on_completions(self, msg):
-        real(self, msg)
-        with self._cond:
-            if self._early:
-                stashed.set()
+    def on_completions(self, event):
+        out = real(self, event)
+        if self.early:
+            stashed.set()
+        return out
 
     def before_reply(ids: list[str]) -> None:
         assert stashed.wait(10), "the watcher never saw the completions"
 
-    dispatch_mod.Dispatcher._on_completions = on_completions  # type: ignore[method-assign]
+    dispatch_state.DispatchState.handle = on_completions  # type: ignore[method-assign]
     server.frontend.before_create_tasks_reply = before_reply
     try:
         futures = [ssn.run(b"early")]
         assert futures[0].result(timeout=10) == b"early"
     finally:
-        dispatch_mod.Dispatcher._on_completions = real  # type: ignore[method-assign]
+        dispatch_state.DispatchState.handle = real  # type: ignore[method-assign]
     assert server.frontend.counters.get_task == 0  # resolved from the stashed completion
     ssn.close()
 

@@ -1,0 +1,312 @@
+"""The state of ``Session.run``'s background work, free of I/O: events in, decisions out.
+
+:class:`DispatchState` knows the inputs waiting to be submitted, the tasks submitted and not yet
+finished (by task id, each with the caller's *handle*, a Future in the SDK), completions that came
+before their task id was known, and whether the session watch is up. The I/O wrapper
+(:mod:`flamepy._dispatch`) feeds it events and carries out the decisions it returns:
+
+events (``handle(event)``)                     decisions
+---------------------------------------------  -----------------------------------------------
+``Submitted`` (a CreateTasks batch answered)   ``Resolve`` (early completions), ``Fail`` (inputs
+                                               not created), ``Reconcile`` / ``Track`` (new ids)
+``StreamUp`` (the watch is registered)         ``Reconcile`` or ``Track`` (what is outstanding)
+``Completed`` (completions from the watch)     ``Resolve``, ``Fail``
+``Seen`` / ``Lost`` (reconcile answers)        ``Resolve`` / ``Fail``
+``StreamDown`` (the watch ended or broke)      ``Reconcile`` (+ fail the rest), ``Rewatch``, ``StopWatching``
+``GiveUp`` (after a refused watch)             ``Fail``
+``StopSubmitting`` / ``Shutdown``              ``Fail`` (queued / outstanding)
+
+Concurrency model: none of its own; not thread-safe. The wrapper calls it under one lock and acts on
+the decisions after releasing it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from flamepy.errors import FlameError, InvalidStateError, NotFoundError, UnavailableError
+from flamepy.transport.base import TaskWatchError
+from flamepy.types import Task, TaskCompletion
+
+H = TypeVar("H")
+
+BATCH_LIMIT = 1000  # inputs per CreateTasks call
+BATCH_BYTES = 16 * 1024 * 1024  # input bytes per CreateTasks call (the server accepts 64 MiB)
+QUEUE_LIMIT = 10_000  # inputs waiting client-side before run() blocks
+BACKOFF_MIN_S = 0.05
+BACKOFF_MAX_S = 2.0
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitTicket:
+    """Taken when a batch goes out: the watch generation then (-1: no watch was up)."""
+
+    gen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted(Generic[H]):
+    """A batch was answered: ``ids`` for the first ``len(ids)`` handles; ``error`` for the rest."""
+
+    ticket: SubmitTicket
+    ids: Sequence[str]
+    handles: Sequence[H]
+    error: FlameError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUp:
+    per_task: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    items: Sequence[TaskCompletion | TaskWatchError]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    tasks: Sequence[Task]
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    task_id: str
+    error: FlameError
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDown:
+    error: FlameError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    error: FlameError
+
+
+@dataclass(frozen=True, slots=True)
+class StopSubmitting:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    reason: str
+
+
+Event = Submitted | StreamUp | Completed | Seen | Lost | StreamDown | GiveUp | StopSubmitting | Shutdown
+
+# -- decisions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve(Generic[H]):
+    """Resolve each handle with its task's outcome."""
+
+    items: tuple[tuple[H, str, TaskCompletion], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fail(Generic[H]):
+    handles: tuple[H, ...]
+    error: FlameError
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Ask the server for these tasks (feed back ``Seen``/``Lost``), then feed ``GiveUp(then_fail)``."""
+
+    task_ids: tuple[str, ...]
+    then_fail: FlameError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """Have the (per-task) watch follow these tasks."""
+
+    task_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rewatch:
+    """Open a new watch after ``delay`` seconds; first wait for work when ``wait_for_work``."""
+
+    delay: float
+    wait_for_work: bool
+    lost: FlameError | None = None  # the error that broke the previous watch, to log
+
+
+@dataclass(frozen=True, slots=True)
+class StopWatching:
+    pass
+
+
+Decision = Resolve | Fail | Reconcile | Track | Rewatch | StopWatching
+
+
+class DispatchState(Generic[H]):
+    """See the module docstring. ``queue_limit`` caps the inputs waiting to be submitted."""
+
+    def __init__(self, queue_limit: int = QUEUE_LIMIT) -> None:
+        self.queue_limit = queue_limit
+        self.queue: deque[tuple[bytes | None, H]] = deque()
+        self.outstanding: dict[str, H] = {}
+        self.early: dict[str, TaskCompletion] = {}
+        self.submitting = 0
+        self.ready = False
+        self.gen = 0
+        self.per_task = False
+        self.stopping = False
+        self.backoff = BACKOFF_MIN_S
+
+    # -- the queue -------------------------------------------------------------------------------
+
+    @property
+    def queue_full(self) -> bool:
+        return len(self.queue) >= self.queue_limit
+
+    @property
+    def has_work(self) -> bool:
+        """Tasks to hear about: outstanding, or a batch still being submitted."""
+        return bool(self.outstanding) or self.submitting > 0
+
+    def push(self, data: bytes | None, handle: H) -> None:
+        if self.stopping:
+            raise InvalidStateError("the session is closed")
+        self.queue.append((data, handle))
+
+    def take_batch(self) -> list[tuple[bytes | None, H]]:
+        """The next inputs to submit together (at most BATCH_LIMIT inputs and BATCH_BYTES bytes)."""
+        queue = self.queue
+        if not queue:
+            return []
+        batch = [queue.popleft()]
+        size = len(batch[0][0] or b"")
+        while queue and len(batch) < BATCH_LIMIT:
+            size += len(queue[0][0] or b"")
+            if size > BATCH_BYTES:
+                break
+            batch.append(queue.popleft())
+        return batch
+
+    def begin_submit(self) -> SubmitTicket:
+        """A batch goes out now; its answer comes back as ``Submitted`` with this ticket."""
+        self.submitting += 1
+        return SubmitTicket(self.gen if self.ready else -1)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Decision]:
+        if isinstance(event, Completed):
+            return self._completed(event.items)
+        if isinstance(event, Submitted):
+            return self._submitted(event)
+        if isinstance(event, StreamUp):
+            return self._stream_up(event.per_task)
+        if isinstance(event, StreamDown):
+            return self._stream_down(event.error)
+        if isinstance(event, Seen):
+            return self._seen(event.tasks)
+        if isinstance(event, Lost):
+            return self._fail_ids([event.task_id], event.error)
+        if isinstance(event, GiveUp):
+            return self._fail_ids(list(self.outstanding), event.error)
+        if isinstance(event, StopSubmitting):
+            self.stopping = True
+            queued = tuple(h for _, h in self.queue)
+            self.queue.clear()
+            return [Fail(queued, InvalidStateError(event.reason))] if queued else []
+        return self._shutdown(event.reason)
+
+    def _submitted(self, event: Submitted[H]) -> list[Decision]:
+        self.submitting -= 1
+        ids, handles = event.ids, event.handles
+        resolved: list[tuple[H, str, TaskCompletion]] = []
+        for tid, handle in zip(ids, handles[: len(ids)], strict=True):
+            early = self.early.pop(tid, None)
+            if early is not None:
+                resolved.append((handle, tid, early))
+            else:
+                self.outstanding[tid] = handle
+        if self.submitting == 0:
+            self.early.clear()
+        out: list[Decision] = []
+        if resolved:
+            out.append(Resolve(tuple(resolved)))
+        rest = tuple(handles[len(ids) :])
+        if event.error is not None and rest:
+            out.append(Fail(rest, event.error))
+        pending = tuple(tid for tid in ids if tid in self.outstanding)
+        if pending and self.per_task:
+            out.append(Track(pending))
+        elif pending and self.ready and event.ticket.gen != self.gen:
+            out.append(Reconcile(pending))  # a new watch came up meanwhile: it may have missed them
+        return out
+
+    def _stream_up(self, per_task: bool) -> list[Decision]:
+        self.ready = True
+        self.gen += 1
+        self.per_task = per_task
+        ids = tuple(self.outstanding)
+        if not ids:
+            return []
+        return [Track(ids)] if per_task else [Reconcile(ids)]
+
+    def _completed(self, items: Sequence[TaskCompletion | TaskWatchError]) -> list[Decision]:
+        self.backoff = BACKOFF_MIN_S
+        outstanding = self.outstanding
+        resolved: list[tuple[H, str, TaskCompletion]] = []
+        failed: list[Decision] = []
+        for item in items:
+            if isinstance(item, TaskWatchError):
+                handle = None if self.stopping else outstanding.pop(item.task_id, None)
+                if handle is not None:
+                    failed.append(Fail((handle,), item.error))
+                continue
+            handle = outstanding.pop(item.task_id, None)
+            if handle is not None:
+                resolved.append((handle, item.task_id, item))
+            elif self.submitting > 0:
+                self.early[item.task_id] = item
+        return [Resolve(tuple(resolved)), *failed] if resolved else failed
+
+    def _seen(self, tasks: Sequence[Task]) -> list[Decision]:
+        resolved: list[tuple[H, str, TaskCompletion]] = []
+        for task in tasks:
+            if not task.state.is_terminal:
+                continue
+            handle = self.outstanding.pop(task.id, None)
+            if handle is not None:
+                resolved.append(
+                    (handle, task.id, TaskCompletion(task.id, task.state, task.output, task.message))
+                )
+        return [Resolve(tuple(resolved))] if resolved else []
+
+    def _fail_ids(self, ids: list[str], error: FlameError) -> list[Decision]:
+        handles = tuple(h for h in (self.outstanding.pop(tid, None) for tid in ids) if h is not None)
+        return [Fail(handles, error)] if handles else []
+
+    def _stream_down(self, error: FlameError | None) -> list[Decision]:
+        self.ready = False
+        if self.stopping:
+            return [StopWatching()]
+        delay = self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+        if isinstance(error, UnavailableError):
+            return [Rewatch(delay, wait_for_work=False, lost=error)]
+        # ended (session closed?) or refused: settle what the server already knows
+        refused = error if isinstance(error, InvalidStateError | NotFoundError) else None
+        return [Reconcile(tuple(self.outstanding), then_fail=refused), Rewatch(delay, wait_for_work=True)]
+
+    def _shutdown(self, reason: str) -> list[Decision]:
+        self.stopping = True
+        left = tuple(self.outstanding.values())
+        self.outstanding.clear()
+        self.early.clear()
+        return [Fail(left, InvalidStateError(reason))] if left else []

@@ -1,0 +1,160 @@
+"""The SDK's one seam to a session manager: the :class:`Transport` interface, in our own types only.
+
+Everything above it (``Connection``, ``Session``, the ``run()`` dispatcher) speaks the dataclasses of
+:mod:`flamepy.types` and the :mod:`flamepy.errors` tree; no generated protobuf type or stub crosses
+it. Implementations: :class:`flamepy.transport.grpc.GrpcTransport` (the real one: gRPC, the
+same-host socket, protocol fallbacks) and :class:`flamepy.transport.memory.MemoryTransport` (in
+memory, for tests).
+
+Concurrency model: a transport is shared by every thread of a connection; every method may be
+called from any thread and blocks its caller only. Streams (:class:`TaskWatcher`,
+:class:`SessionWatch`) are consumed by one thread and cancelled from any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from flamepy.errors import FlameError
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    Executor,
+    Node,
+    SessionAttributes,
+    SessionStatus,
+    Task,
+    TaskCompletion,
+)
+
+SessionInfo = tuple[SessionAttributes, SessionStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWatchError:
+    """A task the watch could not follow to its end (one WatchTask of the per-task fallback broke)."""
+
+    task_id: str
+    error: FlameError
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRegistered:
+    """The server registered the session watch: every later completion comes through it.
+
+    ``per_task``: the server has no session-wide watch; the watch follows exactly the tasks given to
+    :meth:`SessionWatch.track`.
+    """
+
+    per_task: bool
+
+
+WatchItem = TaskCompletion | TaskWatchError
+WatchBatch = list[WatchItem]
+
+
+class TaskWatcher:
+    """An iterator of snapshots of tasks (one task's states, or a session's task list).
+
+    ``cancel()`` (alias ``close()``) stops it from any thread; the next ``next()`` raises.
+    """
+
+    def __init__(self, items: Iterator[Task], cancel: Callable[[], object]) -> None:
+        self._items = items
+        self._cancel = cancel
+
+    def __iter__(self) -> TaskWatcher:
+        return self
+
+    def __next__(self) -> Task:
+        return next(self._items)
+
+    def cancel(self) -> None:
+        """Stop watching (the next ``next()`` raises)."""
+        self._cancel()
+
+    close = cancel
+
+    def __enter__(self) -> TaskWatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+
+class SessionWatch(Protocol):
+    """One attempt at watching a session's completions.
+
+    Iterating yields one :class:`WatchRegistered` first (once the server has registered the watch),
+    then batches of completions. It ends when the server ends the watch, raises a FlameError when
+    the watch breaks, and ends (or raises) soon after :meth:`cancel`.
+    """
+
+    def __iter__(self) -> Iterator[WatchRegistered | WatchBatch]: ...
+
+    def track(self, task_ids: list[str]) -> None:
+        """Follow these tasks too (needed only by a per-task watch; a session watch ignores it)."""
+
+    def cancel(self) -> None: ...
+
+
+class Transport(Protocol):
+    """What the SDK asks of a session manager. Errors are FlameErrors; a closed transport raises
+    InvalidStateError."""
+
+    endpoint: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    # applications
+    def register_application(self, name: str, attrs: ApplicationAttributes) -> None: ...
+    def unregister_application(self, name: str) -> None: ...
+    def update_application(self, name: str, attrs: ApplicationAttributes) -> None: ...
+    def get_application(self, name: str) -> Application:
+        """The application; NotFoundError when there is none."""
+        ...
+
+    def list_applications(self) -> list[Application]: ...
+
+    # sessions
+    def create_session(self, session_id: str, attrs: SessionAttributes) -> SessionInfo: ...
+    def open_session(self, session_id: str, spec: SessionAttributes | None) -> SessionInfo: ...
+    def get_session(self, session_id: str) -> SessionInfo: ...
+    def list_sessions(self) -> list[SessionInfo]: ...
+    def close_session(self, session_id: str) -> SessionInfo: ...
+
+    # tasks
+    def create_task(self, session_id: str, data: bytes | None) -> Task: ...
+    def create_tasks(
+        self, session_id: str, inputs: list[bytes | None]
+    ) -> tuple[list[str], FlameError | None]:
+        """Ids of the tasks created, in input order, and the error that stopped creating the rest."""
+        ...
+
+    def run_task(self, session_id: str, data: bytes | None) -> Task:
+        """Create a task and wait for it: its terminal (or last seen) state."""
+        ...
+
+    def get_task(self, session_id: str, task_id: str) -> Task: ...
+    def list_tasks(self, session_id: str) -> TaskWatcher: ...
+    def watch_task(self, session_id: str, task_id: str, timeout: float | None = None) -> TaskWatcher: ...
+    def watch_session(self, session_id: str) -> SessionWatch: ...
+
+    # capability learnt by the run() dispatcher's first batch
+    @property
+    def watch_headers_early(self) -> bool | None:
+        """None: unknown yet; True: a session watch says it is registered before any completion;
+        False: only with its first completion (the first batch should not wait for it)."""
+        ...
+
+    def learn_watch_headers_early(self, early: bool) -> None: ...
+
+    # executors and nodes
+    def list_executors(self) -> list[Executor]: ...
+    def list_nodes(self) -> list[Node]: ...
+    def get_node(self, name: str) -> Node: ...
