@@ -1,8 +1,10 @@
 """An in-process fake :class:`~executor.launcher.Launcher` for unit tests.
 
 A :class:`FakeProcess` serves ``flame.v1.Instance`` from a grpc.aio server inside the test's own
-event loop, on the Unix socket named by ``FLAME_INSTANCE_ENDPOINT``; "exiting" stops that server and
-resolves :meth:`FakeProcess.wait`. Behaviour is chosen per launch with :class:`FakeBehaviour`.
+event loop, on ``unix://`` + ``FLAME_INSTANCE_ENDPOINT`` as Flame's runtimes bind it (the value is
+a bare path; a value that cannot be bound makes the fake exit with code 1 and a line on its stderr,
+as a real service would); "exiting" stops that server and resolves :meth:`FakeProcess.wait`.
+Behaviour is chosen per launch with :class:`FakeBehaviour`.
 """
 
 from __future__ import annotations
@@ -97,10 +99,23 @@ class FakeProcess:
             self._exited.set()
             return
         if self.behaviour.serve:
-            self._server = grpc.aio.server()
-            shim_pb2_grpc.add_InstanceServicer_to_server(_Servicer(self), self._server)
-            self._server.add_insecure_port(self.spec.env["FLAME_INSTANCE_ENDPOINT"])
-            await self._server.start()
+            server = grpc.aio.server()
+            shim_pb2_grpc.add_InstanceServicer_to_server(_Servicer(self), server)
+            address = "unix://" + self.spec.env.get("FLAME_INSTANCE_ENDPOINT", "")
+            try:
+                server.add_insecure_port(address)
+            except RuntimeError as exc:
+                self._fail_to_start(f"cannot listen on {address}: {exc}")
+                return
+            self._server = server
+            await server.start()
+
+    def _fail_to_start(self, why: str) -> None:
+        self.spec.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.spec.stderr_path.open("a") as err:
+            err.write(why + "\n")
+        self._returncode = 1
+        self._exited.set()
 
     def crash(self, code: int = -9) -> None:
         """Die now, as if SIGKILLed (in-flight RPCs are cut)."""

@@ -5,6 +5,16 @@ a :class:`~executor.launcher.Launcher`, waits for its Unix socket (racing the pr
 a deadline) and calls ``OnSessionEnter``. The resulting :class:`ServiceInstance` runs tasks,
 leaves the session and terminates the process group. Runs on the manager's asyncio loop; every wait
 is an ``asyncio.wait`` on the RPC versus the process exit, never polling.
+
+The process gets what Flame's own executors give it (spec "The service instance"):
+``FLAME_INSTANCE_ENDPOINT`` is the bare filesystem path of its Unix socket (Flame's runtimes, and
+flamepy 0.6.0 from PyPI, bind ``unix://<value>`` themselves); ``command`` and ``arguments`` are
+``${VAR}``-expanded against its environment (the manager's, the application's ``environments``,
+then the ``FLAME_*`` variables). Its working directory is the application's ``working_directory``
+(which must be absolute), so relative arguments such as ``service.py`` resolve there. An
+application registered without one runs in the executor manager's work directory (``--work-dir``):
+the registering client's directory is unknown here, so relative arguments resolve against that
+directory, and a process that then fails to start gets a bind failure saying so.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from flamepy.common.taskpipe import MAX_SOCKET_PATH
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+INSTANCE_ENDPOINT_ENV = "FLAME_INSTANCE_ENDPOINT"
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ class HostShim:
         s = self.settings
         env = dict(os.environ)
         env.update(req.spec.environments or {})
-        env["FLAME_INSTANCE_ENDPOINT"] = f"unix://{socket_path}"
+        env[INSTANCE_ENDPOINT_ENV] = str(socket_path)  # a bare path: the service adds unix://
         env[taskpipe.ENV] = str(socket_path) + taskpipe.SUFFIX
         env["FLAME_ENDPOINT"] = s.frontend_endpoint
         if s.cache_endpoint:
@@ -109,10 +121,19 @@ class HostShim:
             command=expand(command),
             arguments=tuple(expand(a) for a in req.spec.arguments or ()),
             env=env,
-            cwd=Path(req.spec.working_directory or self.settings.work_dir),
+            cwd=self.working_directory(req),
             stdout_path=logs / f"{safe_id}.out",
             stderr_path=logs / f"{safe_id}.err",
         )
+
+    def working_directory(self, req: BindRequest) -> Path:
+        """The application's ``working_directory``, or the executor's work directory without one."""
+        given = req.spec.working_directory
+        if not given:
+            return self.settings.work_dir
+        if not os.path.isabs(given):
+            raise BindError(f"application {req.application!r}: working_directory {given!r} is not absolute")
+        return Path(given)
 
     async def bind(self, req: BindRequest) -> ServiceInstance:
         """Start, wait for the socket, OnSessionEnter. Raises :class:`BindError`."""
@@ -132,10 +153,33 @@ class HostShim:
             await instance.wait_serving()
             await instance.enter(req.session)
             await instance.open_pipe()
-        except BaseException:
+        except BaseException as exc:
             await instance.close()
+            hint = _relative_arguments_hint(req, spec)
+            if isinstance(exc, BindError) and hint:
+                raise BindError(f"{exc}\n{hint}") from None
             raise
         return instance
+
+
+def _relative_arguments_hint(req: BindRequest, spec: LaunchSpec) -> str | None:
+    """Why relative arguments may have failed: the application has no working_directory and they
+    name no file in the directory the process ran in (the executor's work directory)."""
+    if req.spec.working_directory:
+        return None
+    missing = [a for a in spec.arguments if _looks_like_relative_path(a) and not (spec.cwd / a).exists()]
+    if not missing:
+        return None
+    return (
+        f"(application {req.application!r} has no working_directory, so its process ran in the "
+        f"executor's work directory {str(spec.cwd)!r}, where the relative argument(s) "
+        f"{', '.join(map(repr, missing))} name no file; register it with an absolute working_directory)"
+    )
+
+
+def _looks_like_relative_path(arg: str) -> bool:
+    """``service.py``, ``src/main``: not an option, not absolute, with a directory or a suffix."""
+    return not arg.startswith("-") and not os.path.isabs(arg) and (os.sep in arg or bool(Path(arg).suffix))
 
 
 class ServiceInstance:

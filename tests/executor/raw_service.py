@@ -1,6 +1,7 @@
 """A flame.v1 Instance service written directly against the generated gRPC stubs (not the SDK).
 
-Usage: ``python raw_service.py [MODE] [ARGS...]`` with ``FLAME_INSTANCE_ENDPOINT`` set.
+Usage: ``python raw_service.py [MODE] [ARGS...]`` with ``FLAME_INSTANCE_ENDPOINT`` set to a socket
+path; like Flame's own runtimes (and flamepy 0.6.0 from PyPI) it binds ``unix://<that path>``.
 
 MODE (default ``echo``):
   echo           serve; tasks echo their input
@@ -77,7 +78,8 @@ def main() -> None:
         threading.Event().wait()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     shim_pb2_grpc.add_InstanceServicer_to_server(RawInstance(mode), server)
-    server.add_insecure_port(os.environ["FLAME_INSTANCE_ENDPOINT"])
+    # as Flame's runtimes do: the variable holds a bare socket path, the service adds the scheme
+    server.add_insecure_port("unix://" + os.environ["FLAME_INSTANCE_ENDPOINT"])
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     server.wait_for_termination()

@@ -66,3 +66,14 @@ async def test_missing_working_directory(tmp_path: Path) -> None:
     msg = bind_msg("e1", None, command=sys.executable, working_directory=str(tmp_path / "nope"))
     message = await _bind_failure(tmp_path, msg)
     assert "working directory" in message and "does not exist" in message
+
+
+async def test_relative_argument_without_working_directory(tmp_path: Path) -> None:
+    """No working_directory: the process runs in the executor's work directory, where
+    ``service.py`` is not; the failure carries Python's complaint and says where it looked."""
+    message = await _bind_failure(
+        tmp_path, bind_msg("e1", None, command=sys.executable, arguments=["service.py"])
+    )
+    assert "exited with code 2 before serving" in message
+    assert "can't open file" in message  # python's own stderr
+    assert "has no working_directory" in message and repr(str(tmp_path)) in message
