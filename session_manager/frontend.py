@@ -1,33 +1,35 @@
-"""flame.v1.Frontend servicer: decode, call the core, encode. Semantics: shared/spec/flame-v1-wire.md."""
+"""flame.v1.Frontend servicer: decode, call the broker, encode. Semantics: shared/spec/flame-v1-wire.md.
+
+Client credentials are not checked here: they belong in one gRPC server interceptor (wired in
+``server.py``) so every servicer stays decode → call → encode.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeAlias
 
 import grpc
 
 from flamepy.common import convert as conv
 from flamepy.common.grpc_status import status_of, stream, unary
-from flamepy.errors import FlameError, InvalidArgumentError, NotFoundError
+from flamepy.errors import FlameError, InvalidArgumentError
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
-from flamepy.types import Task
-from session_manager.model import SessionRecord
-
-if TYPE_CHECKING:
-    from session_manager.server import SessionManager
+from flamepy.types import ApplicationAttributes
+from session_manager.broker import Broker
+from session_manager.model import SessionInfo
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
+AppRequest: TypeAlias = fe.RegisterApplicationRequest | fe.UpdateApplicationRequest
 
 
-def session_pb(ses: SessionRecord) -> pb.Session:
-    return conv.session_to_pb(replace(ses.attrs, id=ses.id), ses.status())
+def session_pb(ses: SessionInfo) -> pb.Session:
+    return conv.session_to_pb(ses.attrs, ses.status)
 
 
-async def _result(op) -> pb.Result:
+async def _result(op: Awaitable[None]) -> pb.Result:
     """Application RPCs answer a Result: return_code 0, or the gRPC status code and a message."""
     try:
         await op
@@ -36,16 +38,15 @@ async def _result(op) -> pb.Result:
     return pb.Result(return_code=0)
 
 
-def _app_spec(request) -> object:
+def _app_spec(request: AppRequest) -> ApplicationAttributes:
     if not request.HasField("application"):
         raise InvalidArgumentError(f"application {request.name!r}: spec is missing")
     return conv.app_attrs_from_pb(request.application)
 
 
 class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
-    def __init__(self, sm: SessionManager) -> None:
-        self.sm = sm
-        self.core = sm.broker
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
     # -- applications ------------------------------------------------------------------------
 
@@ -53,46 +54,42 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
         return await _result(self._register(request))
 
     async def _register(self, request: fe.RegisterApplicationRequest) -> None:
-        await self.sm.call(self.core.register_application, request.name, _app_spec(request))
+        await self.broker.register_application(request.name, _app_spec(request))
 
     async def UnregisterApplication(
         self, request: fe.UnregisterApplicationRequest, context: Ctx
     ) -> pb.Result:
-        return await _result(self.sm.call(self.core.unregister_application, request.name))
+        return await _result(self.broker.unregister_application(request.name))
 
     async def UpdateApplication(self, request: fe.UpdateApplicationRequest, context: Ctx) -> pb.Result:
         return await _result(self._update(request))
 
     async def _update(self, request: fe.UpdateApplicationRequest) -> None:
-        await self.sm.call(self.core.update_application, request.name, _app_spec(request))
+        await self.broker.update_application(request.name, _app_spec(request))
 
     @unary
     async def GetApplication(self, request: fe.GetApplicationRequest, context: Ctx) -> pb.Application:
-        return conv.application_to_pb(self.core.get_application(request.name).snapshot())
+        return conv.application_to_pb(self.broker.get_application(request.name))
 
     @unary
     async def ListApplication(self, request: fe.ListApplicationRequest, context: Ctx) -> pb.ApplicationList:
-        apps = sorted(self.core.apps.values(), key=lambda a: (a.creation_time, a.name))
-        return pb.ApplicationList(applications=[conv.application_to_pb(a.snapshot()) for a in apps])
+        return pb.ApplicationList(
+            applications=[conv.application_to_pb(a) for a in self.broker.list_applications()]
+        )
 
     # -- executors and nodes -----------------------------------------------------------------
 
     @unary
     async def ListExecutor(self, request: fe.ListExecutorRequest, context: Ctx) -> pb.ExecutorList:
-        return pb.ExecutorList(
-            executors=[conv.executor_to_pb(e.snapshot()) for e in self.core.executors.values()]
-        )
+        return pb.ExecutorList(executors=[conv.executor_to_pb(e) for e in self.broker.list_executors()])
 
     @unary
     async def ListNodes(self, request: fe.ListNodesRequest, context: Ctx) -> pb.NodeList:
-        return pb.NodeList(nodes=[conv.node_to_pb(n.snapshot()) for n in self.core.nodes.values()])
+        return pb.NodeList(nodes=[conv.node_to_pb(n) for n in self.broker.list_nodes()])
 
     @unary
     async def GetNode(self, request: fe.GetNodeRequest, context: Ctx) -> fe.GetNodeResponse:
-        node = self.core.nodes.get(request.name)
-        if node is None:
-            raise NotFoundError(f"node {request.name!r} not found")
-        return fe.GetNodeResponse(node=conv.node_to_pb(node.snapshot()))
+        return fe.GetNodeResponse(node=conv.node_to_pb(self.broker.get_node(request.name)))
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -101,30 +98,30 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
         if not request.HasField("session"):
             raise InvalidArgumentError(f"session {request.session_id!r}: spec is missing")
         attrs = conv.session_spec_from_pb(request.session_id, request.session)
-        return session_pb(await self.sm.call(self.core.create_session, attrs))
+        return session_pb(await self.broker.create_session(attrs))
 
     @unary
     async def OpenSession(self, request: fe.OpenSessionRequest, context: Ctx) -> pb.Session:
         attrs = None
         if request.HasField("session"):
             attrs = conv.session_spec_from_pb(request.session_id, request.session)
-        return session_pb(await self.sm.call(self.core.open_session, request.session_id, attrs))
+        return session_pb(await self.broker.open_session(request.session_id, attrs))
 
     @unary
     async def CloseSession(self, request: fe.CloseSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(await self.sm.call(self.core.close_session, request.session_id))
+        return session_pb(await self.broker.close_session(request.session_id))
 
     @unary
     async def DeleteSession(self, request: fe.DeleteSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(await self.sm.call(self.core.delete_session, request.session_id))
+        return session_pb(await self.broker.delete_session(request.session_id))
 
     @unary
     async def GetSession(self, request: fe.GetSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(self.core.get_session(request.session_id))
+        return session_pb(self.broker.get_session(request.session_id))
 
     @unary
     async def ListSession(self, request: fe.ListSessionRequest, context: Ctx) -> pb.SessionList:
-        return pb.SessionList(sessions=[session_pb(s) for s in self.core.sessions.values()])
+        return pb.SessionList(sessions=[session_pb(s) for s in self.broker.list_sessions()])
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -132,39 +129,18 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
     async def CreateTask(self, request: fe.CreateTaskRequest, context: Ctx) -> pb.Task:
         spec = request.task
         data = spec.input if spec.HasField("input") else None
-        (rec,) = await self.sm.call(self.core.create_tasks, spec.session_id, [data])
-        return conv.task_to_pb(rec.snapshot())
+        return conv.task_to_pb(await self.broker.create_task(spec.session_id, data))
 
     @unary
     async def GetTask(self, request: fe.GetTaskRequest, context: Ctx) -> pb.Task:
-        return conv.task_to_pb(self.sm.task(request.session_id, request.task_id))
+        return conv.task_to_pb(self.broker.get_task(request.session_id, request.task_id))
 
     @stream
     async def WatchTask(self, request: fe.WatchTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
-        async for task in watch_task(self.sm, request.session_id, request.task_id):
+        async for task in self.broker.watch_task(request.session_id, request.task_id):
             yield conv.task_to_pb(task)
 
     @stream
     async def ListTask(self, request: fe.ListTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
-        for task in self.sm.tasks(request.session_id):
+        for task in self.broker.list_tasks(request.session_id):
             yield conv.task_to_pb(task)
-
-
-async def watch_task(sm: SessionManager, sid: str, tid: str) -> AsyncIterator[Task]:
-    """Every state change of one task; ends right after its terminal state."""
-    rec = sm.broker.find_task(sid, tid)
-    if rec is None:  # finished: its final state is in storage
-        yield sm.task(sid, tid)
-        return
-    q = sm.watchers.watch_task(sid, rec.task_id)
-    try:
-        last = rec.snapshot()
-        yield last
-        while not last.state.is_terminal:
-            nxt = await q.get()
-            if nxt.state == last.state and len(nxt.events) == len(last.events):
-                continue
-            last = nxt
-            yield last
-    finally:
-        sm.watchers.unwatch_task(sid, rec.task_id, q)

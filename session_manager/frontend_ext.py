@@ -1,9 +1,13 @@
-"""flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait."""
+"""flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait.
+
+Decode, call the broker, encode. New job RPCs (task logs, cancelling a running task) go here as
+methods on the proto's FrontendExt service, each calling one new broker method.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 import grpc
 
@@ -12,11 +16,8 @@ from flamepy.common.grpc_status import stream, unary
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
-from flamepy.types import SessionState, Task, TaskCompletion, TaskState
-from session_manager.frontend import watch_task
-
-if TYPE_CHECKING:
-    from session_manager.server import SessionManager
+from flamepy.types import Task, TaskCompletion, TaskState
+from session_manager.broker import Broker
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 MAX_COMPLETIONS_PER_MESSAGE = 512
@@ -28,60 +29,35 @@ def completion_pb(task: Task) -> ext.TaskCompletion:
 
 
 class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
-    def __init__(self, sm: SessionManager) -> None:
-        self.sm = sm
-        self.core = sm.broker
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
     @unary
     async def CreateTasks(self, request: ext.CreateTasksRequest, context: Ctx) -> ext.CreateTasksResponse:
         inputs = [i.input if i.HasField("input") else None for i in request.inputs]
-        recs = await self.sm.call(self.core.create_tasks, request.session_id, inputs)
-        return ext.CreateTasksResponse(task_ids=[r.task_id for r in recs])
+        return ext.CreateTasksResponse(task_ids=await self.broker.create_tasks(request.session_id, inputs))
 
     @stream
     async def WatchSession(
         self, request: ext.WatchSessionRequest, context: Ctx
     ) -> AsyncIterator[ext.SessionCompletions]:
-        ses = self.core.get_session(request.session_id)
-        if ses.state == SessionState.CLOSED and ses.unfinished == 0:
+        watch = self.broker.watch_session(request.session_id)
+        if watch is None:
             return
-        q = self.sm.watchers.watch_session(ses.id)
-        # headers now: the client knows the watch is registered before it submits tasks
-        await context.send_initial_metadata(())
-        try:
-            while True:
-                item = await q.get()
-                batch = []
-                while item is not None:
-                    batch.append(completion_pb(item))
-                    if len(batch) >= MAX_COMPLETIONS_PER_MESSAGE or q.empty():
-                        break
-                    item = q.get_nowait()
-                if batch:
-                    yield ext.SessionCompletions(completions=batch)
-                if item is None:
-                    return
-        finally:
-            self.sm.watchers.unwatch_session(ses.id, q)
+        with watch:
+            # headers now: the client knows the watch is registered before it submits tasks
+            await context.send_initial_metadata(())
+            async for batch in watch.batches(MAX_COMPLETIONS_PER_MESSAGE):
+                yield ext.SessionCompletions(completions=[completion_pb(t) for t in batch])
 
     @unary
     async def RunTask(self, request: ext.RunTaskRequest, context: Ctx) -> pb.Task:
-        return conv.task_to_pb(await run_task(self.sm, request))
+        data = request.input if request.HasField("input") else None
+        return conv.task_to_pb(await self.broker.run_task(request.session_id, data))
 
     @unary
     async def GetLocalEndpoint(self, request: ext.LocalEndpointRequest, context: Ctx) -> ext.LocalEndpoint:
-        local = self.sm.local
+        local = self.broker.endpoints.local
         if local is None:
             return ext.LocalEndpoint()
         return ext.LocalEndpoint(path=str(local.path), token=local.token)
-
-
-async def run_task(sm: SessionManager, request: ext.RunTaskRequest) -> Task:
-    """Create one task and return its terminal state (RunTask, over gRPC or the local pipe)."""
-    data = request.input if request.HasField("input") else None
-    (rec,) = await sm.call(sm.broker.create_tasks, request.session_id, [data])
-    final = None
-    async for snap in watch_task(sm, request.session_id, rec.task_id):
-        final = snap
-    assert final is not None
-    return final

@@ -1,9 +1,13 @@
 """The session manager's end of the local protocol (:mod:`flamepy.common.localpipe`): a Unix socket that
 same-host SDK clients (RunTask) and executor managers (the Attach stream) use instead of gRPC.
 
-Runs on the server's event loop, beside gRPC, with the same core calls: a task run here and one run
-over gRPC are indistinguishable. The socket file is made owner-only; a peer proves it learned the
-endpoint from this server (``GetLocalEndpoint``) with the token in its hello.
+A transport beside gRPC, not above or below it: it calls the same broker API (``RunTask``) and the
+same node stream handler (``session_manager.node_stream``) as the gRPC servicers, and imports none
+of them; a task run here and one run over gRPC are indistinguishable. Runs on the server's event
+loop. The socket file is made owner-only; a peer proves it learned the endpoint from this server
+(``GetLocalEndpoint``) with the token in its hello — the local counterpart of the credentials a
+gRPC interceptor would check. A new transport is one more module like this one, wired in
+``server.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -29,18 +32,15 @@ from flamepy.common.taskpipe import PipeError, frame
 from flamepy.errors import FlameError, InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
-
-if TYPE_CHECKING:
-    from session_manager.backend import BackendServicer
-    from session_manager.server import SessionManager
+from session_manager.broker import Broker
+from session_manager.node_stream import node_stream
 
 log = logging.getLogger(__name__)
 
 
 class LocalServer:
-    def __init__(self, sm: SessionManager, backend: BackendServicer, path: Path) -> None:
-        self.sm = sm
-        self.backend = backend
+    def __init__(self, broker: Broker, path: Path) -> None:
+        self.broker = broker
         self.path = path
         self.token = secrets.token_hex(16)
         self._server: asyncio.AbstractServer | None = None
@@ -101,15 +101,15 @@ class LocalServer:
         return role
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        from session_manager.frontend_ext import run_task
-
         while (payload := await localpipe.read_frame(reader)) is not None:
             try:
                 try:
                     request = ext.RunTaskRequest.FromString(payload)
                 except DecodeError as exc:
                     raise InvalidArgumentError(f"malformed RunTaskRequest: {exc}") from None
-                reply = b"\x00" + conv.task_to_pb(await run_task(self.sm, request)).SerializeToString()
+                data = request.input if request.HasField("input") else None
+                task = await self.broker.run_task(request.session_id, data)
+                reply = b"\x00" + conv.task_to_pb(task).SerializeToString()
             except FlameError as exc:
                 reply = bytes([status_of(exc).value[0]]) + exc.message.encode()
             except Exception as exc:  # a bug: answer INTERNAL, keep serving
@@ -123,7 +123,7 @@ class LocalServer:
                 yield be.NodeMessage.FromString(payload)
 
         try:
-            async for msg in self.backend.node_stream(incoming()):
+            async for msg in node_stream(self.broker, incoming()):
                 writer.write(frame(msg.SerializeToString()))
                 await writer.drain()
         except FlameError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flamepy.types import (
     Application,
@@ -52,6 +52,10 @@ class TaskRecord:
         return str(self.id)
 
     @property
+    def label(self) -> str:
+        return f"task {self.id} of session {self.session_id}"
+
+    @property
     def message(self) -> str | None:
         return self.events[-1].message if self.events else None
 
@@ -86,8 +90,15 @@ class SessionRecord:
     task_time: float | None = None  # moving average of a task's time at an executor (s); None: not seen
 
     @property
+    def label(self) -> str:
+        return f"session {self.id}"
+
+    @property
     def unfinished(self) -> int:
         return self.counts[TaskState.PENDING] + self.counts[TaskState.RUNNING]
+
+    def info(self) -> SessionInfo:
+        return SessionInfo(replace(self.attrs, id=self.id), self.status())
 
     def status(self) -> SessionStatus:
         c = self.counts
@@ -104,6 +115,14 @@ class SessionRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session as the shell's API hands it out: its attributes (carrying its id) and status."""
+
+    attrs: SessionAttributes
+    status: SessionStatus
+
+
 @dataclass(slots=True)
 class ExecutorRecord:
     id: str
@@ -116,6 +135,10 @@ class ExecutorRecord:
     inflight: deque[int] = field(default_factory=deque)
     idle_since: float = 0.0  # monotonic seconds when the last task finished
     head_since: float = 0.0  # monotonic seconds since the first in-flight task could run
+
+    @property
+    def label(self) -> str:
+        return f"executor {self.id}"
 
     def snapshot(self) -> Executor:
         return Executor(self.id, self.node, self.state, self.session_id, self.resreq, self.shim)

@@ -1,13 +1,18 @@
 """State machines as data: the allowed transitions of tasks, sessions and executors.
 
-``check(kind, current, new)`` is the one place that rejects an illegal transition; it raises an
-InternalError that tells the story (which object, from where, to where), because an illegal
-transition is always a bug in the broker, never bad user input.
+``check(kind, name, current, new, stimulus_id)`` is the one place that rejects an illegal
+transition; it raises :class:`IllegalTransition` (an InternalError) that tells the story: which
+object, from where, to where, and which event made the core try it (the stimulus id the core gave
+the event it was handling, e.g. ``TaskResults-42``), because an illegal transition is always a bug
+in the broker, never bad user input.
+
+A new state (say a task's retry states) is one enum member in ``flamepy.types`` and its edges here.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Protocol
 
 from flamepy.errors import InternalError
 from flamepy.types import ExecutorState, SessionState, TaskState
@@ -42,12 +47,28 @@ _TABLES: dict[str, dict] = {
 }
 
 
-def check(kind: str, name: str, current: IntEnum, new: IntEnum) -> None:
-    """Raise InternalError unless ``current -> new`` is allowed for ``kind`` objects."""
-    allowed = _TABLES[kind].get(current, frozenset())
-    if new not in allowed:
+class Labelled(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+class IllegalTransition(InternalError):
+    def __init__(
+        self, kind: str, what: str | Labelled, current: IntEnum, new: IntEnum, stimulus_id: str
+    ) -> None:
+        name = what if isinstance(what, str) else what.label
+        allowed = _TABLES[kind].get(current, frozenset())
         options = ", ".join(s.name for s in sorted(allowed)) or "nothing (terminal)"
-        raise InternalError(
+        super().__init__(
             f"illegal {kind} transition for {name}: {current.name} -> {new.name} "
-            f"(allowed from {current.name}: {options})"
+            f"(allowed from {current.name}: {options}), caused by {stimulus_id}"
         )
+        self.kind, self.name, self.current, self.new = kind, name, current, new
+        self.stimulus_id = stimulus_id
+
+
+def check(kind: str, what: str | Labelled, current: IntEnum, new: IntEnum, stimulus_id: str) -> None:
+    """Raise IllegalTransition unless ``current -> new`` is allowed for ``kind`` objects. ``what``
+    names the object (a record's ``label`` is only formatted when the transition is illegal)."""
+    if new not in _TABLES[kind].get(current, frozenset()):
+        raise IllegalTransition(kind, what, current, new, stimulus_id)

@@ -102,7 +102,9 @@ class FakeNode:
     def _run_task(self, inv: be.InvokeTask) -> be.TaskOutcome:
         t = inv.task
         rc, out, err = self.handler(t.input if t.HasField("input") else None)
-        res = be.TaskOutcome(executor_id=inv.executor_id, session_id=t.session_id, task_id=t.task_id, return_code=rc)
+        res = be.TaskOutcome(
+            executor_id=inv.executor_id, session_id=t.session_id, task_id=t.task_id, return_code=rc
+        )
         if out is not None:
             res.output = out
         if err is not None:

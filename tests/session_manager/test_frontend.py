@@ -247,7 +247,9 @@ def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server
         assert (got.spec.input, got.spec.output, got.status.state) == (b"in1", b"in1", pb.Succeed)
         assert [e.code for e in got.status.events] == [0, 1, 2]
         failed = fs.GetTask(fe.GetTaskRequest(session_id="s1", task_id="4"))
-        assert [(e.code, e.message) for e in failed.status.events if e.code == 3] == [(3, "boom: service failed")]
+        assert [(e.code, e.message) for e in failed.status.events if e.code == 3] == [
+            (3, "boom: service failed")
+        ]
         listed = list(fs.ListTask(fe.ListTaskRequest(session_id="s1")))
         assert [(t.metadata.id, t.spec.input) for t in listed] == [(str(i + 1), inputs[i]) for i in range(5)]
         [only] = watch(fs, "s1", "5")  # finished: one message, its final state
@@ -270,7 +272,7 @@ def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server
         for tid in ("1", "2", "3", "4", "5"):
             watch(fs, "s1", tid)
         # a terminal state is forgotten right after it is durable and published
-        assert first.sm.broker.get_session("s1").tasks == {}
+        assert first.sm.broker.core.get_session("s1").tasks == {}
         check(fs)
     finally:
         node.stop()
@@ -278,6 +280,6 @@ def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server
     first.stop()
 
     second = start_server()  # finished tasks are counted at start, not loaded
-    assert second.sm.broker.get_session("s1").tasks == {}
+    assert second.sm.broker.core.get_session("s1").tasks == {}
     with grpc.insecure_channel(second.target) as ch:
         check(frontend_pb2_grpc.FrontendStub(ch))

@@ -117,7 +117,10 @@ def test_an_executor_manager_attaches_over_the_local_socket(server, tmp_path: Pa
 
     for local_pipe, expected in ((True, LocalAttach), (False, None)):
         cfg = ManagerConfig(
-            endpoint=f"http://{server.target}", name=f"n-{local_pipe}", work_dir=tmp_path, local_pipe=local_pipe
+            endpoint=f"http://{server.target}",
+            name=f"n-{local_pipe}",
+            work_dir=tmp_path,
+            local_pipe=local_pipe,
         )
 
         async def attach_and_look(cfg: ManagerConfig = cfg) -> object:

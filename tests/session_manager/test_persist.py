@@ -72,7 +72,9 @@ def test_sqlite_task_data_round_trips_none_empty_and_bytes(tmp_path) -> None:
     store = SqliteStorage(tmp_path)
     store.commit(
         [
-            effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1),
+            effects.SaveSession(
+                "s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1
+            ),
             effects.InsertTask(_task("1", TaskState.PENDING, None, None)),
             effects.InsertTask(_task("2", TaskState.PENDING, b"", None)),
             effects.InsertTask(_task("3", TaskState.PENDING, b"in" * 1000, None)),
@@ -88,7 +90,11 @@ def test_sqlite_task_data_round_trips_none_empty_and_bytes(tmp_path) -> None:
     assert store.load_tasks("s1", 2, 2) == [tasks["2"]] and store.load_tasks("s1", 4, 9) == []
     assert (tasks["1"].input, tasks["1"].output) == (None, None)
     assert (tasks["2"].input, tasks["2"].output) == (b"", b"")
-    assert (tasks["3"].input, tasks["3"].output, tasks["3"].state) == (b"in" * 1000, b"out", TaskState.SUCCEED)
+    assert (tasks["3"].input, tasks["3"].output, tasks["3"].state) == (
+        b"in" * 1000,
+        b"out",
+        TaskState.SUCCEED,
+    )
 
 
 def test_sqlite_migrates_a_version_1_database(tmp_path) -> None:
@@ -132,7 +138,9 @@ def test_sqlite_large_task_data_goes_to_files_and_back(tmp_path) -> None:
     store = SqliteStorage(tmp_path)
     store.commit(
         [
-            effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1),
+            effects.SaveSession(
+                "s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1
+            ),
             effects.InsertTask(_task("1", TaskState.PENDING, big_in, None)),
         ]
     )
@@ -153,7 +161,11 @@ def test_sqlite_checkpoints_on_its_own_thread_and_stops_with_the_store(tmp_path)
     assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # no commit checkpoints
     store._checkpointer.ran.clear()
     store.commit(
-        [effects.SaveSession("s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1)]
+        [
+            effects.SaveSession(
+                "s1", SessionAttributes(application="a", id="s1"), SessionState.OPEN, 1, None, (), 1
+            )
+        ]
     )
     assert store._checkpointer.ran.wait(10)
     # the database file itself (WAL ignored) has the row: the checkpoint copied it there

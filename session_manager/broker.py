@@ -1,0 +1,262 @@
+"""The session manager's application API: one typed method per thing a transport can ask.
+
+:class:`Broker` is the asyncio shell around the sans-IO core (``session_manager.core.Core``): every
+servicer (gRPC Frontend, FrontendExt, Backend) and the local socket transport call only this.
+It turns each call into one core event, then drains the core's outbox: commands go to the nodes'
+streams at once (``links``), records to the group-commit writer (``persist``), and task changes
+are published to watchers once their records are durable. A client's call returns after its
+records are committed; a node's report is persisted without waiting. Scheduling passes run in
+one loop task, woken by an event (work changed) or by a timer the scheduler asks for, never by
+polling. Concurrency model: one asyncio event loop; the only other thread is the storage writer.
+
+What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), never the core's
+records. A new RPC is one method here (plus an event and handler in the core when it changes
+state); heartbeat liveness checks would be one more timer beside the scheduler's, feeding the core
+an event. Reading tasks (finished ones from storage) and watching them live in ``tasks_view``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flamepy.errors import NotFoundError
+from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
+from session_manager import effects, events
+from session_manager.config import ServerConfig
+from session_manager.core import Core
+from session_manager.defaults import default_applications
+from session_manager.links import Links, NodeLink
+from session_manager.model import SessionInfo
+from session_manager.persist import GroupCommitWriter, LoopCommitter
+from session_manager.storage.base import Storage
+from session_manager.tasks_view import SessionWatch, TasksView
+from session_manager.watchers import Watchers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    """The same-host socket (``session_manager.local``) and the token that proves a peer asked us."""
+
+    path: Path
+    token: str
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What the broker tells executor managers and clients about where to reach things."""
+
+    frontend: str = ""
+    cache: str = ""
+    local: LocalEndpoint | None = None
+
+
+class Broker:
+    def __init__(self, config: ServerConfig, storage: Storage) -> None:
+        self.config = config
+        self.core = Core(default_delay_release=config.default_delay_release, prefetch=config.prefetch)
+        self.endpoints = Endpoints(cache=config.cache_endpoint or "")
+        self._storage = storage
+        self._watchers = Watchers()
+        self._links = Links()
+        self._tasks = TasksView(self.core, storage, self._watchers)
+        self._writer: GroupCommitWriter | LoopCommitter | None = None
+        self._kick = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._scheduler_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from storage, start the writer and the scheduler loop."""
+        loop = asyncio.get_running_loop()
+        snap = self._storage.load()
+        recover = events.Recover(snap.apps, snap.sessions, snap.tasks, snap.finished, default_applications())
+        self.core.handle(recover)
+        slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
+        self._writer = (GroupCommitWriter if slow_commits else LoopCommitter)(self._storage, loop)
+        self._writer.start()
+        await self._flush()
+        finished = sum(sum(c.values()) for c in snap.finished.values())
+        log.info(
+            "recovered %d applications, %d sessions, %d unfinished tasks (%d finished)",
+            len(snap.apps),
+            len(snap.sessions),
+            len(snap.tasks),
+            finished,
+        )
+        self._scheduler_task = asyncio.create_task(self._schedule_loop(), name="scheduler")
+
+    def end_streams(self) -> None:
+        """Close every node's stream (first step of shutting down)."""
+        self._links.close_all()
+
+    async def close(self) -> None:
+        """Stop scheduling, commit what is queued, close storage."""
+        self._links.close_all()
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
+        self._storage.close()
+
+    # -- applications ------------------------------------------------------------------------
+
+    async def register_application(self, name: str, attrs: ApplicationAttributes) -> None:
+        self.core.handle(events.RegisterApplication(name, attrs))
+        await self._flush()
+
+    async def update_application(self, name: str, attrs: ApplicationAttributes) -> None:
+        self.core.handle(events.UpdateApplication(name, attrs))
+        await self._flush()
+
+    async def unregister_application(self, name: str) -> None:
+        self.core.handle(events.UnregisterApplication(name))
+        await self._flush()
+
+    def get_application(self, name: str) -> Application:
+        return self.core.get_application(name).snapshot()
+
+    def list_applications(self) -> list[Application]:
+        return [a.snapshot() for a in self.core.applications()]
+
+    # -- nodes and executors -----------------------------------------------------------------
+
+    def list_nodes(self) -> list[Node]:
+        return [n.snapshot() for n in self.core.nodes()]
+
+    def get_node(self, name: str) -> Node:
+        node = self.core.get_node(name)
+        if node is None:
+            raise NotFoundError(f"node {name!r} not found")
+        return node.snapshot()
+
+    def list_executors(self) -> list[Executor]:
+        return [e.snapshot() for e in self.core.executors()]
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def create_session(self, attrs: SessionAttributes) -> SessionInfo:
+        ses = self.core.handle(events.CreateSession(attrs))
+        await self._flush()
+        return ses.info()
+
+    async def open_session(self, sid: str, attrs: SessionAttributes | None) -> SessionInfo:
+        ses = self.core.handle(events.OpenSession(sid, attrs))
+        await self._flush()
+        return ses.info()
+
+    async def close_session(self, sid: str) -> SessionInfo:
+        ses = self.core.handle(events.CloseSession(sid))
+        await self._flush()
+        return ses.info()
+
+    async def delete_session(self, sid: str) -> SessionInfo:
+        ses = self.core.handle(events.DeleteSession(sid))
+        await self._flush()
+        return ses.info()
+
+    def get_session(self, sid: str) -> SessionInfo:
+        return self.core.get_session(sid).info()
+
+    def list_sessions(self) -> list[SessionInfo]:
+        return [s.info() for s in self.core.sessions()]
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def create_task(self, sid: str, data: bytes | None) -> Task:
+        """One task; returns its state once it is durable."""
+        (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
+        await self._flush()
+        return rec.snapshot()
+
+    async def create_tasks(self, sid: str, inputs: Sequence[bytes | None]) -> list[str]:
+        """Tasks in order; returns their ids once they are durable."""
+        recs = self.core.handle(events.CreateTasks(sid, inputs))
+        await self._flush()
+        return [r.task_id for r in recs]
+
+    async def run_task(self, sid: str, data: bytes | None) -> Task:
+        """Create one task and return its terminal state."""
+        (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
+        await self._flush()
+        final = None
+        async for snap in self._tasks.watch(sid, rec.task_id):
+            final = snap
+        assert final is not None
+        return final
+
+    def get_task(self, sid: str, tid: str) -> Task:
+        return self._tasks.get(sid, tid)
+
+    def list_tasks(self, sid: str) -> Iterator[Task]:
+        """Every task of the session in id order (finished ones read from storage in chunks)."""
+        return self._tasks.list(sid)
+
+    def watch_task(self, sid: str, tid: str) -> AsyncIterator[Task]:
+        """Every state change of one task; ends right after its terminal state."""
+        return self._tasks.watch(sid, tid)
+
+    def watch_session(self, sid: str) -> SessionWatch | None:
+        """The session's terminal tasks from now on, until it is drained; None if it already is."""
+        return self._tasks.watch_session(sid)
+
+    # -- executor managers -------------------------------------------------------------------
+
+    def attach_node(self, registered: events.NodeRegistered) -> NodeLink:
+        """A node's stream began: commands for it go to the returned link from now on."""
+        link = self._links.attach(registered.node)
+        self.node_event(registered)
+        return link
+
+    def node_event(self, event: events.NodeEvent) -> None:
+        """A message from a node: applied now, persisted without waiting."""
+        self.core.handle(event)
+        self._flush()
+
+    def detach_node(self, link: NodeLink) -> None:
+        """The node's stream ended (unless a newer stream of the same node replaced it)."""
+        if self._links.detach(link):
+            self.node_event(events.NodeLost(link.name))
+
+    # -- draining the core's outbox ----------------------------------------------------------
+
+    def _flush(self) -> asyncio.Future[None]:
+        out = self.core.drain()
+        if out.commands:
+            self._links.send(out.commands)
+        if self.core.schedule_needed:
+            self._kick.set()
+        assert self._writer is not None
+        fut = self._writer.submit(out.records)
+        if out.tasks_changed or out.sessions_drained:
+            fut.add_done_callback(lambda f: None if f.exception() else self._committed(out))
+        return fut
+
+    def _committed(self, out: effects.Outbox) -> None:
+        self._watchers.publish(out)
+        self.core.handle(events.TasksDurable(out.tasks_changed))
+
+    async def _schedule_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            try:
+                wake_in = self.core.handle(events.SchedulePass())
+            except Exception:
+                log.exception("scheduling pass failed")
+                wake_in = 1.0
+            self._flush()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if wake_in is not None:
+                self._timer = loop.call_later(wake_in + 0.01, self._kick.set)

@@ -1,0 +1,20 @@
+"""The broker core, sans-IO: applications, sessions and tasks, nodes/executors and placement.
+
+``Core`` (``facade.py``) is the only thing the shell uses: ``handle(event)`` plus queries. Inside,
+one module per noun works on the shared records of ``state.py``:
+
+* ``state.py``        — ``CoreState``: the records, settings, outbox, current stimulus id, and the
+  primitive transitions (``task_to``, ``executor_to``, ``close``, ``requeue``, ``release``);
+* ``applications.py`` — register / update / unregister;
+* ``sessions.py``     — sessions and their tasks, dealing tasks to bound executors;
+* ``placement.py``    — nodes, executors (what executor managers report) and the scheduling pass;
+* ``recovery.py``     — rebuilding the records at start-up.
+
+Imports point down: facade → recovery → applications; facade → placement → sessions → state.
+"""
+
+from __future__ import annotations
+
+from session_manager.core.facade import Core
+
+__all__ = ["Core"]

@@ -1,0 +1,122 @@
+"""The broker core's facade: one ``handle(event)`` entry point, an outbox, and read-only queries.
+
+Model: dask distributed's worker state machine. Typed events (``session_manager.events``) go in;
+each is given a stimulus id (``"<EventType>-<n>"``) before its handler runs, so an illegal
+transition (rejected only by ``session_manager.states.check``) names the event that caused it.
+What the shell must do comes out in the outbox (``session_manager.effects``): records to persist,
+commands for executor managers, task changes to publish. Single-threaded and sans-IO.
+
+Where things go: a new state-changing request is an event plus a handler in the module of its noun
+(``applications``, ``sessions``, ``placement``; start-up in ``recovery``), listed in ``HANDLERS``;
+a new task state is an enum member and table edges in ``states.py``, reached only through
+``CoreState.task_to``. Task retries with attempt numbers hook in at ``CoreState.requeue`` (count
+the attempt on the record, persist it with the ``UpdateTask`` that ``task_to`` already emits; to
+persist Running too, drop the ``RUNNING`` exception there) and at recovery (``_restore_task``).
+Cancelling a running task is a ``CancelTask`` event handled in ``sessions`` that emits a new
+command in ``effects`` for the executor's node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flamepy.types import ResourceRequirement
+from session_manager import effects, events
+from session_manager.clock import Clock
+from session_manager.core import applications, placement, recovery, sessions
+from session_manager.core.state import DEFAULT_RESREQ, CoreState
+from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
+
+R = TypeVar("R")
+
+HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
+    events.RegisterApplication: applications.register,
+    events.UpdateApplication: applications.update,
+    events.UnregisterApplication: applications.unregister,
+    events.CreateSession: sessions.create,
+    events.OpenSession: sessions.open_,
+    events.CloseSession: sessions.close,
+    events.DeleteSession: sessions.delete,
+    events.CreateTasks: sessions.create_tasks,
+    events.TasksDurable: sessions.tasks_durable,
+    events.NodeRegistered: placement.node_registered,
+    events.NodeHeartbeat: placement.node_heartbeat,
+    events.NodeLost: placement.node_lost,
+    events.ExecutorBound: placement.executor_bound,
+    events.BindFailed: placement.bind_failed,
+    events.TaskResults: placement.task_results,
+    events.ExecutorReleased: placement.executor_released,
+    events.SchedulePass: placement.schedule,
+    events.Recover: recovery.recover,
+}
+
+
+class Core:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        default_resreq: ResourceRequirement = DEFAULT_RESREQ,
+        default_delay_release: float = 60.0,
+        prefetch: int = 16,
+    ) -> None:
+        self.state = CoreState(clock, default_resreq, default_delay_release, prefetch)
+        self._seq = 0
+
+    def handle(self, event: events.Stimulus[R]) -> R:
+        """Apply one event; raise FlameError (nothing changed) for a request it refuses."""
+        handler = HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"the core has no handler for {type(event).__name__}")
+        self._seq += 1
+        st = self.state
+        st.stimulus_id = f"{type(event).__name__}-{self._seq}"
+        result: R = handler(st, event)
+        return result
+
+    def drain(self) -> effects.Outbox:
+        st = self.state
+        out, st.out = st.out, effects.Outbox()
+        return out
+
+    @property
+    def schedule_needed(self) -> bool:
+        return self.state.schedule_needed
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def stimulus_id(self) -> str:
+        """The id given to the event handled last."""
+        return self.state.stimulus_id
+
+    # -- queries (read-only) -----------------------------------------------------------------
+
+    def get_application(self, name: str) -> AppRecord:
+        return applications.get(self.state, name)
+
+    def applications(self) -> list[AppRecord]:
+        return sorted(self.state.apps.values(), key=lambda a: (a.creation_time, a.name))
+
+    def get_session(self, sid: str) -> SessionRecord:
+        return sessions.get(self.state, sid)
+
+    def sessions(self) -> list[SessionRecord]:
+        return list(self.state.sessions.values())
+
+    def find_task(self, sid: str, tid: str) -> TaskRecord | None:
+        return sessions.find_task(self.state, sid, tid)
+
+    def window(self, ses: SessionRecord) -> int:
+        return sessions.window(self.state, ses)
+
+    def get_node(self, name: str) -> NodeRecord | None:
+        return self.state.nodes.get(name)
+
+    def nodes(self) -> list[NodeRecord]:
+        return list(self.state.nodes.values())
+
+    def executors(self) -> list[ExecutorRecord]:
+        return list(self.state.executors.values())

@@ -1,0 +1,235 @@
+"""Nodes, executors and placement: what executor managers report, and the scheduling pass.
+
+Sans-IO functions of :class:`~session_manager.core.state.CoreState`, called by ``Core.handle``.
+``schedule`` runs the pure scheduler (``session_manager.scheduler.plan``) and carries out its
+decisions: bind new executors (``BindCmd``), release idle ones (``ReleaseCmd``).
+
+Room for what comes next: heartbeat liveness is one more shell-timer event (``CheckLiveness``)
+handled here — nodes whose ``last_heartbeat_time`` is too old go the way of :func:`node_lost`;
+a bind-failure limit belongs in :func:`bind_failed` (``ses.bind_failures`` is already counted):
+past it, fail the session's pending tasks through ``CoreState.task_to``; a node's credentials
+(only believed about its own executors) are a check of ``event.node`` against ``ex.node`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flamepy.types import (
+    EventCode,
+    ExecutorState,
+    NodeState,
+    ResourceRequirement,
+    SessionState,
+    Shim,
+    TaskState,
+)
+from session_manager import effects, events, scheduler
+from session_manager.core import sessions
+from session_manager.core.state import CoreState
+from session_manager.model import ExecutorRecord, NodeRecord, SessionRecord
+
+log = logging.getLogger(__name__)
+MAX_SESSION_EVENTS = 100
+_AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average of task time
+
+
+# -- nodes ---------------------------------------------------------------------------------------
+
+
+def node_registered(st: CoreState, ev: events.NodeRegistered) -> None:
+    name, capacity = ev.node, ev.capacity
+    if name in st.nodes:
+        node_lost(st, events.NodeLost(name))
+    st.nodes[name] = NodeRecord(
+        name=name,
+        capacity=capacity,
+        allocatable=capacity,
+        shims=frozenset(ev.shims) or frozenset({Shim.HOST}),
+        hostname=ev.hostname or name,
+        arch=ev.arch,
+        os=ev.os,
+        last_heartbeat_time=st.clock.ms(),
+        free_gpus=list(range(capacity.gpu)),
+    )
+    st.schedule_needed = True
+    log.info("node %s registered: %s", name, capacity)
+
+
+def node_heartbeat(st: CoreState, ev: events.NodeHeartbeat) -> None:
+    node = st.nodes.get(ev.node)
+    if node is not None:
+        node.last_heartbeat_time = st.clock.ms()
+
+
+def node_lost(st: CoreState, ev: events.NodeLost) -> None:
+    """The node's executors are gone; their unfinished tasks run again."""
+    node = st.nodes.get(ev.node)
+    if node is None:
+        return
+    for eid in list(node.executors):
+        _forget_executor(st, st.executors[eid], requeue_reason=f"node {ev.node} disconnected")
+    node.state = NodeState.NOT_READY
+    node.allocatable = ResourceRequirement(0, 0, 0)
+    st.schedule_needed = True
+    log.info("node %s lost", ev.node)
+
+
+# -- executors -----------------------------------------------------------------------------------
+
+
+def executor_bound(st: CoreState, ev: events.ExecutorBound) -> None:
+    ex = st.executors.get(ev.executor_id)
+    if ex is None:
+        log.warning("bound report for unknown executor %s", ev.executor_id)
+        return
+    st.executor_to(ex, ExecutorState.BOUND)
+    ex.idle_since = st.clock.mono()
+    ses = st.sessions.get(ex.session_id)
+    if ses is None or ses.state != SessionState.OPEN:
+        st.release(ex)
+        return
+    ses.bind_failures = 0
+    sessions.dispatch(st, ex, ses)
+    if not ex.inflight:
+        st.schedule_needed = True
+
+
+def bind_failed(st: CoreState, ev: events.BindFailed) -> None:
+    ex = st.executors.get(ev.executor_id)
+    if ex is None:
+        return
+    ses = st.sessions.get(ex.session_id)
+    if ses is not None:
+        ses.bind_failures += 1
+        ses.bind_retry_at = st.clock.mono() + min(30.0, 0.5 * 2 ** (ses.bind_failures - 1))
+        text = f"failed to bind session {ses.id} on executor {ex.id} (node {ex.node}): {ev.message}"
+        ses.events.append(st.event(EventCode.BIND_FAILED, text))
+        del ses.events[:-MAX_SESSION_EVENTS]
+        st.save_session(ses)
+        log.warning("%s", text)
+    _forget_executor(st, ex, requeue_reason="executor failed to bind")
+
+
+def executor_released(st: CoreState, ev: events.ExecutorReleased) -> None:
+    ex = st.executors.get(ev.executor_id)
+    if ex is None:
+        return
+    if ev.message:
+        log.warning("executor %s ended: %s", ex.id, ev.message)
+    _forget_executor(st, ex, requeue_reason=ev.message or f"executor {ex.id} released")
+
+
+def task_results(st: CoreState, ev: events.TaskResults) -> None:
+    for outcome in ev.outcomes:
+        _task_outcome(st, outcome)
+
+
+def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
+    eid = r.executor_id
+    ses = st.sessions.get(r.session_id)
+    ex = st.executors.get(eid)
+    num = int(r.task_id)
+    if ex is not None and num in ex.inflight:
+        _took(ex, ses, num, r.requeue, st.clock.mono())
+    rec = ses.tasks.get(num) if ses is not None else None
+    if ses is None or rec is None or rec.state != TaskState.RUNNING or rec.executor_id != eid:
+        log.debug("ignoring stale result of task %s/%s from %s", r.session_id, r.task_id, eid)
+    elif r.requeue:
+        st.requeue(ses, rec, r.message or f"executor {eid} gave the task back")
+    elif r.return_code == 0:
+        rec.output = r.output
+        st.task_to(ses, rec, TaskState.SUCCEED, None)
+    else:
+        st.task_to(ses, rec, TaskState.FAILED, r.message or f"task failed with return code {r.return_code}")
+    if ex is None or ex.state != ExecutorState.BOUND:
+        return
+    if ses is None or ses.state != SessionState.OPEN:
+        if not ex.inflight:
+            st.release(ex)
+        return
+    sessions.dispatch(st, ex, ses)
+    if not ex.inflight:
+        st.schedule_needed = True
+
+
+def _took(ex: ExecutorRecord, ses: SessionRecord | None, num: int, requeue: bool, now: float) -> None:
+    """Task ``num`` left ``ex``: learn the session's task time from the head of the queue."""
+    if ses is not None and ex.inflight[0] == num and not requeue:
+        prev = ses.task_time
+        observed = now - ex.head_since
+        ses.task_time = observed if prev is None else prev + _AVERAGE_WEIGHT * (observed - prev)
+        ex.head_since = now
+    ex.inflight.remove(num)
+    if not ex.inflight:
+        ex.idle_since = now
+
+
+def _forget_executor(st: CoreState, ex: ExecutorRecord, requeue_reason: str) -> None:
+    st.executor_to(ex, ExecutorState.RELEASED)
+    ses = st.sessions.get(ex.session_id)
+    for num in list(ex.inflight):
+        rec = ses.tasks.get(num) if ses is not None else None
+        if ses is not None and rec is not None and rec.state == TaskState.RUNNING:
+            st.requeue(ses, rec, requeue_reason)
+    ex.inflight.clear()
+    del st.executors[ex.id]
+    if ses is not None:
+        ses.executors.discard(ex.id)
+    node = st.nodes.get(ex.node)
+    if node is not None and ex.id in node.executors:
+        node.executors.discard(ex.id)
+        if node.state == NodeState.READY:
+            node.allocatable = node.allocatable + ex.resreq
+            node.free_gpus.extend(ex.gpu_ids)
+    st.schedule_needed = True
+    log.info("executor %s released (session %s)", ex.id, ex.session_id)
+
+
+# -- placement -----------------------------------------------------------------------------------
+
+
+def schedule(st: CoreState, ev: events.SchedulePass) -> float | None:
+    """Run one scheduling pass; return seconds until the next timer-based pass is due."""
+    st.schedule_needed = False
+    decision = scheduler.plan(
+        st.sessions,
+        st.apps,
+        st.nodes,
+        st.executors,
+        st.clock.mono(),
+        st.default_resreq,
+        st.default_delay_release,
+    )
+    for eid in decision.release:
+        ex = st.executors.get(eid)
+        if ex is not None and ex.state == ExecutorState.BOUND:
+            st.release(ex)
+    for sid, node in decision.create:
+        _place(st, st.sessions[sid], st.nodes[node])
+    return decision.wake_in
+
+
+def _place(st: CoreState, ses: SessionRecord, node: NodeRecord) -> None:
+    app = st.apps[ses.attrs.application]
+    req = scheduler.session_resreq(ses, st.default_resreq)
+    gpu_ids = tuple(node.free_gpus[: req.gpu])
+    del node.free_gpus[: req.gpu]
+    ex = ExecutorRecord(
+        id=f"{node.name}-{uuid.uuid4().hex[:8]}",
+        node=node.name,
+        session_id=ses.id,
+        state=ExecutorState.BINDING,
+        resreq=req,
+        gpu_ids=gpu_ids,
+        shim=app.attrs.shim or Shim.HOST,
+    )
+    node.allocatable = node.allocatable - req
+    node.executors.add(ex.id)
+    ses.executors.add(ex.id)
+    st.executors[ex.id] = ex
+    st.out.commands.append(
+        effects.BindCmd(node.name, ex.id, app.snapshot(), ses.id, ses.attrs.common_data, req, gpu_ids)
+    )
+    log.info("executor %s binding session %s on node %s", ex.id, ses.id, node.name)

@@ -1,0 +1,66 @@
+"""Start-up: rebuild the core's records from what storage returned (the ``Recover`` event)."""
+
+from __future__ import annotations
+
+from flamepy.types import EventCode, SessionState, Task, TaskState
+from session_manager import effects, events
+from session_manager.core import applications
+from session_manager.core.state import CoreState
+from session_manager.model import AppRecord, SessionRecord, TaskRecord
+
+
+def recover(st: CoreState, ev: events.Recover) -> None:
+    """Tasks that were running when the last process died run again (at-least-once); pending tasks
+    of a session closed meanwhile are cancelled. Finished tasks stay in storage, only counted."""
+    for app in ev.apps:
+        st.apps[app.name] = AppRecord(app.name, app.attributes, app.state, app.creation_time)
+    for s in ev.sessions:
+        st.sessions[s.id] = SessionRecord(
+            id=s.id,
+            attrs=s.attrs,
+            state=s.state,
+            creation_time=s.creation_time,
+            completion_time=s.completion_time,
+            events=list(s.events),
+            next_task_id=s.next_task_id,
+        )
+    for t in sorted(ev.tasks, key=lambda t: (t.session_id, int(t.id))):
+        _restore_task(st, t)
+    for sid, counts in ev.finished.items():
+        ses = st.sessions.get(sid)
+        if ses is not None:
+            for state, n in counts.items():
+                ses.counts[state] += n
+    applications.ensure_defaults(st, ev.default_apps)
+    st.schedule_needed = True
+
+
+def _restore_task(st: CoreState, t: Task) -> None:
+    ses = st.sessions.get(t.session_id)
+    if ses is None:
+        return
+    ses.next_task_id = max(ses.next_task_id, int(t.id) + 1)
+    if t.state.is_terminal:
+        ses.counts[t.state] += 1
+        return
+    rec = TaskRecord(
+        id=int(t.id),
+        session_id=t.session_id,
+        state=t.state,
+        input=t.input,
+        creation_time=t.creation_time,
+        output=t.output,
+        completion_time=t.completion_time,
+        events=list(t.events),
+    )
+    ses.tasks[rec.id] = rec
+    if rec.state == TaskState.RUNNING:  # not a transition: the process that ran it is gone
+        rec.state = TaskState.PENDING
+        rec.events.append(st.event(EventCode.PENDING, "requeued after session manager restart"))
+        st.out.records.append(effects.UpdateTask(rec.snapshot()))
+    ses.counts[rec.state] += 1
+    if rec.state == TaskState.PENDING:
+        if ses.state == SessionState.OPEN:
+            ses.pending.append(rec.id)
+        else:  # closed while the task was in flight: it can never run now
+            st.task_to(ses, rec, TaskState.CANCELLED, "session closed")

@@ -1,0 +1,190 @@
+"""Typed stimuli of the broker core: everything that can change its state, one frozen dataclass each.
+
+The core's one entry point is ``Core.handle(event)``; the type parameter of :class:`Stimulus` is
+what ``handle`` returns for that event, so the shell's calls stay typed.
+
+* Client requests (built by the shell's API, ``session_manager.broker``): :class:`RegisterApplication`,
+  :class:`UpdateApplication`, :class:`UnregisterApplication`, :class:`CreateSession`,
+  :class:`OpenSession`, :class:`CloseSession`, :class:`DeleteSession`, :class:`CreateTasks`.
+* From executor managers (decoded by ``session_manager.backend_convert``; the counterpart of
+  ``executor.events``' outbound messages): :class:`NodeRegistered`, :class:`NodeHeartbeat`,
+  :class:`ExecutorBound`, :class:`BindFailed`, :class:`TaskResults` (of :class:`TaskOutcome`),
+  :class:`ExecutorReleased`; and :class:`NodeLost` when a node's stream ends.
+* From the shell itself: :class:`Recover` (start-up), :class:`TasksDurable` (a commit finished),
+  :class:`SchedulePass` (the scheduler loop woke up).
+
+A new RPC that changes state gets one event here and one handler in ``session_manager.core``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    ResourceRequirement,
+    SessionAttributes,
+    Shim,
+    Task,
+    TaskState,
+)
+from session_manager.effects import SaveSession
+from session_manager.model import AppRecord, SessionRecord, TaskRecord
+
+R = TypeVar("R")
+
+
+class Stimulus(Generic[R]):
+    """Base of every event; ``R`` is what ``Core.handle`` returns for it."""
+
+    __slots__ = ()
+
+
+# -- client requests -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterApplication(Stimulus[AppRecord]):
+    name: str
+    attrs: ApplicationAttributes
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateApplication(Stimulus[AppRecord]):
+    name: str
+    attrs: ApplicationAttributes
+
+
+@dataclass(frozen=True, slots=True)
+class UnregisterApplication(Stimulus[None]):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSession(Stimulus[SessionRecord]):
+    attrs: SessionAttributes
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSession(Stimulus[SessionRecord]):
+    """Open an existing session; create it when ``attrs`` are given and it does not exist."""
+
+    session_id: str
+    attrs: SessionAttributes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession(Stimulus[SessionRecord]):
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteSession(Stimulus[SessionRecord]):
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTasks(Stimulus[list[TaskRecord]]):
+    session_id: str
+    inputs: Sequence[bytes | None]
+
+
+# -- from executor managers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRegistered(Stimulus[None]):
+    node: str
+    capacity: ResourceRequirement
+    shims: tuple[Shim, ...] = ()
+    hostname: str = ""
+    arch: str = ""
+    os: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHeartbeat(Stimulus[None]):
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLost(Stimulus[None]):
+    """The node's stream ended."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorBound(Stimulus[None]):
+    node: str
+    executor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BindFailed(Stimulus[None]):
+    node: str
+    executor_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """One task's result as reported by its executor (not an event by itself: see TaskResults)."""
+
+    executor_id: str
+    session_id: str
+    task_id: str
+    return_code: int
+    output: bytes | None = None  # None = no output, distinct from b""
+    message: str | None = None
+    requeue: bool = False  # the task never started: run it again
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResults(Stimulus[None]):
+    """One or more results, in the order the node sent them."""
+
+    node: str
+    outcomes: Sequence[TaskOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorReleased(Stimulus[None]):
+    node: str
+    executor_id: str
+    message: str | None = None
+
+
+# -- from the shell ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recover(Stimulus[None]):
+    """Rebuild state from storage at start-up: the unfinished ``tasks`` (finished ones are only
+    counted, in ``finished``), then register ``default_apps`` if the store had no application."""
+
+    apps: Sequence[Application]
+    sessions: Sequence[SaveSession]
+    tasks: Sequence[Task]
+    finished: Mapping[str, Mapping[TaskState, int]]
+    default_apps: Sequence[tuple[str, ApplicationAttributes]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TasksDurable(Stimulus[None]):
+    """These task snapshots are committed: finished ones can leave memory."""
+
+    tasks: Sequence[Task]
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePass(Stimulus[float | None]):
+    """Run the scheduler once; ``handle`` returns seconds until a timer-based pass is due."""
+
+
+NodeEvent = (
+    NodeRegistered | NodeHeartbeat | NodeLost | ExecutorBound | BindFailed | TaskResults | ExecutorReleased
+)

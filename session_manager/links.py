@@ -1,0 +1,73 @@
+"""The outbound halves of the executor managers' streams, one per attached node (shell side).
+
+Single-threaded: used only from the server's event loop. The shell routes each command the core
+emits to its node's :class:`NodeLink`; the node's stream handler (``session_manager.node_stream``)
+sends what is queued, whatever transport carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from session_manager import effects
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class NodeLink:
+    """The outbound half of one executor manager's Attach stream."""
+
+    name: str
+    queue: asyncio.Queue[effects.Command | None] = field(default_factory=asyncio.Queue)
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def next_batch(self) -> list[effects.Command] | None:
+        """Every command queued now (at least one, waiting for it), or None once closed."""
+        first = await self.queue.get()
+        if first is None:
+            return None
+        ready = [first]
+        while not self.queue.empty():
+            cmd = self.queue.get_nowait()
+            if cmd is None:
+                self.queue.put_nowait(None)  # send what we have, end on the next call
+                break
+            ready.append(cmd)
+        return ready
+
+
+class Links:
+    def __init__(self) -> None:
+        self._links: dict[str, NodeLink] = {}
+
+    def attach(self, name: str) -> NodeLink:
+        """A new link for ``name``; a previous stream of the same node is closed."""
+        old = self._links.get(name)
+        if old is not None:
+            log.warning("node %s re-attached: replacing its previous stream", name)
+            old.close()
+        link = self._links[name] = NodeLink(name)
+        return link
+
+    def detach(self, link: NodeLink) -> bool:
+        """Forget ``link``; False when a newer stream of its node already replaced it."""
+        if self._links.get(link.name) is not link:
+            return False
+        del self._links[link.name]
+        return True
+
+    def send(self, commands: list[effects.Command]) -> None:
+        links = self._links
+        for cmd in commands:
+            link = links.get(cmd.node)
+            if link is not None:
+                link.queue.put_nowait(cmd)
+
+    def close_all(self) -> None:
+        for link in list(self._links.values()):
+            link.close()
