@@ -3,33 +3,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sdk_fake import FakeServer
 
 import flamepy
+from flamepy.transport.memory import MemoryTransport
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    srv = FakeServer(ext=True)
-    yield srv
-    srv.stop()
+def memory() -> MemoryTransport:
+    return MemoryTransport()
 
 
 @pytest.fixture
-def plain_server() -> Iterator[FakeServer]:
-    """A server with only flame.v1 Frontend (FrontendExt answers UNIMPLEMENTED)."""
-    srv = FakeServer(ext=False)
-    yield srv
-    srv.stop()
+def plain() -> MemoryTransport:
+    """A server without a session-wide watch or batched creates (plain flame.v1)."""
+    return MemoryTransport(session_watch=False)
 
 
 @pytest.fixture
-def conn(server: FakeServer) -> Iterator[flamepy.Connection]:
-    with flamepy.connect(server.endpoint) as c:
+def conn(memory: MemoryTransport) -> Iterator[flamepy.Connection]:
+    with flamepy.Connection.over(memory) as c:
         yield c
 
 
 @pytest.fixture
-def plain_conn(plain_server: FakeServer) -> Iterator[flamepy.Connection]:
-    with flamepy.connect(plain_server.endpoint) as c:
+def plain_conn(plain: MemoryTransport) -> Iterator[flamepy.Connection]:
+    with flamepy.Connection.over(plain) as c:
         yield c

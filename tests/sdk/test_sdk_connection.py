@@ -1,15 +1,15 @@
-"""Connection and the default-connection helpers against the fake Frontend."""
+"""Connection over the memory transport (the default-connection helpers, which need a real endpoint,
+are in test_sdk_wire.py)."""
 
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from sdk_fake import FakeServer
 
 import flamepy
 from flamepy import client
+from flamepy.transport.memory import MemoryTransport
 
 
 def test_application_lifecycle(conn: flamepy.Connection) -> None:
@@ -93,53 +93,12 @@ def test_executors_and_nodes(conn: flamepy.Connection) -> None:
         conn.get_node("n2")
 
 
-def test_closed_connection_refuses_calls(server: FakeServer) -> None:
-    conn = flamepy.connect(server.endpoint)
+def test_closed_connection_refuses_calls() -> None:
+    conn = flamepy.Connection.over(MemoryTransport())
     conn.close()
     conn.close()  # idempotent
     with pytest.raises(flamepy.InvalidStateError, match="closed"):
         conn.list_sessions()
-
-
-@pytest.fixture
-def default_endpoint(server: FakeServer, monkeypatch: pytest.MonkeyPatch, tmp_path):
-    monkeypatch.setenv("FLAME_CONFIG", str(tmp_path / "none.yaml"))
-    monkeypatch.setenv("FLAME_ENDPOINT", server.endpoint)
-    client.reset_default_connection()
-    yield server
-    client.reset_default_connection()
-
-
-def test_default_connection_helpers(default_endpoint: FakeServer) -> None:
-    flamepy.register_application("app", flamepy.ApplicationAttributes(command="true"))
-    assert [a.name for a in flamepy.list_applications()] == ["app"]
-    assert flamepy.get_application("app") is not None
-    ssn = flamepy.create_session(
-        "app", common_data=b"cd", session_id="s1", min_instances=1, resreq="cpu=1,mem=512m,gpu=1"
-    )
-    assert ssn.id == "s1"
-    assert ssn.attributes.resreq == flamepy.ResourceRequirement(cpu=1, memory=512 << 20, gpu=1)
-    assert flamepy.get_session("s1").common_data() == b"cd"
-    assert flamepy.open_session("s1").id == "s1"
-    assert [s.id for s in flamepy.list_sessions()] == ["s1"]
-    assert flamepy.close_session("s1").state == flamepy.SessionState.CLOSED
-    assert flamepy.list_executors() and flamepy.list_nodes()
-    flamepy.unregister_application("app")
-    assert flamepy.get_application("app") is None
-
-
-def test_default_connection_is_shared_and_resettable(default_endpoint: FakeServer) -> None:
-    seen: list[flamepy.Connection] = []
-    threads = [threading.Thread(target=lambda: seen.append(client.default_connection())) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len({id(c) for c in seen}) == 1
-    first = seen[0]
-    flamepy.reset_default_connection()
-    assert first.closed
-    assert client.default_connection() is not first
 
 
 @pytest.mark.parametrize(

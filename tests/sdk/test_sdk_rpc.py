@@ -1,10 +1,9 @@
-"""The one grpc.RpcError -> FlameError mapping, unit-level and through a real server."""
+"""The one grpc.RpcError -> FlameError mapping, unit-level (through a real server: test_sdk_wire.py)."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
-from sdk_fake import FakeServer
 
 import flamepy
 from flamepy import _rpc
@@ -91,25 +90,6 @@ def test_failed_result_raises_by_message(message: str, expected: type) -> None:
 def test_failed_result_with_a_grpc_status_number(status: grpc.StatusCode, expected: type) -> None:
     with pytest.raises(expected, match="boom"):
         _rpc.check_result(status.value[0], "boom", "register application 'a'")
-
-
-def test_real_server_errors_map(server: FakeServer, conn: flamepy.Connection) -> None:
-    with pytest.raises(flamepy.NotFoundError, match="not found"):
-        conn.get_session("nope")
-    server.frontend.fail["ListApplication"] = (grpc.StatusCode.FAILED_PRECONDITION, "not ready")
-    with pytest.raises(flamepy.InvalidStateError, match="not ready"):
-        conn.list_applications()
-    server.frontend.fail["ListApplication"] = (grpc.StatusCode.INTERNAL, "boom")
-    with pytest.raises(flamepy.InternalError, match="boom"):
-        conn.list_applications()
-
-
-def test_unreachable_server_is_unavailable() -> None:
-    srv = FakeServer()
-    endpoint = srv.endpoint
-    srv.stop()
-    with flamepy.connect(endpoint) as conn, pytest.raises(flamepy.UnavailableError):
-        conn.list_applications()
 
 
 @pytest.mark.parametrize("addr", ["invalid://address", "", "http://", "http://host:notaport"])

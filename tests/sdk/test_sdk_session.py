@@ -1,18 +1,17 @@
-"""Session: one task at a time (create/get/list/watch/invoke) and many (run) against the fake."""
+"""Session: one task at a time (create/get/list/watch/invoke) and many (run) over the memory transport."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import threading
 
-import grpc
 import pytest
-from sdk_fake import FakeServer
 
 import flamepy
 from flamepy import _dispatch as dispatch_mod
 from flamepy import dispatch_state
-from flamepy.proto import types_pb2
+from flamepy.transport.memory import MemoryTransport
+from flamepy.types import TaskState
 
 
 def _session(conn: flamepy.Connection, sid: str = "s1") -> flamepy.Session:
@@ -46,13 +45,13 @@ def test_create_get_list_watch(conn: flamepy.Connection) -> None:
         ssn.get_task("99")
 
 
-def test_watch_task_follows_states(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_watch_task_follows_states(memory: MemoryTransport, conn: flamepy.Connection) -> None:
     ssn = _session(conn)
     task = ssn.create_task(b"pending")
     watcher = ssn.watch_task(task.id, timeout=30)
     first = next(watcher)
     assert first.state == flamepy.TaskState.PENDING
-    server.frontend.complete(ssn.id, task.id, (types_pb2.Succeed, b"done", None))
+    memory.complete(ssn.id, task.id, (TaskState.SUCCEED, b"done", None))
     rest = list(watcher)
     assert rest[-1].state == flamepy.TaskState.SUCCEED and rest[-1].output == b"done"
 
@@ -71,17 +70,10 @@ def test_invoke(fixture: str, request: pytest.FixtureRequest) -> None:
         ssn.invoke(b"cancel")
 
 
-def test_invoke_uses_run_task_or_falls_back(
-    server: FakeServer, conn: flamepy.Connection, plain_server: FakeServer, plain_conn
-) -> None:
+def test_invoke_is_one_run_task(memory: MemoryTransport, conn: flamepy.Connection) -> None:
     _session(conn).invoke(b"x")
-    assert server.frontend.counters.run_task == 1
-    assert server.frontend.counters.create_task == 0
-    _session(plain_conn).invoke(b"x")
-    _session(plain_conn, "s2").invoke(b"x")
-    assert plain_server.frontend.counters.create_task == 2
-    assert plain_server.frontend.counters.watch_task == 2
-    assert plain_conn.ext_supported is False
+    assert memory.counters["run_task"] == 1
+    assert memory.counters["create_task"] == 0
 
 
 def test_closed_session_refuses_tasks(conn: flamepy.Connection) -> None:
@@ -95,30 +87,34 @@ def test_closed_session_refuses_tasks(conn: flamepy.Connection) -> None:
         ssn.run(b"x")
 
 
-def test_oversized_input_is_a_clear_error_before_any_rpc(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_oversized_input_is_a_clear_error_before_any_rpc(
+    memory: MemoryTransport, conn: flamepy.Connection
+) -> None:
     ssn = _session(conn)
     with pytest.raises(flamepy.InvalidArgumentError, match=r"exceeds the \d+ byte limit.*object cache"):
         ssn.create_task(b"x" * (5 << 20))
     with pytest.raises(flamepy.InvalidArgumentError, match="object cache"):
         ssn.run(bytearray(5 << 20))
-    assert server.frontend.counters.create_task == 0
+    assert memory.counters["create_task"] == 0
 
 
 # -- many tasks: run() ------------------------------------------------------------------------------
 
 
-def test_ten_thousand_futures_through_one_watch_stream(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_ten_thousand_futures_through_one_watch_stream(
+    memory: MemoryTransport, conn: flamepy.Connection
+) -> None:
     n = 10_000
     with _session(conn) as ssn:
         futures = [ssn.run(str(i).encode()) for i in range(n)]
         done, not_done = concurrent.futures.wait(futures, timeout=60)
         assert not not_done
         assert [f.result() for f in futures] == [str(i).encode() for i in range(n)]
-    c = server.frontend.counters
-    assert c.watch_session == 1
-    assert c.create_tasks_inputs == n
-    assert c.create_tasks <= n // 10
-    assert c.create_task == 0 and c.watch_task == 0
+    c = memory.counters
+    assert c["watch_session"] == 1
+    assert c["create_tasks_inputs"] == n
+    assert c["create_tasks"] <= n // 10
+    assert c["create_task"] == 0 and c["watch_task"] == 0
 
 
 def test_run_results_failures_and_none(conn: flamepy.Connection) -> None:
@@ -133,9 +129,9 @@ def test_run_results_failures_and_none(conn: flamepy.Connection) -> None:
             cancelled.result(timeout=10)
 
 
-def test_completion_before_registration(server: FakeServer, conn: flamepy.Connection) -> None:
-    """The fake sends the completions on the stream before CreateTasks answers; the client holds
-    the reply until its watcher has seen them, so they arrive before the ids are registered."""
+def test_completion_before_registration(memory: MemoryTransport, conn: flamepy.Connection) -> None:
+    """The completions reach the watch before CreateTasks answers: the transport holds the answer
+    until the watcher has seen them, so they arrive before the ids are registered."""
     ssn = _session(conn)
     stashed = threading.Event()
     real = dispatch_state.DispatchState.handle
@@ -150,30 +146,31 @@ def test_completion_before_registration(server: FakeServer, conn: flamepy.Connec
         assert stashed.wait(10), "the watcher never saw the completions"
 
     dispatch_state.DispatchState.handle = on_completions  # type: ignore[method-assign]
-    server.frontend.before_create_tasks_reply = before_reply
+    memory.before_create_tasks_reply = before_reply
     try:
         futures = [ssn.run(b"early")]
         assert futures[0].result(timeout=10) == b"early"
     finally:
         dispatch_state.DispatchState.handle = real  # type: ignore[method-assign]
-    assert server.frontend.counters.get_task == 0  # resolved from the stashed completion
+    assert memory.counters["get_task"] == 0  # resolved from the stashed completion
     ssn.close()
 
 
 @pytest.mark.parametrize("n", [1, 300])
-def test_run_falls_back_without_frontend_ext(
-    plain_server: FakeServer, plain_conn: flamepy.Connection, n: int
+def test_run_watches_each_task_without_a_session_watch(
+    plain: MemoryTransport, plain_conn: flamepy.Connection, n: int
 ) -> None:
     with _session(plain_conn) as ssn:
         futures = [ssn.run(str(i).encode()) for i in range(n)] + [ssn.run(b"fail")]
         assert [f.result(timeout=30) for f in futures[:-1]] == [str(i).encode() for i in range(n)]
         with pytest.raises(flamepy.FlameError, match="bad input"):
             futures[-1].result(timeout=10)
-    c = plain_server.frontend.counters
-    assert c.create_task == n + 1 and c.watch_task == n + 1
+    c = plain.counters
+    assert c["create_task"] == n + 1 and c["watch_task"] == n + 1
+    assert c["create_tasks"] == 0 and c["watch_session"] == 0
 
 
-def test_close_fails_pending_futures(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_close_fails_pending_futures(memory: MemoryTransport, conn: flamepy.Connection) -> None:
     ssn = _session(conn)
     done = ssn.run(b"done")
     assert done.result(timeout=10) == b"done"
@@ -188,38 +185,36 @@ def test_close_fails_pending_futures(server: FakeServer, conn: flamepy.Connectio
 
 
 def test_close_fails_futures_the_server_never_finishes(
-    server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
+    memory: MemoryTransport, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Running tasks the server lets finish: close() gives a short grace, then fails them."""
     monkeypatch.setattr(dispatch_mod, "CLOSE_GRACE_S", 0.05)
     ssn = _session(conn)
     futures = [ssn.run(b"pending") for _ in range(3)]
-    fake = server.frontend
-    with fake.cond:  # make them Running so closing does not cancel them
-        assert fake.cond.wait_for(lambda: len(fake.tasks[ssn.id]) == 3, timeout=10)
-        for task in fake.tasks[ssn.id].values():
-            task.status.state = types_pb2.Running
+    with memory.cond:  # make them Running so closing does not cancel them
+        assert memory.cond.wait_for(lambda: len(memory.tasks[ssn.id]) == 3, timeout=10)
+        for tid in list(memory.tasks[ssn.id]):
+            memory.set_state(ssn.id, tid, TaskState.RUNNING)
     ssn.close()
     for fut in futures:
         with pytest.raises(flamepy.InvalidStateError, match="closed"):
             fut.result(timeout=10)
 
 
-@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL])
+@pytest.mark.parametrize("error", [flamepy.UnavailableError("lost"), flamepy.InternalError("boom")])
 def test_watch_stream_loss_reconnects_and_reconciles(
-    server: FakeServer, conn: flamepy.Connection, code: grpc.StatusCode
+    memory: MemoryTransport, conn: flamepy.Connection, error: flamepy.FlameError
 ) -> None:
-    fake = server.frontend
     ssn = _session(conn)
     assert ssn.run(b"a").result(timeout=10) == b"a"
     pending = ssn.run(b"pending")
-    with fake.cond:
-        assert fake.cond.wait_for(lambda: "2" in fake.tasks[ssn.id], timeout=10)
-    fake.break_watches(ssn.id, code)  # the stream fails ...
-    fake.complete(ssn.id, "2", (types_pb2.Succeed, b"late", None))  # ... and misses this completion
+    with memory.cond:
+        assert memory.cond.wait_for(lambda: "2" in memory.tasks[ssn.id], timeout=10)
+    memory.break_watches(ssn.id, error)  # the stream fails ...
+    memory.complete(ssn.id, "2", (TaskState.SUCCEED, b"late", None))  # ... and misses this completion
     assert pending.result(timeout=30) == b"late"  # found by reconciling after the reconnect
     assert ssn.run(b"b").result(timeout=10) == b"b"  # the new stream carries later completions
-    assert fake.counters.watch_session == 2
+    assert memory.counters["watch_session"] == 2
     ssn.close()
 
 
@@ -232,17 +227,15 @@ def test_cancelled_future_is_skipped(conn: flamepy.Connection) -> None:
 
 
 def test_run_blocks_when_the_queue_is_full(
-    server: FakeServer, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
+    memory: MemoryTransport, conn: flamepy.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dispatch_mod, "QUEUE_LIMIT", 2)
     release = threading.Event()
-    server.frontend.before_create_tasks_reply = lambda ids: release.wait(10)
+    memory.before_create_tasks_reply = lambda ids: release.wait(10)
     ssn = _session(conn)
     first = ssn.run(b"0")  # taken by the submitter, which is held in CreateTasks
-    with server.frontend.cond:
-        assert server.frontend.cond.wait_for(
-            lambda: ssn.id in server.frontend.tasks and server.frontend.tasks[ssn.id], timeout=10
-        )
+    with memory.cond:
+        assert memory.cond.wait_for(lambda: bool(memory.tasks[ssn.id]), timeout=10)
     queued = [ssn.run(b"1"), ssn.run(b"2")]
     late: list[concurrent.futures.Future] = []
     blocked = threading.Thread(target=lambda: late.append(ssn.run(b"3")))
@@ -255,30 +248,30 @@ def test_run_blocks_when_the_queue_is_full(
     ssn.close()
 
 
-def test_failed_server_close_can_be_retried(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_failed_server_close_can_be_retried(memory: MemoryTransport, conn: flamepy.Connection) -> None:
     ssn = _session(conn)
-    server.frontend.fail["CloseSession"] = (grpc.StatusCode.UNAVAILABLE, "restarting")
+    memory.fail["close_session"] = flamepy.UnavailableError("restarting")
     with pytest.raises(flamepy.UnavailableError):
         ssn.close()
-    del server.frontend.fail["CloseSession"]
+    del memory.fail["close_session"]
     ssn.close()
     assert ssn.state == flamepy.SessionState.CLOSED
 
 
-def test_connection_close_stops_session_threads(server: FakeServer) -> None:
-    conn = flamepy.connect(server.endpoint)
+def test_connection_close_stops_session_threads(memory: MemoryTransport) -> None:
+    conn = flamepy.Connection.over(memory)
     ssn = _session(conn)
     pending = ssn.run(b"pending")
     conn.close()
     with pytest.raises(flamepy.InvalidStateError, match="connection was closed"):
         pending.result(timeout=10)
-    assert server.frontend.sessions[ssn.id].status.state == types_pb2.Open  # not closed on the server
+    assert memory.sessions[ssn.id][1].state == flamepy.SessionState.OPEN  # not closed on the server
 
 
-def test_server_without_early_watch_headers(server: FakeServer, conn: flamepy.Connection) -> None:
+def test_server_without_early_watch_headers(memory: MemoryTransport, conn: flamepy.Connection) -> None:
     """Headers only with the first completion: the first batch waits briefly, tasks submitted before
     the stream is confirmed are reconciled, and later sessions do not wait."""
-    server.frontend.send_headers_early = False
+    memory.headers_early = False
     with _session(conn) as ssn:
         futures = [ssn.run(str(i).encode()) for i in range(100)]
         assert [f.result(timeout=10) for f in futures] == [str(i).encode() for i in range(100)]
