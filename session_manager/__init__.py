@@ -1,0 +1,31 @@
+"""The Flame session manager: sessions, tasks, applications, nodes and executors, persisted.
+
+Layers (imports point down only; ``tests/session_manager/test_layers.py`` checks them):
+
+* wiring — ``server.py`` (imported only by ``__main__``), ``config.py``;
+* transports — ``frontend.py``, ``frontend_ext.py``, ``backend.py`` (gRPC servicers) and
+  ``local.py`` (Unix socket): decode → one ``Broker`` call → encode; they share the Backend stream
+  handler ``node_stream.py`` and its conversion ``backend_convert.py``, never each other;
+* shell — ``broker.py`` (the one application API, asyncio), ``tasks_view.py`` (reading and
+  watching tasks), ``links.py`` (node streams), ``watchers.py``, ``persist.py`` (group commit),
+  ``storage/`` (memory, SQLite);
+* core, sans-IO — ``core/`` (``Core.handle(event)``), ``events.py`` (what goes in),
+  ``effects.py`` (what comes out), ``states.py`` (transition tables, the one place that rejects an
+  illegal transition), ``scheduler.py`` (pure placement), ``model.py`` (records).
+
+Where what comes next goes:
+
+* a new RPC — a method on its servicer (new job RPCs such as logs or cancelling a running task:
+  ``frontend_ext.py``), one ``Broker`` method, and, if it changes state, an event in ``events.py``
+  with a handler in the ``core/`` module of its noun (and a command in ``effects.py`` +
+  ``backend_convert.py`` when a node must act);
+* a new task state — ``flamepy.types.TaskState`` and its edges in ``states.py``; task retries with
+  attempt numbers and a persisted Running state hook in at ``core/state.py``
+  (``CoreState.task_to`` / ``requeue``) and ``core/recovery.py``, plus a storage column;
+* a new transport — one module beside ``local.py`` calling ``Broker`` and ``node_stream``, wired
+  in ``server.py``;
+* client/node credentials — one gRPC server interceptor passed to ``grpc.aio.server`` in
+  ``server.py``;
+* heartbeat liveness checks — a timer in ``broker.py`` beside the scheduler's, feeding the core an
+  event handled in ``core/placement.py``; bind-failure limits — ``core/placement.bind_failed``.
+"""
