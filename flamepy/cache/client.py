@@ -1,6 +1,7 @@
 """A client of one object cache endpoint: streaming put/get/patch/upload/download/delete.
 
-Concurrency: thread-safe; one gRPC channel per client. Payloads stream in 1 MiB chunks. Gets
+Concurrency: thread-safe; one :class:`~flamepy.transport.cache.CacheTransport` (one gRPC channel)
+per client. Payloads stream in 1 MiB chunks. Gets
 negotiate with the server from what the bounded local cache holds, so a growing object costs only
 its new deltas. :attr:`CacheClient.stats` counts the payload bytes moved.
 
@@ -21,17 +22,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import grpc
-
-from flamepy import _rpc
 from flamepy.cache.codec import decode, encode
 from flamepy.cache.local import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Held, LocalCache
-from flamepy.common import cache_convert as _convert
+from flamepy.common.cache_convert import CHUNK_BYTES
 from flamepy.common.cache_keys import ObjectKey
 from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import FlameError, InternalError, InvalidArgumentError, InvalidStateError
-from flamepy.proto import cache_pb2, cache_pb2_grpc
+from flamepy.transport.cache import CacheTransport, GetHead
 
 Deserializer = Callable[[Any, list[Any]], Any]
 HANDOVER_MIN_BYTES = 1 << 20  # a smaller put streams (one message); a bigger one hands a file over
@@ -51,16 +49,11 @@ class CacheClient:
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        chunk_bytes: int = _convert.CHUNK_BYTES,
+        chunk_bytes: int = CHUNK_BYTES,
         handover: bool = True,
     ) -> None:
         self.endpoint = endpoint or load_context().cache_endpoint
-        parsed = parse_endpoint(self.endpoint)
-        if parsed.tls:
-            self._channel = grpc.secure_channel(parsed.target, grpc.ssl_channel_credentials())
-        else:
-            self._channel = grpc.insecure_channel(parsed.target)
-        self._stub = cache_pb2_grpc.ObjectCacheStub(self._channel)
+        self._wire = CacheTransport(self.endpoint)
         self.local = LocalCache(max_entries, max_bytes)
         self.chunk_bytes = chunk_bytes
         self._stats = TransferStats()
@@ -75,7 +68,7 @@ class CacheClient:
         if not self._closed:
             self._closed = True
             self.local.clear()
-            self._channel.close()
+            self._wire.close()
 
     @property
     def closed(self) -> bool:
@@ -123,10 +116,10 @@ class CacheClient:
         if self._handover is None:
             found: Path | bool = False
             try:
-                reply = _rpc.call(self._stub.GetHandover, cache_pb2.HandoverRequest(), what="cache hand-over")
+                reply = self._wire.handover()
             except FlameError:
                 reply = None  # an older server, or none: stream
-            if reply is not None and reply.directory:
+            if reply is not None:
                 directory = Path(reply.directory)
                 try:
                     if (directory / ".token").read_text() == reply.token and os.access(directory, os.W_OK):
@@ -149,23 +142,22 @@ class CacheClient:
             path.unlink(missing_ok=True)
             self._handover = False
             return None
-        header = _convert.write_header(key, encoding, len(data)).header
-        request = cache_pb2.PutFileRequest(header=header, file_name=path.name, patch=patch)
         try:
-            response = _rpc.call(self._stub.PutFile, request, what=what)
+            info = self._wire.put_file(key, encoding, len(data), path.name, patch, what)
         finally:
             path.unlink(missing_ok=True)  # gone already when the server took it over
         self._count(bytes_sent=len(data))
-        return _convert.info_from_pb(response.info)
+        return info
 
-    def _get_file(self, directory: Path, req: cache_pb2.GetRequest, what: str) -> tuple[Any, list[bytes]]:
-        """(header, segments) of a get by hand-over."""
-        with _rpc.translate(what):
-            response = self._stub.GetFile(req)
-        header = response.header
-        if response.WhichOneof("data") == "files":
+    def _get_file(
+        self, directory: Path, key: str, held: Held | None, base_only: bool, what: str
+    ) -> tuple[GetHead, list[bytes]]:
+        """(head, segments) of a get by hand-over."""
+        have_tag, have_version = (held.base_tag, held.version) if held else ("", 0)
+        head, data = self._wire.get_file(key, have_tag, have_version, base_only, what)
+        if isinstance(data, list):
             parts = []
-            for name in response.files.names:
+            for name in data:
                 path = directory / name
                 try:
                     parts.append(path.read_bytes())
@@ -174,26 +166,23 @@ class CacheClient:
                 finally:
                     path.unlink(missing_ok=True)
         else:
-            parts = [response.inline]
+            parts = [data]
         self._count(bytes_received=sum(map(len, parts)))
-        return header, parts
+        return head, parts
 
     # -- writes ------------------------------------------------------------------------------
 
     def _write(
-        self, rpc: Any, key: str, encoding: Encoding, size: int, chunks: Iterator[bytes], what: str
+        self, patch: bool, key: str, encoding: Encoding, size: int, chunks: Iterator[bytes], what: str
     ) -> ObjectInfo:
         self._check_open(what)
 
-        def requests() -> Iterator[cache_pb2.WriteRequest]:
-            yield _convert.write_header(key, encoding, size)
+        def counted() -> Iterator[bytes]:
             for chunk in chunks:
                 self._count(bytes_sent=len(chunk))
-                yield _convert.write_chunk(chunk)
+                yield chunk
 
-        with _rpc.translate(what):
-            response = rpc(requests())
-        return _convert.info_from_pb(response.info)
+        return self._wire.write(key, encoding, size, counted(), patch, what)
 
     def _chunks(self, data: bytes | memoryview) -> Iterator[bytes]:
         view = memoryview(data)
@@ -210,8 +199,7 @@ class CacheClient:
             info = self._put_file(directory, key, encoding, data, patch, what)
             if info is not None:
                 return info
-        rpc = self._stub.Patch if patch else self._stub.Put
-        return self._write(rpc, key, encoding, len(data), self._chunks(data), what)
+        return self._write(patch, key, encoding, len(data), self._chunks(data), what)
 
     def _put(self, key: str, obj: object, what: str) -> ObjectRef:
         encoding, data = encode(obj)
@@ -254,7 +242,7 @@ class CacheClient:
         with f:
             size = os.fstat(f.fileno()).st_size
             chunks = iter(lambda: f.read(self.chunk_bytes), b"")
-            info = self._write(self._stub.Put, key, Encoding.RAW, size, chunks, what)
+            info = self._write(False, key, Encoding.RAW, size, chunks, what)
         self.local.discard(info.key)
         return self._ref(info)
 
@@ -262,15 +250,12 @@ class CacheClient:
 
     def _open_get(
         self, key: str, held: Held | None, base_only: bool, what: str
-    ) -> tuple[Any, cache_pb2.GetHeader]:
+    ) -> tuple[Iterator[bytes], GetHead]:
         self._check_open(what)
-        req = _convert.get_request(key, held.base_tag if held else "", held.version if held else 0, base_only)
-        stream = self._stub.Get(req)
-        first = next(stream, None)
-        if first is None or first.WhichOneof("part") != "header":
-            raise InternalError(f"{what}: the cache server sent no header")
-        self._count_mode(_convert.get_mode_from_pb(first.header.mode))
-        return stream, first.header
+        have_tag, have_version = (held.base_tag, held.version) if held else ("", 0)
+        head, stream = self._wire.get(key, have_tag, have_version, base_only, what)
+        self._count_mode(head.mode)
+        return stream, head
 
     def _count_mode(self, mode: GetMode) -> None:
         if mode == GetMode.NOT_MODIFIED:
@@ -280,26 +265,23 @@ class CacheClient:
         else:
             self._count(full_gets=1)
 
-    def _data(self, stream: Any) -> Iterator[bytes]:
-        for msg in stream:
-            self._count(bytes_received=len(msg.data))
-            yield msg.data
+    def _data(self, stream: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in stream:
+            self._count(bytes_received=len(chunk))
+            yield chunk
 
     def _fetch(self, key: str, held: Held | None, base_only: bool, what: str) -> Held:
         """The generation of ``key`` as of now, reusing ``held`` where the server allows."""
         directory = self._handover_dir()
         if directory is not None:
             self._check_open(what)
-            have_tag, have_version = (held.base_tag, held.version) if held else ("", 0)
-            req = _convert.get_request(key, have_tag, have_version, base_only)
-            header, received = self._get_file(directory, req, what)
-            self._count_mode(_convert.get_mode_from_pb(header.mode))
+            header, received = self._get_file(directory, key, held, base_only, what)
+            self._count_mode(header.mode)
         else:
-            with _rpc.translate(what):
-                stream, header = self._open_get(key, held, base_only, what)
-                received = [b"".join(self._data(stream))]
-        info = _convert.info_from_pb(header.info)
-        mode = GetMode(header.mode)
+            stream, header = self._open_get(key, held, base_only, what)
+            received = [b"".join(self._data(stream))]
+        info = header.info
+        mode = header.mode
         if mode == GetMode.NOT_MODIFIED:
             assert held is not None
             return held
@@ -345,13 +327,12 @@ class CacheClient:
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
         try:
             with tmp.open("wb") as f:
-                with _rpc.translate(what):
-                    stream, header = self._open_get(key, held, True, what)
-                    if header.mode == cache_pb2.GET_MODE_NOT_MODIFIED:
-                        assert held is not None
-                        f.write(held.base)
-                    for chunk in self._data(stream):
-                        f.write(chunk)
+                stream, header = self._open_get(key, held, True, what)
+                if header.mode == GetMode.NOT_MODIFIED:
+                    assert held is not None
+                    f.write(held.base)
+                for chunk in self._data(stream):
+                    f.write(chunk)
                 expected = header.info.base_size
                 if f.tell() != expected:
                     raise InternalError(f"{what}: expected {expected} bytes, got {f.tell()}")
@@ -367,17 +348,16 @@ class CacheClient:
         """The server's metadata of ``key`` (version, sizes, deltas)."""
         key = str(ObjectKey.parse(key))
         self._check_open(f"stat {key}")
-        msg = _rpc.call(self._stub.Stat, cache_pb2.StatRequest(key=key), what=f"stat object {key}")
-        return _convert.info_from_pb(msg)
+        return self._wire.stat(key, f"stat object {key}")
 
     def delete_objects(self, key_prefix: str) -> int:
         """Delete a full key, every object of ``"<app>/<session>"`` or of ``"<app>/*"``; the count."""
         pattern = ObjectKey.parse(key_prefix, prefix=True, wildcard=True)
         what = f"delete objects {pattern}"
         self._check_open(what)
-        msg = _rpc.call(self._stub.Delete, cache_pb2.DeleteRequest(pattern=str(pattern)), what=what)
+        deleted = self._wire.delete(str(pattern), what)
         self.local.discard_matching(pattern)
-        return int(msg.deleted)
+        return deleted
 
 
 def _split(data: bytes, sizes: Sequence[int]) -> list[bytes]:
