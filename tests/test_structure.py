@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 _SPEC = importlib.util.spec_from_file_location(
@@ -10,6 +11,7 @@ _SPEC = importlib.util.spec_from_file_location(
 )
 assert _SPEC and _SPEC.loader
 check = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = check  # dataclasses look their module up there
 _SPEC.loader.exec_module(check)
 
 
