@@ -22,6 +22,7 @@ from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundErro
 from flamepy.session import Session
 from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
+from flamepy.transport.grpc import GrpcTransport
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ class Connection:
         transport: Transport | None = None,
     ) -> None:
         if transport is None:
-            from flamepy.transport.grpc import GrpcTransport
-
             transport = GrpcTransport(
                 endpoint, tls_config, max_in_flight=max_in_flight, local_pipe=local_pipe
             )
