@@ -278,3 +278,16 @@ def test_server_without_early_watch_headers(memory: MemoryTransport, conn: flame
     assert conn.watch_headers_early is False
     with _session(conn, "s2") as ssn:
         assert ssn.run(b"x").result(timeout=10) == b"x"
+
+
+def test_a_task_watch_that_cannot_start_fails_only_its_future(
+    plain: MemoryTransport, plain_conn: flamepy.Connection
+) -> None:
+    """Without a session watch each task is watched on its own: a refused watch fails that task."""
+    with _session(plain_conn) as ssn:
+        assert ssn.run(b"first").result(timeout=10) == b"first"
+        plain.fail["watch_task"] = flamepy.UnavailableError("watch refused")
+        with pytest.raises(flamepy.UnavailableError, match="watch refused"):
+            ssn.run(b"second").result(timeout=10)
+        del plain.fail["watch_task"]
+        assert ssn.run(b"third").result(timeout=10) == b"third"
