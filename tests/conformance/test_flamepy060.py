@@ -22,62 +22,17 @@ from typing import Any
 import pytest
 
 from tests.conformance import surface
+from tests.conformance.reference_venv import REFERENCE_VERSION, reference_python
+from tests.conformance.reference_venv import clean_env as _clean_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-REFERENCE_VENV = ROOT / ".venv-flame060"
-REFERENCE_REQUIREMENT = "flamepy==0.6.0"
-REFERENCE_VERSION = "0.6.0"
 
 # Deliberate, documented deviations: "path: reason" exactly as reported -> why it is acceptable.
 # Each entry must still occur (a stale entry fails too, so this list stays honest).
 ALLOWED_DIFFERENCES: dict[str, str] = {}
 
 OPT_IN = "FLAME_CONFORMANCE"
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env.update(extra)
-    return env
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def _has_reference(python: Path) -> bool:
-    if not python.exists():
-        return False
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('flamepy'))"],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        cwd="/",
-        check=False,
-    )
-    return probe.returncode == 0 and probe.stdout.strip() == REFERENCE_VERSION
-
-
-def reference_python() -> Path:
-    """The interpreter of a venv holding flamepy 0.6.0, created from PyPI on first use."""
-    python = _venv_python(REFERENCE_VENV)
-    if _has_reference(python):
-        return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(REFERENCE_VENV)], check=True)
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", REFERENCE_REQUIREMENT],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-        check=False,
-    )
-    if install.returncode != 0:
-        raise RuntimeError(f"pip install {REFERENCE_REQUIREMENT} failed:\n{install.stdout}\n{install.stderr}")
-    if not _has_reference(python):
-        raise RuntimeError(f"{REFERENCE_VENV} does not hold flamepy {REFERENCE_VERSION} after installing it")
-    return python
 
 
 def dump_with(python: Path, cwd: Path, env: dict[str, str]) -> dict[str, Any]:

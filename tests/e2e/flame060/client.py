@@ -1,0 +1,182 @@
+"""A client written against flamepy 0.6.0 from PyPI, driving our cluster; run by that venv's python.
+
+    <flame060 python> client.py APP SERVICE_DIR
+
+The endpoint comes from ``~/.flame/flame.yaml`` (the test gives it a temporary HOME), exactly as a
+0.6.0 user configures it. The application is registered the way Flame's examples register one:
+this venv's python as ``command``, ``arguments: [service.py]`` relative to ``working_directory``,
+and ``environments``.
+
+Each step prints one JSON line as soon as it ends, ``{"step": name, "ok": true, "value": ...}`` or
+``{"step": name, "ok": false, "error": class, "code": FlameErrorCode name, "message": ...}``, so a
+step that hangs still leaves the earlier ones for the test. Bytes are shown as latin-1 text.
+"""
+
+import json
+import os
+import sys
+import traceback
+from collections import Counter
+from concurrent.futures import wait
+
+import flamepy
+
+COMMON_DATA = b"common data from a flamepy 0.6.0 client \x00\xff"
+RUN_COUNT = 100
+FUTURE_TIMEOUT_S = 120
+WATCH_TIMEOUT_S = 120
+UNKNOWN_SESSION = "no-such-session-flame060"
+
+
+def text(data):
+    return None if data is None else data.decode("latin-1")
+
+
+def emit(record):
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
+def step(name, fn, show=None):
+    """Run ``fn``, print its outcome (``show(value)`` when given) and return its value or None."""
+    try:
+        value = fn()
+    except Exception as exc:  # reported to the test, which asserts on it
+        emit(
+            {
+                "step": name,
+                "ok": False,
+                "error": type(exc).__name__,
+                "code": getattr(getattr(exc, "code", None), "name", None),
+                "message": getattr(exc, "message", str(exc)),
+                "traceback": traceback.format_exc(),
+            }
+        )
+        return None
+    emit({"step": name, "ok": True, "value": value if show is None else show(value)})
+    return value
+
+
+def task_record(task):
+    return {
+        "id": task.id,
+        "session_id": task.session_id,
+        "state": task.state.name,
+        "output": text(task.output),
+        "completed": task.is_completed(),
+        "failed": task.is_failed(),
+        "has_completion_time": task.completion_time is not None,
+        "events": [{"code": e.code, "message": e.message} for e in task.events or []],
+    }
+
+
+def session_record(ssn):
+    return {
+        "id": ssn.id,
+        "application": ssn.application,
+        "state": ssn.state.name,
+        "pending": ssn.pending,
+        "running": ssn.running,
+        "succeed": ssn.succeed,
+        "failed": ssn.failed,
+        "common_data": text(ssn.common_data()),
+        "has_completion_time": ssn.completion_time is not None,
+    }
+
+
+def application_record(app):
+    return {
+        "name": app.name,
+        "state": app.state.name,
+        "shim": app.shim.name,
+        "command": app.command,
+        "arguments": app.arguments,
+        "environments": app.environments,
+        "working_directory": app.working_directory,
+        "description": app.description,
+        "labels": app.labels,
+    }
+
+
+def watch(ssn, task_id):
+    return [task_record(t) for t in ssn.watch_task(task_id, timeout=WATCH_TIMEOUT_S)]
+
+
+def outcome(future):
+    try:
+        return {"ok": True, "value": text(future.result(timeout=FUTURE_TIMEOUT_S))}
+    except flamepy.FlameError as exc:
+        return {"ok": False, "code": exc.code.name, "message": exc.message}
+
+
+def run_many(ssn):
+    inputs = [f"task-{i}".encode() for i in range(RUN_COUNT)]
+    futures = [ssn.run(data) for data in inputs]
+    _, not_done = wait(futures, timeout=FUTURE_TIMEOUT_S)
+    outcomes = [outcome(f) for f in futures if f not in not_done]
+    return {
+        "not_done": len(not_done),
+        "succeeded": sum(1 for o in outcomes if o["ok"]),
+        "all_match": [o.get("value") for o in outcomes] == [text(d) for d in inputs],
+        "failures": [o for o in outcomes if not o["ok"]][:5],
+    }
+
+
+def main(app, service_dir):
+    emit(
+        {"step": "reference", "ok": True, "value": {"version": flamepy.__version__, "file": flamepy.__file__}}
+    )
+    attrs = flamepy.ApplicationAttributes(
+        command=sys.executable,
+        arguments=["service.py"],
+        working_directory=service_dir,
+        environments={"FLAME060_GREETING": "hello from the application"},
+        description="a flamepy 0.6.0 service",
+        labels=["flame060"],
+    )
+    step("register_application", lambda: flamepy.register_application(app, attrs))
+    step("get_application", lambda: application_record(flamepy.get_application(app)))
+    step("list_applications", lambda: [a.name for a in flamepy.list_applications()])
+    ssn = step("session", lambda: flamepy.create_session(app, common_data=COMMON_DATA), session_record)
+    if ssn is None:
+        return
+    step("invoke", lambda: text(ssn.invoke(b"hello")))
+    step("invoke_common_data", lambda: text(ssn.invoke(b"common")))
+    step("invoke_env", lambda: json.loads(ssn.invoke(b"env")))
+    step("invoke_none", lambda: text(ssn.invoke(b"none")))
+    step("run_many", lambda: run_many(ssn))
+    step("run_raises", lambda: outcome(ssn.run(b"raise:the service refused task 7")))
+    step("invoke_raises", lambda: text(ssn.invoke(b"raise:invoke refused")))
+    failing = step("create_failing_task", lambda: task_record(ssn.create_task(b"raise:watched failure")))
+    if failing is not None:
+        step("watch_failed_task", lambda: watch(ssn, failing["id"]))
+        step("get_failed_task", lambda: task_record(ssn.get_task(failing["id"])))
+    ok = step("create_task", lambda: task_record(ssn.create_task(b"watched")))
+    if ok is not None:
+        step("watch_task", lambda: watch(ssn, ok["id"]))
+        step("watch_finished_task", lambda: watch(ssn, ok["id"]))
+    step(
+        "list_tasks",
+        lambda: {
+            "count": len(tasks := list(ssn.list_tasks())),
+            "states": dict(Counter(t.state.name for t in tasks)),
+            "session_ids": sorted({t.session_id for t in tasks}),
+            "failed_events": [
+                [{"code": e.code, "message": e.message} for e in t.events] for t in tasks if t.is_failed()
+            ],
+        },
+    )
+    step("get_session", lambda: session_record(flamepy.get_session(ssn.id)))
+    step("list_sessions", lambda: [s.id for s in flamepy.list_sessions()])
+    step("close_session", ssn.close)
+    step("get_closed_session", lambda: session_record(flamepy.get_session(ssn.id)))
+    step("open_unknown_session", lambda: session_record(flamepy.open_session(UNKNOWN_SESSION)))
+    step("unregister_application", lambda: flamepy.unregister_application(app))
+    step("get_unregistered_application", lambda: flamepy.get_application(app) is None)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
+    emit({"step": "done", "ok": True, "value": None})
+    # 0.6.0's Connection keeps a non-daemon thread pool for watches; leave even if one still hangs.
+    os._exit(0)

@@ -1,0 +1,66 @@
+"""A service written against flamepy 0.6.0 from PyPI, run by that venv's python under our executor.
+
+Only 0.6.0's public API: a plain ``FlameService`` subclass and ``flamepy.run(...)``. It is
+registered the way Flame's examples register services: ``arguments: [service.py]`` relative to the
+application's ``working_directory``, with ``environments``.
+
+Task inputs:
+- ``b"common"``      → the session's common data as the service saw it in ``on_session_enter``
+- ``b"env"``         → JSON: cwd, argv, flamepy version and location, the FLAME060_* environment,
+  session id and application context of ``on_session_enter``
+- ``b"raise:<msg>"`` → raises ``RuntimeError(<msg>)`` (the task fails with that message)
+- ``b"none"``        → returns None (a task without output)
+- anything else      → echoed back
+"""
+
+import json
+import os
+import sys
+
+import flamepy
+
+
+class Echo(flamepy.FlameService):
+    def __init__(self):
+        self.common_data = None
+        self.session_id = None
+        self.application = None
+
+    def on_session_enter(self, context):
+        self.common_data = context.common_data()
+        self.session_id = context.session_id
+        app = context.application
+        self.application = {
+            "name": app.name,
+            "command": app.command,
+            "working_directory": app.working_directory,
+        }
+
+    def on_task_invoke(self, context):
+        data = context.input
+        if data == b"common":
+            return self.common_data
+        if data == b"env":
+            info = {
+                "cwd": os.getcwd(),
+                "argv": sys.argv,
+                "flamepy_version": flamepy.__version__,
+                "flamepy_file": flamepy.__file__,
+                "env": {k: v for k, v in os.environ.items() if k.startswith("FLAME060_")},
+                "session_id": self.session_id,
+                "task_session_id": context.session_id,
+                "application": self.application,
+            }
+            return json.dumps(info).encode()
+        if data is not None and data.startswith(b"raise:"):
+            raise RuntimeError(data[len(b"raise:") :].decode())
+        if data == b"none":
+            return None
+        return data
+
+    def on_session_leave(self):
+        self.common_data = None
+
+
+if __name__ == "__main__":
+    flamepy.run(Echo())

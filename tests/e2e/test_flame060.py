@@ -1,0 +1,355 @@
+"""Real services and clients from PyPI work with us (issue 10, item 2).
+
+A service written with flamepy 0.6.0 from PyPI (``flame060/service.py``: a plain ``FlameService``
+subclass + ``flamepy.run``) runs under our executor manager with the 0.6.0 venv's python as the
+application's command, registered the way Flame's examples register services (``arguments:
+[service.py]`` relative to ``working_directory``, plus ``environments``). It is driven
+
+- by the 0.6.0 client (``flame060/client.py``, a subprocess under the 0.6.0 venv configured by a
+  ``~/.flame/flame.yaml`` in a temporary HOME): register, create_session with common data,
+  invoke, 100 ``run`` futures, a task that raises, watch_task, list_tasks, counters, close, open
+  of an unknown session. The driver prints one JSON line per step; each test below checks one step;
+- and by our client, in this process.
+
+The reference venv (``.venv-flame060``) is created from PyPI on first use
+(``tests/conformance/reference_venv.py``); without network this fails in CI and skips elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flamepy
+from flamepy.cluster import LocalCluster
+from tests.conformance.reference_venv import (
+    REFERENCE_VENV,
+    REFERENCE_VERSION,
+    clean_env,
+    require_reference_python,
+)
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).resolve().parent
+FLAME060_DIR = HERE / "flame060"
+CLIENT = FLAME060_DIR / "client.py"
+CLIENT_APP = "flame060-echo"
+OURS_APP = "flame060-echo-ours"
+CLIENT_TIMEOUT_S = 240
+COMMON_DATA = "common data from a flamepy 0.6.0 client \x00\xff"  # client.py's, as latin-1 text
+GREETING = "hello from the application"
+
+# Tasks the 0.6.0 client creates in its session: invoke x4, 100 run futures, run_raises,
+# invoke_raises, the watched failing task and the watched task.
+CLIENT_SUCCEEDED = 4 + 100 + 1
+CLIENT_FAILED = 3
+
+
+@pytest.fixture(scope="module")
+def flame060_python() -> Path:
+    return require_reference_python()
+
+
+# -- the 0.6.0 client ----------------------------------------------------------------------------
+
+
+@dataclass
+class Steps:
+    """The JSON lines of one client.py run, by step name."""
+
+    records: dict[str, dict[str, Any]]
+    stderr: str
+    problem: str | None  # a timeout or a non-zero exit
+
+    def value(self, name: str) -> Any:
+        record = self.records.get(name)
+        if record is None:
+            last = list(self.records)[-1] if self.records else "none"
+            pytest.fail(
+                f"0.6.0 client never reported step {name!r} (last step: {last}; {self.problem})\n"
+                f"stderr tail:\n{self.stderr[-3000:]}",
+                pytrace=False,
+            )
+        if not record["ok"]:
+            pytest.fail(
+                f"0.6.0 client step {name!r} raised {record['error']} "
+                f"(code {record['code']}): {record['message']}\n{record['traceback']}",
+                pytrace=False,
+            )
+        return record["value"]
+
+    def error(self, name: str) -> dict[str, Any]:
+        record = self.records.get(name)
+        assert record is not None, f"0.6.0 client never reported step {name!r} ({self.problem})"
+        assert not record["ok"], f"step {name!r} was expected to raise but returned {record['value']!r}"
+        return record
+
+
+def _flame_yaml(endpoint: str) -> str:
+    return f"current-context: ours\ncontexts:\n  - name: ours\n    cluster:\n      endpoint: {endpoint}\n"
+
+
+def run_client(python: Path, endpoint: str, home: Path) -> Steps:
+    """client.py under the 0.6.0 venv, with only ``HOME/.flame/flame.yaml`` naming the cluster."""
+    (home / ".flame").mkdir(parents=True, exist_ok=True)
+    (home / ".flame" / "flame.yaml").write_text(_flame_yaml(endpoint))
+    env = {k: v for k, v in clean_env(HOME=str(home)).items() if not k.startswith("FLAME_")}
+    problem = None
+    try:
+        proc = subprocess.run(
+            [str(python), str(CLIENT), CLIENT_APP, str(FLAME060_DIR)],
+            capture_output=True,
+            text=True,
+            cwd=home,
+            env=env,
+            timeout=CLIENT_TIMEOUT_S,
+            check=False,
+        )
+        stdout, stderr = proc.stdout, proc.stderr
+        if proc.returncode != 0:
+            problem = f"client.py exited with code {proc.returncode}"
+    except subprocess.TimeoutExpired as exc:
+        stdout = _text(exc.stdout)
+        stderr = _text(exc.stderr)
+        problem = f"client.py timed out after {CLIENT_TIMEOUT_S}s"
+    records = {}
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            records[record["step"]] = record
+    return Steps(records, stderr, problem)
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+@pytest.fixture(scope="module")
+def client060(
+    cluster: LocalCluster, flame060_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Steps:
+    steps = run_client(flame060_python, cluster.endpoint, tmp_path_factory.mktemp("home060"))
+    assert "reference" in steps.records, f"client.py did not start ({steps.problem}):\n{steps.stderr[-3000:]}"
+    return steps
+
+
+def test_client_and_service_are_flamepy_060_from_pypi(client060: Steps) -> None:
+    ref = client060.value("reference")
+    assert ref["version"] == REFERENCE_VERSION
+    assert ref["file"].startswith(str(REFERENCE_VENV))
+    env = client060.value("invoke_env")
+    assert env["flamepy_version"] == REFERENCE_VERSION
+    assert env["flamepy_file"].startswith(str(REFERENCE_VENV))
+    assert client060.value("done") is None, client060.problem
+
+
+def test_register_application_keeps_flame_style_fields(client060: Steps, flame060_python: Path) -> None:
+    assert client060.value("register_application") is None
+    app = client060.value("get_application")
+    assert app == {
+        "name": CLIENT_APP,
+        "state": "ENABLED",
+        "shim": "HOST",
+        "command": str(flame060_python),
+        "arguments": ["service.py"],
+        "environments": {"FLAME060_GREETING": GREETING},
+        "working_directory": str(FLAME060_DIR),
+        "description": "a flamepy 0.6.0 service",
+        "labels": ["flame060"],
+    }
+    assert CLIENT_APP in client060.value("list_applications")
+
+
+def test_the_service_starts_in_its_working_directory_with_its_environments(client060: Steps) -> None:
+    env = client060.value("invoke_env")
+    assert env["cwd"] == str(FLAME060_DIR)
+    assert env["argv"] == ["service.py"]  # the relative argument, resolved in working_directory
+    assert env["env"] == {"FLAME060_GREETING": GREETING}
+    session_id = client060.value("session")["id"]
+    assert env["session_id"] == env["task_session_id"] == session_id
+    assert env["application"]["name"] == CLIENT_APP
+    assert env["application"]["working_directory"] == str(FLAME060_DIR)
+
+
+def test_create_session_with_common_data(client060: Steps) -> None:
+    ssn = client060.value("session")
+    assert ssn["id"].startswith(f"{CLIENT_APP}-")  # 0.6.0 chooses the id client-side
+    assert ssn["application"] == CLIENT_APP
+    assert ssn["state"] == "OPEN"
+    assert ssn["common_data"] == COMMON_DATA
+    assert client060.value("invoke_common_data") == COMMON_DATA  # as on_session_enter saw it
+
+
+def test_invoke(client060: Steps) -> None:
+    assert client060.value("invoke") == "hello"
+    assert client060.value("invoke_none") is None
+
+
+def test_100_run_futures(client060: Steps) -> None:
+    result = client060.value("run_many")
+    assert result == {"not_done": 0, "succeeded": 100, "all_match": True, "failures": []}
+
+
+def test_a_raising_task_fails_with_its_message(client060: Steps) -> None:
+    # 0.6.0's future takes the message of the task's event with code 3 (Failed).
+    assert client060.value("run_raises") == {
+        "ok": False,
+        "code": "INTERNAL",
+        "message": "the service refused task 7",
+    }
+    err = client060.error("invoke_raises")
+    assert (err["error"], err["code"], err["message"]) == ("FlameError", "INTERNAL", "invoke refused")
+
+
+def test_watch_task_of_a_failing_task(client060: Steps) -> None:
+    updates = client060.value("watch_failed_task")
+    assert updates, "watch_task yielded nothing"
+    final = updates[-1]
+    assert final["state"] == "FAILED" and final["failed"] and final["completed"]
+    assert sum(u["completed"] for u in updates) == 1, updates  # one terminal message, then the end
+    assert {"code": 3, "message": "watched failure"} in final["events"]
+    got = client060.value("get_failed_task")
+    assert got["state"] == "FAILED" and got["has_completion_time"]
+    assert {"code": 3, "message": "watched failure"} in got["events"]
+
+
+def test_watch_task(client060: Steps) -> None:
+    created = client060.value("create_task")
+    assert created["state"] in ("PENDING", "RUNNING", "SUCCEED")
+    updates = client060.value("watch_task")
+    assert [u["state"] for u in updates][-1] == "SUCCEED"
+    assert sum(u["completed"] for u in updates) == 1, updates
+    assert updates[-1]["output"] == "watched"
+    assert {u["id"] for u in updates} == {created["id"]}
+    # watching a task that has already finished: its terminal state, once
+    finished = client060.value("watch_finished_task")
+    assert [(u["state"], u["output"]) for u in finished] == [("SUCCEED", "watched")]
+
+
+def test_list_tasks(client060: Steps) -> None:
+    listed = client060.value("list_tasks")
+    session_id = client060.value("session")["id"]
+    assert listed["count"] == CLIENT_SUCCEEDED + CLIENT_FAILED
+    assert listed["states"] == {"SUCCEED": CLIENT_SUCCEEDED, "FAILED": CLIENT_FAILED}
+    assert listed["session_ids"] == [session_id]
+    messages = sorted(e["message"] for events in listed["failed_events"] for e in events if e["code"] == 3)
+    assert messages == ["invoke refused", "the service refused task 7", "watched failure"]
+
+
+def test_session_counters(client060: Steps) -> None:
+    ssn = client060.value("get_session")
+    assert (ssn["pending"], ssn["running"], ssn["succeed"], ssn["failed"]) == (
+        0,
+        0,
+        CLIENT_SUCCEEDED,
+        CLIENT_FAILED,
+    )
+    assert ssn["state"] == "OPEN"
+    assert ssn["id"] in client060.value("list_sessions")
+
+
+def test_close_session(client060: Steps) -> None:
+    assert client060.value("close_session") is None
+    closed = client060.value("get_closed_session")
+    assert closed["state"] == "CLOSED" and closed["has_completion_time"]
+    assert (closed["succeed"], closed["failed"]) == (CLIENT_SUCCEEDED, CLIENT_FAILED)
+
+
+def test_open_of_an_unknown_session_is_not_found(client060: Steps) -> None:
+    err = client060.error("open_unknown_session")
+    assert (err["error"], err["code"]) == ("FlameError", "NOT_FOUND"), err
+    assert "no-such-session-flame060" in err["message"]
+
+
+def test_unregister_application(client060: Steps) -> None:
+    assert client060.value("unregister_application") is None
+    assert client060.value("get_unregistered_application") is True
+
+
+# -- our client, the same 0.6.0 service ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def our_conn(cluster: LocalCluster, flame060_python: Path) -> Iterator[flamepy.Connection]:
+    """Our client, with the 0.6.0 service registered Flame-style through our register_application."""
+    with flamepy.Connection(cluster.endpoint) as conn:
+        attrs = flamepy.ApplicationAttributes(
+            command=str(flame060_python),
+            arguments=["service.py"],
+            working_directory=str(FLAME060_DIR),
+            environments={"FLAME060_GREETING": GREETING},
+        )
+        conn.register_application(OURS_APP, attrs)
+        try:
+            yield conn
+        finally:
+            conn.unregister_application(OURS_APP)
+
+
+@pytest.fixture
+def ours(our_conn: flamepy.Connection) -> Iterator[flamepy.Session]:
+    ssn = our_conn.create_session(
+        flamepy.SessionAttributes(application=OURS_APP, common_data=b"ours \x00\xff")
+    )
+    try:
+        yield ssn
+    finally:
+        ssn.close()
+
+
+def test_our_client_invokes_a_060_service(ours: flamepy.Session) -> None:
+    assert ours.invoke(b"hello") == b"hello"
+    assert ours.invoke(b"common") == b"ours \x00\xff"
+    assert ours.invoke(b"none") is None
+    env = json.loads(ours.invoke(b"env") or b"{}")
+    assert env["flamepy_version"] == REFERENCE_VERSION
+    assert env["cwd"] == str(FLAME060_DIR) and env["argv"] == ["service.py"]
+    assert env["env"] == {"FLAME060_GREETING": GREETING}
+    assert env["session_id"] == ours.id
+
+
+def test_our_client_runs_100_futures_on_a_060_service(ours: flamepy.Session) -> None:
+    inputs = [f"ours-{i}".encode() for i in range(100)]
+    futures = [ours.run(data) for data in inputs]
+    _, not_done = wait(futures, timeout=120)
+    assert not not_done
+    assert [f.result() for f in futures] == inputs
+
+
+def test_our_client_sees_a_060_task_fail_with_its_message(ours: flamepy.Session) -> None:
+    with pytest.raises(flamepy.FlameError, match="our task refused"):
+        ours.invoke(b"raise:our task refused")
+    with pytest.raises(flamepy.FlameError, match="our future refused"):
+        ours.run(b"raise:our future refused").result(timeout=120)
+    task = ours.create_task(b"raise:watched by ours")
+    updates = list(ours.watch_task(task.id, timeout=120))
+    final = updates[-1]
+    assert final.state == flamepy.TaskState.FAILED
+    assert [(e.code, e.message) for e in final.events if e.code == 3] == [(3, "watched by ours")]
+
+
+def test_our_client_counters_close_and_unknown_session(
+    our_conn: flamepy.Connection, ours: flamepy.Session
+) -> None:
+    assert [ours.invoke(b"a"), ours.invoke(b"b"), ours.invoke(b"c")] == [b"a", b"b", b"c"]
+    with pytest.raises(flamepy.FlameError, match="counted failure"):
+        ours.invoke(b"raise:counted failure")
+    status = our_conn.get_session(ours.id).status
+    assert (status.pending, status.running, status.succeed, status.failed) == (0, 0, 3, 1)
+    assert sorted(t.state.name for t in ours.list_tasks()) == ["FAILED", "SUCCEED", "SUCCEED", "SUCCEED"]
+    ours.close()
+    closed = our_conn.get_session(ours.id)
+    assert closed.state == flamepy.SessionState.CLOSED
+    with pytest.raises(flamepy.FlameError) as err:
+        our_conn.open_session("no-such-session-ours")
+    assert err.value.code == flamepy.FlameErrorCode.NOT_FOUND
