@@ -131,8 +131,15 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
     ses = st.sessions.get(r.session_id)
     ex = st.executors.get(eid)
     num = int(r.task_id)
-    if ex is not None and num in ex.inflight:
-        _took(ex, ses, num, r.requeue, st.clock.mono())
+    if ex is not None and num in ex.inflight:  # it left ex: learn the task time from the queue's head
+        now = st.clock.mono()
+        if ses is not None and ex.inflight[0] == num and not r.requeue:
+            prev, observed = ses.task_time, now - ex.head_since
+            ses.task_time = observed if prev is None else prev + _AVERAGE_WEIGHT * (observed - prev)
+            ex.head_since = now
+        ex.inflight.remove(num)
+        if not ex.inflight:
+            ex.idle_since = now
     rec = ses.tasks.get(num) if ses is not None else None
     if ses is None or rec is None or rec.state != TaskState.RUNNING or rec.executor_id != eid:
         log.debug("ignoring stale result of task %s/%s from %s", r.session_id, r.task_id, eid)
@@ -152,18 +159,6 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
     sessions.dispatch(st, ex, ses)
     if not ex.inflight:
         st.schedule_needed = True
-
-
-def _took(ex: ExecutorRecord, ses: SessionRecord | None, num: int, requeue: bool, now: float) -> None:
-    """Task ``num`` left ``ex``: learn the session's task time from the head of the queue."""
-    if ses is not None and ex.inflight[0] == num and not requeue:
-        prev = ses.task_time
-        observed = now - ex.head_since
-        ses.task_time = observed if prev is None else prev + _AVERAGE_WEIGHT * (observed - prev)
-        ex.head_since = now
-    ex.inflight.remove(num)
-    if not ex.inflight:
-        ex.idle_since = now
 
 
 def _forget_executor(st: CoreState, ex: ExecutorRecord, requeue_reason: str) -> None:

@@ -66,14 +66,15 @@ class CoreState:
         ses.counts[new] += 1
         rec.state = new
         rec.events.append(self.event(int(new), message))
-        if new.is_terminal:
+        terminal = new.is_terminal
+        if terminal:
             rec.completion_time = self.clock.ms()
             rec.executor_id = None
         snap = rec.snapshot()
         if new != TaskState.RUNNING:  # running is not persisted: a restart runs the task again anyway
             self.out.records.append(effects.UpdateTask(snap))
         self.out.tasks_changed.append(snap)
-        if new.is_terminal:
+        if terminal:
             self.maybe_drained(ses)
 
     def requeue(self, ses: SessionRecord, rec: TaskRecord, reason: str) -> None:
