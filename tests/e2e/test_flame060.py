@@ -17,11 +17,14 @@ The reference venv (``.venv-flame060``) is created from PyPI on first use
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import wait
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +100,16 @@ def _flame_yaml(endpoint: str) -> str:
     return f"current-context: ours\ncontexts:\n  - name: ours\n    cluster:\n      endpoint: {endpoint}\n"
 
 
-def run_client(python: Path, endpoint: str, home: Path) -> Steps:
-    """client.py under the 0.6.0 venv, with only ``HOME/.flame/flame.yaml`` naming the cluster."""
-    (home / ".flame").mkdir(parents=True, exist_ok=True)
-    (home / ".flame" / "flame.yaml").write_text(_flame_yaml(endpoint))
+def run_client(python: Path, home: Path, *args: str, endpoint: str | None = None) -> Steps:
+    """client.py under the 0.6.0 venv in a fresh HOME; ``FLAME_ENDPOINT`` only when given."""
+    home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in clean_env(HOME=str(home)).items() if not k.startswith("FLAME_")}
+    if endpoint is not None:
+        env["FLAME_ENDPOINT"] = endpoint
     problem = None
     try:
         proc = subprocess.run(
-            [str(python), str(CLIENT), CLIENT_APP, str(FLAME060_DIR)],
+            [str(python), str(CLIENT), *args],
             capture_output=True,
             text=True,
             cwd=home,
@@ -138,7 +142,11 @@ def _text(data: bytes | str | None) -> str:
 def client060(
     cluster: LocalCluster, flame060_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Steps:
-    steps = run_client(flame060_python, cluster.endpoint, tmp_path_factory.mktemp("home060"))
+    """The whole client.py scenario, configured by ``~/.flame/flame.yaml`` only."""
+    home = tmp_path_factory.mktemp("home060")
+    (home / ".flame").mkdir()
+    (home / ".flame" / "flame.yaml").write_text(_flame_yaml(cluster.endpoint))
+    steps = run_client(flame060_python, home, CLIENT_APP, str(FLAME060_DIR), str(home / "tasks.lock"))
     assert "reference" in steps.records, f"client.py did not start ({steps.problem}):\n{steps.stderr[-3000:]}"
     return steps
 
@@ -155,7 +163,8 @@ def test_client_and_service_are_flamepy_060_from_pypi(client060: Steps) -> None:
 
 def test_register_application_keeps_flame_style_fields(client060: Steps, flame060_python: Path) -> None:
     assert client060.value("register_application") is None
-    app = client060.value("get_application")
+    app = dict(client060.value("get_application"))
+    app.pop("creation_time")
     assert app == {
         "name": CLIENT_APP,
         "state": "ENABLED",
@@ -276,6 +285,53 @@ def test_unregister_application(client060: Steps) -> None:
     assert client060.value("get_unregistered_application") is True
 
 
+def test_session_without_common_data_and_open_session(client060: Steps) -> None:
+    bare = client060.value("session_without_common_data")
+    assert bare["common_data"] is None
+    assert client060.value("invoke_without_common_data") is None  # the service saw None, not b""
+    opened = client060.value("open_session")
+    assert (opened["id"], opened["state"], opened["succeed"]) == (bare["id"], "OPEN", 1)
+    assert client060.value("close_session_without_common_data") is None
+
+
+def test_timestamps_are_milliseconds_since_the_epoch(client060: Steps) -> None:
+    # 0.6.0 divides every timestamp by 1000: seconds on the wire would land in January 1970.
+    now = datetime.now(timezone.utc)
+    stamps = {
+        "application": client060.value("get_application")["creation_time"],
+        "session": client060.value("session")["creation_time"],
+        "task": client060.value("get_failed_task")["creation_time"],
+    }
+    for what, stamp in stamps.items():
+        assert abs(datetime.fromisoformat(stamp) - now) < timedelta(hours=1), (what, stamp)
+
+
+def test_list_nodes_and_executors(client060: Steps) -> None:
+    assert client060.value("list_nodes") >= 1
+    assert client060.value("list_executors") >= 0  # released ones may be gone: the call must work
+
+
+def test_closing_a_session_cancels_its_waiting_tasks_which_060_cannot_read(client060: Steps) -> None:
+    """Closing a session with Pending tasks cancels them (wire state Cancelled = 4), as Flame's own
+    session manager does. flamepy 0.6.0's Python ``TaskState`` has no Cancelled member, so its
+    ``list_tasks``/``get_task`` fail on such a task; this is a limitation of the 0.6.0 client (it
+    has the same problem against Flame), not of our server. Session calls keep working."""
+    closed = client060.value("close_waiting_session")
+    assert closed["state"] == "CLOSED" and closed["pending"] == 0 and closed["has_completion_time"]
+    assert client060.value("get_waiting_session")["state"] == "CLOSED"
+    err = client060.error("list_waiting_tasks")
+    assert (err["code"], err["message"]) == ("INTERNAL", "failed to list tasks: 4 is not a valid TaskState")
+    err = client060.error("get_last_waiting_task")
+    assert (err["error"], err["message"]) == ("ValueError", "4 is not a valid TaskState")
+
+
+def test_flame_endpoint_variable_configures_the_060_client(
+    cluster: LocalCluster, flame060_python: Path, tmp_path: Path
+) -> None:
+    steps = run_client(flame060_python, tmp_path / "home", "--list-applications", endpoint=cluster.endpoint)
+    assert "flmexec" in steps.value("list_applications"), steps.problem
+
+
 # -- our client, the same 0.6.0 service ------------------------------------------------------------
 
 
@@ -353,3 +409,20 @@ def test_our_client_counters_close_and_unknown_session(
     with pytest.raises(flamepy.FlameError) as err:
         our_conn.open_session("no-such-session-ours")
     assert err.value.code == flamepy.FlameErrorCode.NOT_FOUND
+
+
+def test_our_client_reads_the_tasks_a_close_cancelled(
+    our_conn: flamepy.Connection, ours: flamepy.Session, tmp_path: Path
+) -> None:
+    lock_path = tmp_path / "tasks.lock"
+    with open(lock_path, "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # every task waits for this lock in the service
+        for _ in range(40):
+            ours.create_task(f"wait:{lock_path}".encode())
+        ours.close()
+        status = our_conn.get_session(ours.id).status
+        states = Counter(t.state for t in ours.list_tasks())
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert status.state == flamepy.SessionState.CLOSED and status.pending == 0
+    assert states[flamepy.TaskState.CANCELLED] == status.cancelled > 0
+    assert sum(states.values()) == 40

@@ -2,8 +2,10 @@
 
     <flame060 python> client.py APP SERVICE_DIR
 
+    <flame060 python> client.py --list-applications
+
 The endpoint comes from ``~/.flame/flame.yaml`` (the test gives it a temporary HOME), exactly as a
-0.6.0 user configures it. The application is registered the way Flame's examples register one:
+0.6.0 user configures it, or from ``FLAME_ENDPOINT`` (the short ``--list-applications`` run). The application is registered the way Flame's examples register one:
 this venv's python as ``command``, ``arguments: [service.py]`` relative to ``working_directory``,
 and ``environments``.
 
@@ -12,6 +14,7 @@ Each step prints one JSON line as soon as it ends, ``{"step": name, "ok": true, 
 step that hangs still leaves the earlier ones for the test. Bytes are shown as latin-1 text.
 """
 
+import fcntl
 import json
 import os
 import sys
@@ -26,6 +29,7 @@ RUN_COUNT = 100
 FUTURE_TIMEOUT_S = 120
 WATCH_TIMEOUT_S = 120
 UNKNOWN_SESSION = "no-such-session-flame060"
+WAITING_TASKS = 40  # more than an executor takes at once, so some are still Pending at close
 
 
 def text(data):
@@ -66,6 +70,7 @@ def task_record(task):
         "completed": task.is_completed(),
         "failed": task.is_failed(),
         "has_completion_time": task.completion_time is not None,
+        "creation_time": task.creation_time.isoformat(),
         "events": [{"code": e.code, "message": e.message} for e in task.events or []],
     }
 
@@ -81,6 +86,8 @@ def session_record(ssn):
         "failed": ssn.failed,
         "common_data": text(ssn.common_data()),
         "has_completion_time": ssn.completion_time is not None,
+        "creation_time": ssn.creation_time.isoformat(),
+        "events": [{"code": e.code, "message": e.message} for e in ssn.events or []],
     }
 
 
@@ -95,6 +102,7 @@ def application_record(app):
         "working_directory": app.working_directory,
         "description": app.description,
         "labels": app.labels,
+        "creation_time": app.creation_time.isoformat(),
     }
 
 
@@ -122,7 +130,24 @@ def run_many(ssn):
     }
 
 
-def main(app, service_dir):
+def close_with_waiting_tasks(app, lock_path):
+    """Close a session while its tasks wait (Running) or queue (Pending) behind a lock we hold."""
+    with open(lock_path, "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ssn = step("waiting_session", lambda: flamepy.create_session(app, max_instances=1), session_record)
+        if ssn is None:
+            return
+        data = f"wait:{lock_path}".encode()
+        ids = [ssn.create_task(data).id for _ in range(WAITING_TASKS)]
+        emit({"step": "waiting_tasks", "ok": True, "value": ids})
+        step("close_waiting_session", lambda: session_record(flamepy.close_session(ssn.id)))
+        step("get_waiting_session", lambda: session_record(flamepy.get_session(ssn.id)))
+        step("list_waiting_tasks", lambda: dict(Counter(t.state.name for t in ssn.list_tasks())))
+        step("get_last_waiting_task", lambda: task_record(ssn.get_task(ids[-1])))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def main(app, service_dir, lock_path):
     emit(
         {"step": "reference", "ok": True, "value": {"version": flamepy.__version__, "file": flamepy.__file__}}
     )
@@ -171,12 +196,23 @@ def main(app, service_dir):
     step("close_session", ssn.close)
     step("get_closed_session", lambda: session_record(flamepy.get_session(ssn.id)))
     step("open_unknown_session", lambda: session_record(flamepy.open_session(UNKNOWN_SESSION)))
+    bare = step("session_without_common_data", lambda: flamepy.create_session(app), session_record)
+    if bare is not None:
+        step("invoke_without_common_data", lambda: text(bare.invoke(b"common")))
+        step("open_session", lambda: session_record(flamepy.open_session(bare.id)))
+        step("close_session_without_common_data", bare.close)
+    step("list_nodes", lambda: len(flamepy.list_nodes()))
+    step("list_executors", lambda: len(flamepy.list_executors()))
+    close_with_waiting_tasks(app, lock_path)
     step("unregister_application", lambda: flamepy.unregister_application(app))
     step("get_unregistered_application", lambda: flamepy.get_application(app) is None)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--list-applications":
+        step("list_applications", lambda: [a.name for a in flamepy.list_applications()])
+    else:
+        main(*sys.argv[1:4])
     emit({"step": "done", "ok": True, "value": None})
     # 0.6.0's Connection keeps a non-daemon thread pool for watches; leave even if one still hangs.
     os._exit(0)

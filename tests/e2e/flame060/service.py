@@ -9,10 +9,13 @@ Task inputs:
 - ``b"env"``         → JSON: cwd, argv, flamepy version and location, the FLAME060_* environment,
   session id and application context of ``on_session_enter``
 - ``b"raise:<msg>"`` → raises ``RuntimeError(<msg>)`` (the task fails with that message)
+- ``b"wait:<path>"`` → waits for a shared lock on the file <path> (the client holds it exclusively
+  to keep tasks running), then returns ``b"released"``
 - ``b"none"``        → returns None (a task without output)
 - anything else      → echoed back
 """
 
+import fcntl
 import json
 import os
 import sys
@@ -54,6 +57,10 @@ class Echo(flamepy.FlameService):
             return json.dumps(info).encode()
         if data is not None and data.startswith(b"raise:"):
             raise RuntimeError(data[len(b"raise:") :].decode())
+        if data is not None and data.startswith(b"wait:"):
+            with open(data[len(b"wait:") :].decode(), "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_SH)
+            return b"released"
         if data == b"none":
             return None
         return data
