@@ -18,7 +18,7 @@ class ServerConfig:
     advertised_endpoint: str | None = None  # FLAME_ENDPOINT given to services; default http://host:port
     cache_endpoint: str | None = None  # FLAME_CACHE_ENDPOINT given to services
     default_delay_release: float = 60.0  # seconds an idle executor stays bound to its session
-    prefetch: int = 16  # most tasks one executor holds (short tasks only; see core.Broker.window)
+    prefetch: int = 16  # most tasks one executor holds (short tasks only; see core.sessions.window)
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None

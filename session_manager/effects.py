@@ -1,7 +1,7 @@
 """What the broker core asks its shell to do: persist records, send commands to nodes, notify.
 
 The core never performs I/O; every operation leaves these in its outbox and the asyncio shell
-(``server.py``) executes them: persistence first (group-committed), then notifications.
+(``broker.py``) executes them: persistence first (group-committed), then notifications.
 """
 
 from __future__ import annotations
