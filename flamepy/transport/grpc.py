@@ -4,9 +4,10 @@ over one gRPC channel, and ``RunTask`` over the session manager's Unix socket on
 It owns the channel, the stubs, the in-flight limiter and the same-host runner, and it decides each
 server capability in exactly one place:
 
-* FrontendExt (``_ext``): learnt from the first FrontendExt call; UNIMPLEMENTED (see
-  :meth:`GrpcTransport._unsupported`) makes every later call use plain flame.v1 (CreateTask per task,
-  CreateTask + WatchTask for ``run_task``, WatchTask per task for a session watch);
+* FrontendExt (``_ext``): learnt from FrontendExt calls (:meth:`GrpcTransport._ext_call`, and the
+  session watch through :meth:`GrpcTransport._unsupported`); UNIMPLEMENTED makes every later call
+  use plain flame.v1 (CreateTask per task, CreateTask + WatchTask for ``run_task``, WatchTask per
+  task for a session watch);
 * the local socket (``_local``): looked for on the first ``run_task`` (:meth:`_local_runner`), looked
   for again after it broke (:meth:`_local_broken`);
 * early WatchSession headers (``_headers_early``): :meth:`learn_watch_headers_early`.
@@ -124,13 +125,24 @@ class GrpcTransport:
                 self._headers_early = early
 
     def _unsupported(self, err: FlameError) -> bool:
-        """Whether ``err`` says the server lacks FrontendExt (remembered for every later call)."""
+        """Whether ``err`` says the server lacks FrontendExt (then remembered for every later call)."""
         if not _rpc.is_unimplemented(err):
             return False
         if self._ext is not False:
             log.info("%s lacks FrontendExt; using plain flame.v1 calls", self.endpoint)
         self._ext = False
         return True
+
+    def _ext_call(self, method: Callable[..., T], request: Any, what: str) -> T | None:
+        """A FrontendExt call; None when the server lacks FrontendExt (the caller falls back)."""
+        try:
+            response = self._call(method, request, what)
+        except FlameError as err:
+            if self._unsupported(err):
+                return None
+            raise
+        self._ext = True
+        return response
 
     def _local_runner(self) -> LocalRunner | None:
         local = self._local
@@ -241,11 +253,10 @@ class GrpcTransport:
                     item.input = data
             what = f"create {len(inputs)} tasks in session {session_id!r}"
             try:
-                res = self._call(self._ext_stub.CreateTasks, req, what)
+                res = self._ext_call(self._ext_stub.CreateTasks, req, what)
             except FlameError as err:
-                if not self._unsupported(err):
-                    return [], err
-            else:
+                return [], err
+            if res is not None:
                 ids = list(res.task_ids)
                 if len(ids) != len(inputs):
                     return ids[: len(inputs)], InternalError(f"{what}: server answered {len(ids)} task ids")
@@ -274,13 +285,8 @@ class GrpcTransport:
                 if msg is not None:
                     return _convert.task_from_pb(msg)
                 self._local_broken(local)  # nothing was sent: gRPC below
-            try:
-                msg = self._call(self._ext_stub.RunTask, req, what)
-            except FlameError as err:
-                if not self._unsupported(err):
-                    raise
-            else:
-                self._ext = True
+            msg = self._ext_call(self._ext_stub.RunTask, req, what)
+            if msg is not None:
                 return _convert.task_from_pb(msg)
         last = self.create_task(session_id, data)
         for snapshot in self.watch_task(session_id, last.id):

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from flamepy.errors import (
     AlreadyExistsError,
@@ -27,7 +28,7 @@ from flamepy.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from flamepy.transport.base import SessionInfo, TaskWatcher
+from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
 from flamepy.types import (
@@ -382,3 +383,9 @@ class MemoryTransport:
             if name != NODE.name:
                 raise NotFoundError(f"get node {name!r}: node {name} not found")
             return NODE
+
+
+if TYPE_CHECKING:
+
+    def _is_a_transport(t: MemoryTransport) -> Transport:  # mypy checks the protocol here
+        return t
