@@ -58,6 +58,12 @@ class CacheTransport:
     def close(self) -> None:
         self._channel.close()
 
+    def __enter__(self) -> CacheTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def handover(self) -> Handover | None:
         """The hand-over directory the server offers, if any (raises for an older server)."""
         reply = _rpc.call(self._stub.GetHandover, cache_pb2.HandoverRequest(), what="cache hand-over")

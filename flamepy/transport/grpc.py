@@ -105,6 +105,12 @@ class GrpcTransport:
             local.close()
         self._channel.close()
 
+    def __enter__(self) -> GrpcTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @property
     def frontend_ext(self) -> bool | None:
         """Whether the server offers FrontendExt (None: not known yet)."""

@@ -132,6 +132,12 @@ class MemoryTransport:
             self._closed = True
             self.cond.notify_all()
 
+    def __enter__(self) -> MemoryTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @property
     def watch_headers_early(self) -> bool | None:
         return self._headers_early
