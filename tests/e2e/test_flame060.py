@@ -46,6 +46,7 @@ FLAME060_DIR = HERE / "flame060"
 CLIENT = FLAME060_DIR / "client.py"
 CLIENT_APP = "flame060-echo"
 OURS_APP = "flame060-echo-ours"
+ENTER_FAILS_APP = "flame060-enter-fails"
 CLIENT_TIMEOUT_S = 240
 COMMON_DATA = "common data from a flamepy 0.6.0 client \x00\xff"  # client.py's, as latin-1 text
 GREETING = "hello from the application"
@@ -100,30 +101,33 @@ def _flame_yaml(endpoint: str) -> str:
     return f"current-context: ours\ncontexts:\n  - name: ours\n    cluster:\n      endpoint: {endpoint}\n"
 
 
-def run_client(python: Path, home: Path, *args: str, endpoint: str | None = None) -> Steps:
+def start_client(python: Path, home: Path, *args: str, endpoint: str | None = None) -> subprocess.Popen[str]:
     """client.py under the 0.6.0 venv in a fresh HOME; ``FLAME_ENDPOINT`` only when given."""
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in clean_env(HOME=str(home)).items() if not k.startswith("FLAME_")}
     if endpoint is not None:
         env["FLAME_ENDPOINT"] = endpoint
+    return subprocess.Popen(
+        [str(python), str(CLIENT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=home,
+        env=env,
+    )
+
+
+def collect(proc: subprocess.Popen[str], timeout: float = CLIENT_TIMEOUT_S) -> Steps:
+    """Wait for a client.py run (killed after ``timeout`` s) and parse its JSON lines."""
     problem = None
     try:
-        proc = subprocess.run(
-            [str(python), str(CLIENT), *args],
-            capture_output=True,
-            text=True,
-            cwd=home,
-            env=env,
-            timeout=CLIENT_TIMEOUT_S,
-            check=False,
-        )
-        stdout, stderr = proc.stdout, proc.stderr
+        stdout, stderr = proc.communicate(timeout=timeout)
         if proc.returncode != 0:
             problem = f"client.py exited with code {proc.returncode}"
-    except subprocess.TimeoutExpired as exc:
-        stdout = _text(exc.stdout)
-        stderr = _text(exc.stderr)
-        problem = f"client.py timed out after {CLIENT_TIMEOUT_S}s"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        problem = f"client.py timed out after {timeout}s"
     records = {}
     for line in stdout.splitlines():
         if line.startswith("{"):
@@ -132,15 +136,38 @@ def run_client(python: Path, home: Path, *args: str, endpoint: str | None = None
     return Steps(records, stderr, problem)
 
 
-def _text(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
+def run_client(python: Path, home: Path, *args: str, endpoint: str | None = None) -> Steps:
+    return collect(start_client(python, home, *args, endpoint=endpoint))
+
+
+@pytest.fixture(scope="module")
+def enter_fails_proc(
+    cluster: LocalCluster, flame060_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[subprocess.Popen[str]]:
+    """``client.py --enter-fails``, started first so that its wait overlaps the main scenario."""
+    home = tmp_path_factory.mktemp("home060-enter-fails")
+    proc = start_client(
+        flame060_python, home, "--enter-fails", ENTER_FAILS_APP, str(FLAME060_DIR), endpoint=cluster.endpoint
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def enter_fails060(enter_fails_proc: subprocess.Popen[str], client060: Steps) -> Steps:
+    return collect(enter_fails_proc)
 
 
 @pytest.fixture(scope="module")
 def client060(
-    cluster: LocalCluster, flame060_python: Path, tmp_path_factory: pytest.TempPathFactory
+    cluster: LocalCluster,
+    flame060_python: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    enter_fails_proc: subprocess.Popen[str],
 ) -> Steps:
     """The whole client.py scenario, configured by ``~/.flame/flame.yaml`` only."""
     home = tmp_path_factory.mktemp("home060")
@@ -426,3 +453,26 @@ def test_our_client_reads_the_tasks_a_close_cancelled(
     assert status.state == flamepy.SessionState.CLOSED and status.pending == 0
     assert states[flamepy.TaskState.CANCELLED] == status.cancelled > 0
     assert sum(states.values()) == 40
+
+
+# -- a 0.6.0 service whose on_session_enter raises (its client run overlaps the tests above) --------
+
+
+def test_a_failing_on_session_enter_is_recorded_as_event_1001(enter_fails060: Steps) -> None:
+    events = enter_fails060.value("get_session")["events"]
+    assert events and all(e["code"] == 1001 for e in events), events
+    assert "failed to bind session" in events[0]["message"]
+    assert "cannot load the model: weights missing" in events[0]["message"]
+    assert enter_fails060.value("close_session") is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 item 3 (session_manager/core/placement.bind_failed): bind failures are retried "
+    "forever; after the limit the pending tasks must fail with a task event of code 3 carrying the "
+    "cause, which is the only place flamepy 0.6.0's future reads a failure from",
+)
+def test_the_060_caller_hears_of_a_failing_on_session_enter(enter_fails060: Steps) -> None:
+    err = enter_fails060.error("run")
+    assert (err["error"], err["code"]) == ("FlameError", "INTERNAL"), err
+    assert "cannot load the model: weights missing" in err["message"]

@@ -2,6 +2,7 @@
 
     <flame060 python> client.py APP SERVICE_DIR
 
+    <flame060 python> client.py --enter-fails APP SERVICE_DIR
     <flame060 python> client.py --list-applications
 
 The endpoint comes from ``~/.flame/flame.yaml`` (the test gives it a temporary HOME), exactly as a
@@ -29,6 +30,7 @@ RUN_COUNT = 100
 FUTURE_TIMEOUT_S = 120
 WATCH_TIMEOUT_S = 120
 UNKNOWN_SESSION = "no-such-session-flame060"
+ENTER_FAILS_TIMEOUT_S = 30  # Flame gives up after 5 bind failures with backoff: ~12 s here
 WAITING_TASKS = 40  # more than an executor takes at once, so some are still Pending at close
 
 
@@ -147,6 +149,22 @@ def close_with_waiting_tasks(app, lock_path):
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def enter_fails(app, service_dir):
+    """A session whose service's on_session_enter raises: does the caller hear of it?"""
+    attrs = flamepy.ApplicationAttributes(
+        command=sys.executable, arguments=["service.py"], working_directory=service_dir
+    )
+    step("register_application", lambda: flamepy.register_application(app, attrs))
+    ssn = step("session", lambda: flamepy.create_session(app, common_data=b"fail-enter"), session_record)
+    if ssn is None:
+        return
+    future = ssn.run(b"hello")
+    step("run", lambda: text(future.result(timeout=ENTER_FAILS_TIMEOUT_S)))
+    step("get_session", lambda: session_record(flamepy.get_session(ssn.id)))
+    step("close_session", ssn.close)
+    step("unregister_application", lambda: flamepy.unregister_application(app))
+
+
 def main(app, service_dir, lock_path):
     emit(
         {"step": "reference", "ok": True, "value": {"version": flamepy.__version__, "file": flamepy.__file__}}
@@ -209,7 +227,9 @@ def main(app, service_dir, lock_path):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--list-applications":
+    if sys.argv[1] == "--enter-fails":
+        enter_fails(*sys.argv[2:4])
+    elif sys.argv[1] == "--list-applications":
         step("list_applications", lambda: [a.name for a in flamepy.list_applications()])
     else:
         main(*sys.argv[1:4])

@@ -4,6 +4,8 @@ Only 0.6.0's public API: a plain ``FlameService`` subclass and ``flamepy.run(...
 registered the way Flame's examples register services: ``arguments: [service.py]`` relative to the
 application's ``working_directory``, with ``environments``.
 
+Session common data ``b"fail-enter"`` makes ``on_session_enter`` raise.
+
 Task inputs:
 - ``b"common"``      → the session's common data as the service saw it in ``on_session_enter``
 - ``b"env"``         → JSON: cwd, argv, flamepy version and location, the FLAME060_* environment,
@@ -30,6 +32,8 @@ class Echo(flamepy.FlameService):
         self.application = None
 
     def on_session_enter(self, context):
+        if context.common_data() == b"fail-enter":
+            raise RuntimeError("cannot load the model: weights missing")
         self.common_data = context.common_data()
         self.session_id = context.session_id
         app = context.application
