@@ -206,6 +206,28 @@ def test_register_application_keeps_flame_style_fields(client060: Steps, flame06
     assert CLIENT_APP in client060.value("list_applications")
 
 
+def test_every_application_field_round_trips(client060: Steps) -> None:
+    app = dict(client060.value("full_application"))
+    app.pop("creation_time")
+    assert app == {
+        "name": f"{CLIENT_APP}-full",
+        "state": "ENABLED",
+        "shim": "HOST",
+        "image": "registry.example/flame/echo:1",
+        "description": "every ApplicationSpec field",
+        "labels": ["a", "b"],
+        "command": "/usr/bin/env",
+        "arguments": ["python", "main.py", "--flag=${GREETING}"],
+        "environments": {"GREETING": "hi", "EMPTY": ""},
+        "working_directory": "/opt/flame/full",
+        "max_instances": 7,
+        "delay_release": 3,
+        "url": "file:///opt/flame/packages/full.tar.gz",
+        "installer": "pip",
+        "schema": ["in", "out", "cd"],
+    }
+
+
 def test_the_service_starts_in_its_working_directory_with_its_environments(client060: Steps) -> None:
     env = client060.value("invoke_env")
     assert env["cwd"] == str(FLAME060_DIR)
@@ -305,6 +327,26 @@ def test_open_of_an_unknown_session_is_not_found(client060: Steps) -> None:
     err = client060.error("open_unknown_session")
     assert (err["error"], err["code"]) == ("FlameError", "NOT_FOUND"), err
     assert "no-such-session-flame060" in err["message"]
+
+
+def test_errors_of_closed_and_duplicate_sessions(client060: Steps) -> None:
+    # 0.6.0 maps FAILED_PRECONDITION to INVALID_STATE in open_session, everything to INTERNAL elsewhere
+    err = client060.error("open_closed_session")
+    assert err["code"] == "INVALID_STATE" and "is not open" in err["message"], err
+    err = client060.error("create_task_in_closed_session")
+    assert err["code"] == "INTERNAL" and "is not open" in err["message"], err
+    err = client060.error("create_duplicate_session")
+    assert err["code"] == "INTERNAL" and "already exists" in err["message"], err
+
+
+def test_open_session_with_a_spec(client060: Steps) -> None:
+    opened = client060.value("open_session_with_spec")
+    assert opened["id"] == client060.value("session")["id"] + "-spec"
+    assert (opened["state"], opened["common_data"]) == ("OPEN", "from open_session")
+    assert client060.value("invoke_opened_with_spec") == "from open_session"
+    err = client060.error("open_session_with_other_spec")
+    assert "spec mismatch" in err["message"] and "min_instances" in err["message"], err
+    assert client060.value("close_opened_with_spec") is None
 
 
 def test_unregister_application(client060: Steps) -> None:

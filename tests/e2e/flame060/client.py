@@ -93,6 +93,43 @@ def session_record(ssn):
     }
 
 
+FULL_SPEC = {
+    "image": "registry.example/flame/echo:1",
+    "description": "every ApplicationSpec field",
+    "labels": ["a", "b"],
+    "command": "/usr/bin/env",
+    "arguments": ["python", "main.py", "--flag=${GREETING}"],
+    "environments": {"GREETING": "hi", "EMPTY": ""},
+    "working_directory": "/opt/flame/full",
+    "max_instances": 7,
+    "delay_release": 3,
+    "url": "file:///opt/flame/packages/full.tar.gz",
+    "installer": "pip",
+}
+
+
+def full_application(name):
+    """Register from a dict (0.6.0 accepts one) with every field set; read it back; unregister."""
+    attrs = dict(FULL_SPEC, schema=flamepy.ApplicationSchema(input="in", output="out", common_data="cd"))
+    flamepy.register_application(name, attrs)
+    try:
+        app = flamepy.get_application(name)
+        record = application_record(app)
+        record.update(
+            image=app.image,
+            max_instances=app.max_instances,
+            delay_release=app.delay_release,
+            url=app.url,
+            installer=app.installer,
+            schema=None
+            if app.schema is None
+            else [app.schema.input, app.schema.output, app.schema.common_data],
+        )
+        return record
+    finally:
+        flamepy.unregister_application(name)
+
+
 def application_record(app):
     return {
         "name": app.name,
@@ -165,6 +202,18 @@ def enter_fails(app, service_dir):
     step("unregister_application", lambda: flamepy.unregister_application(app))
 
 
+def open_with_spec(app, session_id):
+    """open_session with a spec creates the session; a differing spec is refused."""
+    spec = flamepy.SessionAttributes(application=app, common_data=b"from open_session")
+    opened = step("open_session_with_spec", lambda: flamepy.open_session(session_id, spec), session_record)
+    if opened is None:
+        return
+    step("invoke_opened_with_spec", lambda: text(opened.invoke(b"common")))
+    other = flamepy.SessionAttributes(application=app, common_data=b"from open_session", min_instances=1)
+    step("open_session_with_other_spec", lambda: session_record(flamepy.open_session(session_id, other)))
+    step("close_opened_with_spec", opened.close)
+
+
 def main(app, service_dir, lock_path):
     emit(
         {"step": "reference", "ok": True, "value": {"version": flamepy.__version__, "file": flamepy.__file__}}
@@ -180,6 +229,7 @@ def main(app, service_dir, lock_path):
     step("register_application", lambda: flamepy.register_application(app, attrs))
     step("get_application", lambda: application_record(flamepy.get_application(app)))
     step("list_applications", lambda: [a.name for a in flamepy.list_applications()])
+    step("full_application", lambda: full_application(app + "-full"))
     ssn = step("session", lambda: flamepy.create_session(app, common_data=COMMON_DATA), session_record)
     if ssn is None:
         return
@@ -214,6 +264,13 @@ def main(app, service_dir, lock_path):
     step("close_session", ssn.close)
     step("get_closed_session", lambda: session_record(flamepy.get_session(ssn.id)))
     step("open_unknown_session", lambda: session_record(flamepy.open_session(UNKNOWN_SESSION)))
+    step("open_closed_session", lambda: session_record(flamepy.open_session(ssn.id)))
+    step("create_task_in_closed_session", lambda: task_record(ssn.create_task(b"too late")))
+    step(
+        "create_duplicate_session",
+        lambda: session_record(flamepy.create_session(app, session_id=ssn.id)),
+    )
+    open_with_spec(app, ssn.id + "-spec")
     bare = step("session_without_common_data", lambda: flamepy.create_session(app), session_record)
     if bare is not None:
         step("invoke_without_common_data", lambda: text(bare.invoke(b"common")))
