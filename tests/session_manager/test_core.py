@@ -202,7 +202,8 @@ def test_bind_failure_records_event_1001_and_backs_off(broker: Core) -> None:
     broker.handle(ev.BindFailed("n1", bind.executor_id, "exit code 1: ImportError"))
     ses = broker.get_session("s")
     [event] = ses.events
-    assert event.code == 1001 and "failed to bind session" in event.message and "ImportError" in event.message
+    text = event.message or ""
+    assert event.code == 1001 and "failed to bind session" in text and "ImportError" in text
     assert ses.state == SessionState.OPEN and ses.tasks[1].state == TaskState.PENDING
     wake = broker.handle(ev.SchedulePass())
     assert not cmds(broker, effects.BindCmd) and wake is not None and wake > 0
