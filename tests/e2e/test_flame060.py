@@ -3,7 +3,8 @@
 A service written with flamepy 0.6.0 from PyPI (``flame060/service.py``: a plain ``FlameService``
 subclass + ``flamepy.run``) runs under our executor manager with the 0.6.0 venv's python as the
 application's command, registered the way Flame's examples register services (``arguments:
-[service.py]`` relative to ``working_directory``, plus ``environments``). It is driven
+[service.py, --greeting=${VAR}]`` relative to a ``working_directory`` with a trailing slash, plus
+``environments``). It is driven
 
 - by the 0.6.0 client (``flame060/client.py``, a subprocess under the 0.6.0 venv configured by a
   ``~/.flame/flame.yaml`` in a temporary HOME): register, create_session with common data,
@@ -51,9 +52,9 @@ CLIENT_TIMEOUT_S = 240
 COMMON_DATA = "common data from a flamepy 0.6.0 client \x00\xff"  # client.py's, as latin-1 text
 GREETING = "hello from the application"
 
-# Tasks the 0.6.0 client creates in its session: invoke x4, 100 run futures, run_raises,
+# Tasks the 0.6.0 client creates in its session: invoke x6, 100 run futures, run_raises,
 # invoke_raises, the watched failing task and the watched task.
-CLIENT_SUCCEEDED = 4 + 100 + 1
+CLIENT_SUCCEEDED = 6 + 100 + 1
 CLIENT_FAILED = 3
 
 
@@ -197,9 +198,9 @@ def test_register_application_keeps_flame_style_fields(client060: Steps, flame06
         "state": "ENABLED",
         "shim": "HOST",
         "command": str(flame060_python),
-        "arguments": ["service.py"],
-        "environments": {"FLAME060_GREETING": GREETING},
-        "working_directory": str(FLAME060_DIR),
+        "arguments": ["service.py", "--greeting=${FLAME060_GREETING}"],
+        "environments": {"FLAME060_GREETING": GREETING, "FLAME_LOG_LEVEL": "DEBUG"},
+        "working_directory": f"{FLAME060_DIR}/",
         "description": "a flamepy 0.6.0 service",
         "labels": ["flame060"],
     }
@@ -231,12 +232,13 @@ def test_every_application_field_round_trips(client060: Steps) -> None:
 def test_the_service_starts_in_its_working_directory_with_its_environments(client060: Steps) -> None:
     env = client060.value("invoke_env")
     assert env["cwd"] == str(FLAME060_DIR)
-    assert env["argv"] == ["service.py"]  # the relative argument, resolved in working_directory
+    # the relative argument resolved in working_directory, ${VAR} expanded from environments
+    assert env["argv"] == ["service.py", f"--greeting={GREETING}"]
     assert env["env"] == {"FLAME060_GREETING": GREETING}
     session_id = client060.value("session")["id"]
     assert env["session_id"] == env["task_session_id"] == session_id
     assert env["application"]["name"] == CLIENT_APP
-    assert env["application"]["working_directory"] == str(FLAME060_DIR)
+    assert env["application"]["working_directory"] == f"{FLAME060_DIR}/"
 
 
 def test_create_session_with_common_data(client060: Steps) -> None:
@@ -251,6 +253,8 @@ def test_create_session_with_common_data(client060: Steps) -> None:
 def test_invoke(client060: Steps) -> None:
     assert client060.value("invoke") == "hello"
     assert client060.value("invoke_none") is None
+    assert client060.value("invoke_empty") == ""  # empty output is not "no output"
+    assert client060.value("invoke_1_5mib") is True
 
 
 def test_100_run_futures(client060: Steps) -> None:

@@ -220,9 +220,10 @@ def main(app, service_dir, lock_path):
     )
     attrs = flamepy.ApplicationAttributes(
         command=sys.executable,
-        arguments=["service.py"],
-        working_directory=service_dir,
-        environments={"FLAME060_GREETING": "hello from the application"},
+        # as Flame's example applications: a trailing slash, ${VAR} expanded in arguments
+        arguments=["service.py", "--greeting=${FLAME060_GREETING}"],
+        working_directory=service_dir + "/",
+        environments={"FLAME060_GREETING": "hello from the application", "FLAME_LOG_LEVEL": "DEBUG"},
         description="a flamepy 0.6.0 service",
         labels=["flame060"],
     )
@@ -237,6 +238,11 @@ def main(app, service_dir, lock_path):
     step("invoke_common_data", lambda: text(ssn.invoke(b"common")))
     step("invoke_env", lambda: json.loads(ssn.invoke(b"env")))
     step("invoke_none", lambda: text(ssn.invoke(b"none")))
+    step("invoke_empty", lambda: text(ssn.invoke(b"")))
+    # A task's messages carry input and output: 2 x 1.5 MiB stays under 0.6.0's 4 MiB receive limit
+    # (as against Flame, whose Task messages carry both as well).
+    big = bytes(range(256)) * (6 * 1024)
+    step("invoke_1_5mib", lambda: ssn.invoke(big) == big)
     step("run_many", lambda: run_many(ssn))
     step("run_raises", lambda: outcome(ssn.run(b"raise:the service refused task 7")))
     step("invoke_raises", lambda: text(ssn.invoke(b"raise:invoke refused")))
