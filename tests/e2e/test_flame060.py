@@ -52,9 +52,9 @@ CLIENT_TIMEOUT_S = 240
 COMMON_DATA = "common data from a flamepy 0.6.0 client \x00\xff"  # client.py's, as latin-1 text
 GREETING = "hello from the application"
 
-# Tasks the 0.6.0 client creates in its session: invoke x6, 100 run futures, run_raises,
+# Tasks the 0.6.0 client creates in its session: invoke x7, 100 run futures, run_raises,
 # invoke_raises, the watched failing task and the watched task.
-CLIENT_SUCCEEDED = 6 + 100 + 1
+CLIENT_SUCCEEDED = 7 + 100 + 1
 CLIENT_FAILED = 3
 
 
@@ -203,6 +203,7 @@ def test_register_application_keeps_flame_style_fields(client060: Steps, flame06
         "working_directory": f"{FLAME060_DIR}/",
         "description": "a flamepy 0.6.0 service",
         "labels": ["flame060"],
+        "url": "file:///opt/flame/packages/flame060-echo.tar.gz",
     }
     assert CLIENT_APP in client060.value("list_applications")
 
@@ -239,6 +240,8 @@ def test_the_service_starts_in_its_working_directory_with_its_environments(clien
     assert env["session_id"] == env["task_session_id"] == session_id
     assert env["application"]["name"] == CLIENT_APP
     assert env["application"]["working_directory"] == f"{FLAME060_DIR}/"
+    assert env["application"]["url"] == "file:///opt/flame/packages/flame060-echo.tar.gz"
+    assert env["application"]["image"] is None
 
 
 def test_create_session_with_common_data(client060: Steps) -> None:
@@ -260,6 +263,10 @@ def test_invoke(client060: Steps) -> None:
 def test_100_run_futures(client060: Steps) -> None:
     result = client060.value("run_many")
     assert result == {"not_done": 0, "succeeded": 100, "all_match": True, "failures": []}
+    # Like Flame's executors, ours call a service's OnTaskInvoke one task at a time, although a
+    # 0.6.0 service would accept 10 at once: services written for Flame need not be thread-safe.
+    stats = client060.value("stats")
+    assert stats["max_in_flight"] == 1, stats
 
 
 def test_a_raising_task_fails_with_its_message(client060: Steps) -> None:

@@ -119,7 +119,6 @@ def full_application(name):
             image=app.image,
             max_instances=app.max_instances,
             delay_release=app.delay_release,
-            url=app.url,
             installer=app.installer,
             schema=None
             if app.schema is None
@@ -141,6 +140,7 @@ def application_record(app):
         "working_directory": app.working_directory,
         "description": app.description,
         "labels": app.labels,
+        "url": app.url,
         "creation_time": app.creation_time.isoformat(),
     }
 
@@ -224,6 +224,7 @@ def main(app, service_dir, lock_path):
         arguments=["service.py", "--greeting=${FLAME060_GREETING}"],
         working_directory=service_dir + "/",
         environments={"FLAME060_GREETING": "hello from the application", "FLAME_LOG_LEVEL": "DEBUG"},
+        url="file:///opt/flame/packages/flame060-echo.tar.gz",
         description="a flamepy 0.6.0 service",
         labels=["flame060"],
     )
@@ -244,6 +245,7 @@ def main(app, service_dir, lock_path):
     big = bytes(range(256)) * (6 * 1024)
     step("invoke_1_5mib", lambda: ssn.invoke(big) == big)
     step("run_many", lambda: run_many(ssn))
+    step("stats", lambda: json.loads(ssn.invoke(b"stats")))
     step("run_raises", lambda: outcome(ssn.run(b"raise:the service refused task 7")))
     step("invoke_raises", lambda: text(ssn.invoke(b"raise:invoke refused")))
     failing = step("create_failing_task", lambda: task_record(ssn.create_task(b"raise:watched failure")))

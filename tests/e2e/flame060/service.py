@@ -13,6 +13,7 @@ Task inputs:
 - ``b"raise:<msg>"`` → raises ``RuntimeError(<msg>)`` (the task fails with that message)
 - ``b"wait:<path>"`` → waits for a shared lock on the file <path> (the client holds it exclusively
   to keep tasks running), then returns ``b"released"``
+- ``b"stats"``       → JSON: how many tasks this process ran and the most it ran at once
 - ``b"none"``        → returns None (a task without output)
 - anything else      → echoed back
 """
@@ -21,12 +22,17 @@ import fcntl
 import json
 import os
 import sys
+import threading
 
 import flamepy
 
 
 class Echo(flamepy.FlameService):
     def __init__(self):
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.invoked = 0
         self.common_data = None
         self.session_id = None
         self.application = None
@@ -41,10 +47,27 @@ class Echo(flamepy.FlameService):
             "name": app.name,
             "command": app.command,
             "working_directory": app.working_directory,
+            "image": app.image,
+            "url": app.url,
         }
 
     def on_task_invoke(self, context):
+        # 0.6.0 serves with 10 threads: count how many calls the executor makes at once
+        with self.lock:
+            self.invoked += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self.handle(context)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def handle(self, context):
         data = context.input
+        if data == b"stats":
+            with self.lock:
+                return json.dumps({"invoked": self.invoked, "max_in_flight": self.max_in_flight}).encode()
         if data == b"common":
             return self.common_data
         if data == b"env":
