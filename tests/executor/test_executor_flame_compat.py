@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,8 +23,7 @@ from executor.events import BindRequest, SessionContext
 from executor.fake_launcher import FakeBehaviour, FakeLauncher
 from executor.shim import BindError, HostShim, ShimSettings
 from flamepy.types import ApplicationAttributes, ApplicationContext, ResourceRequirement
-
-FLAME060_PYTHON = Path(__file__).resolve().parents[2] / ".venv-flame060" / "bin" / "python"
+from tests.conformance.reference_venv import require_reference_python
 
 
 def _shim(work_dir: Path, behaviour: FakeBehaviour | None = None) -> tuple[HostShim, FakeLauncher]:
@@ -192,22 +190,15 @@ flamepy.run(Echo())
 """
 
 
-def _flame060_available() -> bool:
-    if not FLAME060_PYTHON.exists():
-        return False
-    probe = [str(FLAME060_PYTHON), "-I", "-c", "import flamepy.core.service"]
-    return subprocess.run(probe, capture_output=True, timeout=60, check=False).returncode == 0
-
-
 async def test_a_flamepy_060_service_from_pypi_runs_tasks(tmp_path: Path) -> None:
-    """Optional: only where another engineer's flamepy 0.6.0 venv exists (not a dependency)."""
-    if not _flame060_available():
-        pytest.skip("no flamepy 0.6.0 venv at .venv-flame060")
+    """flamepy 0.6.0 from PyPI (``.venv-flame060``, made on first use; see
+    tests/conformance/reference_venv.py)."""
+    flame060_python = require_reference_python()
     app_dir = tmp_path / "app"
     app_dir.mkdir()
     (app_dir / "service.py").write_text(FLAME060_SERVICE)
     msg = bind_msg(
-        "e1", None, command=str(FLAME060_PYTHON), arguments=["service.py"], working_directory=str(app_dir)
+        "e1", None, command=str(flame060_python), arguments=["service.py"], working_directory=str(app_dir)
     )
     async with fake_backend() as backend, running_manager(backend, tmp_path / "work"):
         stream, _ = await backend.accept()
