@@ -360,6 +360,17 @@ def test_open_session_with_a_spec(client060: Steps) -> None:
     assert client060.value("close_opened_with_spec") is None
 
 
+def test_the_060_agent_api_without_a_context(client060: Steps) -> None:
+    """flamepy.service.Session(name=...) + FlameInstance @entrypoint: cloudpickled tasks."""
+    assert client060.value("agent_register") is None
+    assert client060.value("agent_session").startswith(f"{CLIENT_APP}-agent-")
+    assert client060.value("agent_invoke") == {"keys": ["x", "y"], "total": 3}
+    err = client060.error("agent_invoke_raises")
+    assert (err["error"], err["code"], err["message"]) == ("FlameError", "INTERNAL", "cannot summarise 7")
+    assert client060.value("agent_close") is None
+    assert client060.value("agent_unregister") is None
+
+
 def test_unregister_application(client060: Steps) -> None:
     assert client060.value("unregister_application") is None
     assert client060.value("get_unregistered_application") is True

@@ -214,6 +214,22 @@ def open_with_spec(app, session_id):
     step("close_opened_with_spec", opened.close)
 
 
+def agent(app, service_dir):
+    """0.6.0's agent API: flamepy.service.Session against a FlameInstance entrypoint (agent.py)."""
+    from flamepy.service import Session as AgentSession
+
+    attrs = flamepy.ApplicationAttributes(
+        command=sys.executable, arguments=["agent.py"], working_directory=service_dir
+    )
+    step("agent_register", lambda: flamepy.register_application(app, attrs))
+    session = step("agent_session", lambda: AgentSession(name=app), lambda s: s.id())
+    if session is not None:
+        step("agent_invoke", lambda: session.invoke({"x": 1, "y": 2}))
+        step("agent_invoke_raises", lambda: session.invoke({"fail": 7}))
+        step("agent_close", session.close)
+    step("agent_unregister", lambda: flamepy.unregister_application(app))
+
+
 def main(app, service_dir, lock_path):
     emit(
         {"step": "reference", "ok": True, "value": {"version": flamepy.__version__, "file": flamepy.__file__}}
@@ -287,6 +303,7 @@ def main(app, service_dir, lock_path):
     step("list_nodes", lambda: len(flamepy.list_nodes()))
     step("list_executors", lambda: len(flamepy.list_executors()))
     close_with_waiting_tasks(app, lock_path)
+    agent(app + "-agent", service_dir)
     step("unregister_application", lambda: flamepy.unregister_application(app))
     step("get_unregistered_application", lambda: flamepy.get_application(app) is None)
 
