@@ -7,10 +7,15 @@ application's command, registered the way Flame's examples register services (``
 ``environments``). It is driven
 
 - by the 0.6.0 client (``flame060/client.py``, a subprocess under the 0.6.0 venv configured by a
-  ``~/.flame/flame.yaml`` in a temporary HOME): register, create_session with common data,
-  invoke, 100 ``run`` futures, a task that raises, watch_task, list_tasks, counters, close, open
-  of an unknown session. The driver prints one JSON line per step; each test below checks one step;
-- and by our client, in this process.
+  ``~/.flame/flame.yaml`` in a temporary HOME, or by ``FLAME_ENDPOINT``): register (every
+  ApplicationSpec field round-trips), create_session with common data, invoke, 100 ``run`` futures,
+  a task that raises (Failed, event code 3 with its message), watch_task, get_task, list_tasks,
+  counters, close, open of an unknown / closed session, open_session with a spec, closing a session
+  with waiting tasks, and 0.6.0's agent API (``flamepy.service.Session`` + ``FlameInstance``,
+  ``flame060/agent.py``). The driver prints one JSON line per step as it ends; each test below
+  checks one step, so one failure names its step and a hang still leaves the steps before it;
+- by our client, in this process;
+- and a 0.6.0 service whose ``on_session_enter`` raises (its driver run overlaps the others).
 
 The reference venv (``.venv-flame060``) is created from PyPI on first use
 (``tests/conformance/reference_venv.py``); without network this fails in CI and skips elsewhere.
