@@ -27,8 +27,8 @@ import flamepy
 
 COMMON_DATA = b"common data from a flamepy 0.6.0 client \x00\xff"
 RUN_COUNT = 100
-FUTURE_TIMEOUT_S = 120
-WATCH_TIMEOUT_S = 120
+FUTURE_TIMEOUT_S = 60
+WATCH_TIMEOUT_S = 60
 UNKNOWN_SESSION = "no-such-session-flame060"
 ENTER_FAILS_TIMEOUT_S = 30  # Flame gives up after 5 bind failures with backoff: ~12 s here
 WAITING_TASKS = 40  # more than an executor takes at once, so some are still Pending at close
