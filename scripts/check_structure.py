@@ -164,7 +164,8 @@ def size_violations() -> list[str]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:
-                    out.append(f"{rel}:{node.lineno}: {node.name}() is {length} lines (at most {MAX_FUNCTION_LINES})")
+                    where = f"{rel}:{node.lineno}: {node.name}()"
+                    out.append(f"{where} is {length} lines (at most {MAX_FUNCTION_LINES})")
     return out
 
 
