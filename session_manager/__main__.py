@@ -33,6 +33,21 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         help="most tasks one executor holds at once, for sessions of short tasks (default 16)",
     )
     p.add_argument(
+        "--max-bind-failures",
+        type=_positive_int,
+        default=5,
+        help="bind failures in a row (the service fails to start) after which a session stops "
+        "binding and its pending and later tasks fail with the service's last error (default 5)",
+    )
+    p.add_argument(
+        "--unschedulable-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a session may wait for a node that can hold its resource request (or for "
+        "any executor manager) before its pending and later tasks fail saying so (default 10)",
+    )
+    p.add_argument(
         "--local-socket",
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
     )
@@ -49,9 +64,18 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         cache_endpoint=a.cache_endpoint,
         default_delay_release=a.delay_release,
         prefetch=a.prefetch,
+        max_bind_failures=a.max_bind_failures,
+        unschedulable_timeout=a.unschedulable_timeout,
         local_socket=a.local_socket,
     )
     return cfg, a.log_level
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 async def serve(cfg: ServerConfig) -> None:

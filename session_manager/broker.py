@@ -7,7 +7,10 @@ streams at once (``links``), records to the group-commit writer (``persist``), a
 are published to watchers once their records are durable. A client's call returns after its
 records are committed; a node's report is persisted without waiting. Scheduling passes run in
 one loop task, woken by an event (work changed) or by a timer the scheduler asks for, never by
-polling. Concurrency model: one asyncio event loop; the only other thread is the storage writer.
+polling; when nodes or sessions came or went, that loop also asks the core whether some node can
+hold each session (``CheckResources``), again on the timer the core returns while a session
+waits out its grace period. Concurrency model: one asyncio event loop; the only other thread is
+the storage writer.
 
 What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), never the core's
 records. A new RPC is one method here (plus an event and handler in the core when it changes
@@ -59,7 +62,12 @@ class Endpoints:
 class Broker:
     def __init__(self, config: ServerConfig, storage: Storage) -> None:
         self.config = config
-        self.core = Core(default_delay_release=config.default_delay_release, prefetch=config.prefetch)
+        self.core = Core(
+            default_delay_release=config.default_delay_release,
+            prefetch=config.prefetch,
+            max_bind_failures=config.max_bind_failures,
+            unschedulable_timeout=config.unschedulable_timeout,
+        )
         self.endpoints = Endpoints(cache=config.cache_endpoint or "")
         self._storage = storage
         self._watchers = Watchers()
@@ -68,6 +76,7 @@ class Broker:
         self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
+        self._resources_timer: asyncio.TimerHandle | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -101,8 +110,9 @@ class Broker:
         self._links.close_all()
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._resources_timer):
+            if timer is not None:
+                timer.cancel()
         if self._writer is not None:
             await asyncio.to_thread(self._writer.close)
         self._storage.close()
@@ -249,6 +259,8 @@ class Broker:
         while True:
             await self._kick.wait()
             self._kick.clear()
+            if self.core.resources_check_needed:
+                self._check_resources()
             try:
                 wake_in = self.core.handle(events.SchedulePass())
             except Exception:
@@ -260,3 +272,19 @@ class Broker:
                 self._timer = None
             if wake_in is not None:
                 self._timer = loop.call_later(wake_in + 0.01, self._kick.set)
+
+    def _check_resources(self) -> None:
+        """Can some node hold each open session? Run when nodes or sessions came or went (from the
+        scheduler loop) and on the timer the core asks for while a session waits out its grace."""
+        if self._resources_timer is not None:
+            self._resources_timer.cancel()
+            self._resources_timer = None
+        try:
+            wake_in = self.core.handle(events.CheckResources())
+        except Exception:
+            log.exception("resource check failed")
+            wake_in = 1.0
+        self._flush()
+        if wake_in is not None:
+            loop = asyncio.get_running_loop()
+            self._resources_timer = loop.call_later(wake_in + 0.01, self._check_resources)

@@ -19,6 +19,10 @@ class ServerConfig:
     cache_endpoint: str | None = None  # FLAME_CACHE_ENDPOINT given to services
     default_delay_release: float = 60.0  # seconds an idle executor stays bound to its session
     prefetch: int = 16  # most tasks one executor holds (short tasks only; see core.sessions.window)
+    # bind failures in a row after which a session stops binding and its tasks fail (core.failures)
+    max_bind_failures: int = 5
+    # seconds a session may wait for a node that can hold its resource request before its tasks fail
+    unschedulable_timeout: float = 10.0
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None

@@ -11,7 +11,8 @@ what ``handle`` returns for that event, so the shell's calls stay typed.
   :class:`ExecutorBound`, :class:`BindFailed`, :class:`TaskResults` (of :class:`TaskOutcome`),
   :class:`ExecutorReleased`; and :class:`NodeLost` when a node's stream ends.
 * From the shell itself: :class:`Recover` (start-up), :class:`TasksDurable` (a commit finished),
-  :class:`SchedulePass` (the scheduler loop woke up).
+  :class:`SchedulePass` (the scheduler loop woke up), :class:`CheckResources` (nodes or sessions
+  came or went, or its timer fired).
 
 A new RPC that changes state gets one event here and one handler in ``session_manager.core``.
 """
@@ -183,6 +184,12 @@ class TasksDurable(Stimulus[None]):
 @dataclass(frozen=True, slots=True)
 class SchedulePass(Stimulus[float | None]):
     """Run the scheduler once; ``handle`` returns seconds until a timer-based pass is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResources(Stimulus[float | None]):
+    """Can some registered node hold each open session? ``handle`` returns seconds until the next
+    decision is due (a session waiting out its grace period), or None."""
 
 
 NodeEvent = (

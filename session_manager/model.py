@@ -72,6 +72,16 @@ class TaskRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionFailure:
+    """Why a session's tasks cannot run: ``kind`` is ``"bind"`` (its service failed to start too
+    many times in a row) or ``"resources"`` (no registered node can hold its resource request);
+    ``message`` is the failed tasks' event message."""
+
+    kind: str
+    message: str
+
+
 @dataclass(slots=True)
 class SessionRecord:
     id: str
@@ -88,6 +98,8 @@ class SessionRecord:
     bind_failures: int = 0
     bind_retry_at: float = 0.0  # monotonic seconds; no new executor before this
     task_time: float | None = None  # moving average of a task's time at an executor (s); None: not seen
+    failure: SessionFailure | None = None  # set: no new executors; pending and new tasks fail with it
+    unfit_since: float | None = None  # monotonic seconds since no registered node could hold its resreq
 
     @property
     def label(self) -> str:

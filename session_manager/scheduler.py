@@ -6,8 +6,9 @@ session with the highest priority and, among equals, the smallest share ``have /
 share), on the node with the most free CPU that fits the session's resource requirement and
 offers the application's shim. An idle executor whose session has nothing pending stays bound for
 ``delay_release`` seconds (warm for the next task), unless another session is starving for
-capacity, in which case it is released at once. Sessions whose executors failed to bind wait
-until ``bind_retry_at`` before getting a new one.
+capacity that some node could give it, in which case it is released at once. Sessions whose
+executors failed to bind wait until ``bind_retry_at`` before getting a new one; a session that can
+never run (``failure`` set: too many bind failures, or no node can hold it) gets none.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def plan(
     for ses in sessions.values():
         app = apps.get(ses.attrs.application)
         if ses.state != SessionState.OPEN or app is None or app.state != ApplicationState.ENABLED:
+            continue
+        if ses.failure is not None:
             continue
         want[ses.id] = wanted(ses, app)
 
@@ -123,8 +126,11 @@ def _place(
         ]
         if not fits:
             candidates.remove(ses)
-            if any(shim is None or shim in n.shims for n in nodes.values()):
-                starving = True
+            if any(
+                req.fits_in(nodes[name].capacity) and (shim is None or shim in nodes[name].shims)
+                for name in free
+            ):
+                starving = True  # only for what some node could hold once others release
             continue
         node = max(fits, key=lambda name: (free[name].cpu, free[name].memory))
         free[node] = free[node] - req

@@ -18,7 +18,9 @@ from flamepy.errors import InternalError
 from flamepy.types import ExecutorState, SessionState, TaskState
 
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.CANCELLED}),
+    # PENDING -> FAILED: its session can never run it (its service keeps failing to start, or no
+    # node can hold its resource request).
+    TaskState.PENDING: frozenset({TaskState.RUNNING, TaskState.CANCELLED, TaskState.FAILED}),
     # RUNNING -> PENDING: the task never started on the executor (requeue) or its executor was lost.
     TaskState.RUNNING: frozenset(
         {TaskState.SUCCEED, TaskState.FAILED, TaskState.CANCELLED, TaskState.PENDING}

@@ -8,9 +8,11 @@ one module per noun works on the shared records of ``state.py``:
 * ``applications.py`` — register / update / unregister;
 * ``sessions.py``     — sessions and their tasks, dealing tasks to bound executors;
 * ``placement.py``    — nodes, executors (what executor managers report) and the scheduling pass;
+* ``failures.py``     — sessions that can never run (bind-failure limit, impossible resources);
 * ``recovery.py``     — rebuilding the records at start-up.
 
-Imports point down: facade → recovery → applications; facade → placement → sessions → state.
+Imports point down: facade → recovery → applications → failures; facade → placement → sessions
+→ failures → state.
 """
 
 from __future__ import annotations

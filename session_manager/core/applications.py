@@ -8,6 +8,7 @@ from dataclasses import replace
 from flamepy.errors import AlreadyExistsError, InvalidArgumentError, InvalidStateError, NotFoundError
 from flamepy.types import ApplicationAttributes, ApplicationState, SessionState, Shim
 from session_manager import effects, events, validate
+from session_manager.core import failures
 from session_manager.core.state import CoreState
 from session_manager.model import AppRecord
 
@@ -35,7 +36,8 @@ def update(st: CoreState, ev: events.UpdateApplication) -> AppRecord:
     _check_attrs(ev.name, ev.attrs)
     rec.attrs = _normalise(ev.attrs)
     st.out.records.append(effects.SaveApp(rec.snapshot()))
-    st.schedule_needed = True
+    failures.application_updated(st, rec.name)
+    st.resources_check_needed = True  # its shim may have changed
     return rec
 
 

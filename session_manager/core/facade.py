@@ -24,8 +24,13 @@ from typing import Any, TypeVar
 from flamepy.types import ResourceRequirement
 from session_manager import effects, events
 from session_manager.clock import Clock
-from session_manager.core import applications, placement, recovery, sessions
-from session_manager.core.state import DEFAULT_RESREQ, CoreState
+from session_manager.core import applications, failures, placement, recovery, sessions
+from session_manager.core.state import (
+    DEFAULT_MAX_BIND_FAILURES,
+    DEFAULT_RESREQ,
+    DEFAULT_UNSCHEDULABLE_TIMEOUT,
+    CoreState,
+)
 from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
 
 R = TypeVar("R")
@@ -48,6 +53,7 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
     events.TaskResults: placement.task_results,
     events.ExecutorReleased: placement.executor_released,
     events.SchedulePass: placement.schedule,
+    events.CheckResources: failures.check_resources,
     events.Recover: recovery.recover,
 }
 
@@ -59,8 +65,12 @@ class Core:
         default_resreq: ResourceRequirement = DEFAULT_RESREQ,
         default_delay_release: float = 60.0,
         prefetch: int = 16,
+        max_bind_failures: int = DEFAULT_MAX_BIND_FAILURES,
+        unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
     ) -> None:
-        self.state = CoreState(clock, default_resreq, default_delay_release, prefetch)
+        self.state = CoreState(
+            clock, default_resreq, default_delay_release, prefetch, max_bind_failures, unschedulable_timeout
+        )
         self._seq = 0
 
     def handle(self, event: events.Stimulus[R]) -> R:
@@ -82,6 +92,11 @@ class Core:
     @property
     def schedule_needed(self) -> bool:
         return self.state.schedule_needed
+
+    @property
+    def resources_check_needed(self) -> bool:
+        """Nodes or sessions came or went since the last ``CheckResources``."""
+        return self.state.resources_check_needed
 
     @property
     def clock(self) -> Clock:

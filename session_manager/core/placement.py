@@ -6,8 +6,8 @@ decisions: bind new executors (``BindCmd``), release idle ones (``ReleaseCmd``).
 
 Room for what comes next: heartbeat liveness is one more shell-timer event (``CheckLiveness``)
 handled here — nodes whose ``last_heartbeat_time`` is too old go the way of :func:`node_lost`;
-a bind-failure limit belongs in :func:`bind_failed` (``ses.bind_failures`` is already counted):
-past it, fail the session's pending tasks through ``CoreState.task_to``; a node's credentials
+the bind-failure limit is in :func:`bind_failed` (past it, ``failures.give_up_binding``); a node
+registering or leaving asks for ``failures.check_resources``; a node's credentials
 (only believed about its own executors) are a check of ``event.node`` against ``ex.node`` here.
 """
 
@@ -26,12 +26,11 @@ from flamepy.types import (
     TaskState,
 )
 from session_manager import effects, events, scheduler
-from session_manager.core import sessions
+from session_manager.core import failures, sessions
 from session_manager.core.state import CoreState
 from session_manager.model import ExecutorRecord, NodeRecord, SessionRecord
 
 log = logging.getLogger(__name__)
-MAX_SESSION_EVENTS = 100
 _AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average of task time
 
 
@@ -54,6 +53,7 @@ def node_registered(st: CoreState, ev: events.NodeRegistered) -> None:
         free_gpus=list(range(capacity.gpu)),
     )
     st.schedule_needed = True
+    st.resources_check_needed = True
     log.info("node %s registered: %s", name, capacity)
 
 
@@ -73,6 +73,7 @@ def node_lost(st: CoreState, ev: events.NodeLost) -> None:
     node.state = NodeState.NOT_READY
     node.allocatable = ResourceRequirement(0, 0, 0)
     st.schedule_needed = True
+    st.resources_check_needed = True
     log.info("node %s lost", ev.node)
 
 
@@ -101,15 +102,16 @@ def bind_failed(st: CoreState, ev: events.BindFailed) -> None:
     if ex is None:
         return
     ses = st.sessions.get(ex.session_id)
-    if ses is not None:
-        ses.bind_failures += 1
-        ses.bind_retry_at = st.clock.mono() + min(30.0, 0.5 * 2 ** (ses.bind_failures - 1))
-        text = f"failed to bind session {ses.id} on executor {ex.id} (node {ex.node}): {ev.message}"
-        ses.events.append(st.event(EventCode.BIND_FAILED, text))
-        del ses.events[:-MAX_SESSION_EVENTS]
-        st.save_session(ses)
-        log.warning("%s", text)
     _forget_executor(st, ex, requeue_reason="executor failed to bind")
+    if ses is None or ses.failure is not None:  # it already gave up: nothing more to say
+        return
+    ses.bind_failures += 1
+    ses.bind_retry_at = st.clock.mono() + min(30.0, 0.5 * 2 ** (ses.bind_failures - 1))
+    text = f"failed to bind session {ses.id} on executor {ex.id} (node {ex.node}): {ev.message}"
+    failures.record(st, ses, EventCode.BIND_FAILED, text)
+    log.warning("%s", text)
+    if ses.bind_failures >= st.max_bind_failures and ses.state == SessionState.OPEN:
+        failures.give_up_binding(st, ses, ev.message)
 
 
 def executor_released(st: CoreState, ev: events.ExecutorReleased) -> None:

@@ -33,6 +33,7 @@ def recover(st: CoreState, ev: events.Recover) -> None:
                 ses.counts[state] += n
     applications.ensure_defaults(st, ev.default_apps)
     st.schedule_needed = True
+    st.resources_check_needed = True
 
 
 def _restore_task(st: CoreState, t: Task) -> None:

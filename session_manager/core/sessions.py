@@ -27,6 +27,7 @@ from flamepy.types import (
     TaskState,
 )
 from session_manager import effects, events, validate
+from session_manager.core import failures
 from session_manager.core.state import CoreState
 from session_manager.model import ExecutorRecord, SessionRecord, TaskRecord
 
@@ -77,6 +78,7 @@ def _create(st: CoreState, attrs: SessionAttributes) -> SessionRecord:
     st.sessions[sid] = ses
     st.save_session(ses)
     st.schedule_needed = True
+    st.resources_check_needed = True
     return ses
 
 
@@ -165,6 +167,9 @@ def create_tasks(st: CoreState, ev: events.CreateTasks) -> list[TaskRecord]:
         ses.counts[TaskState.PENDING] += 1
         records.append(effects.InsertTask(rec.snapshot()))
         created.append(rec)
+    if ses.failure is not None:  # it can never run them: they fail at once, with the cause
+        failures.fail_pending(st, ses)
+        return created
     dispatch_session(st, ses)
     if ses.pending:
         st.schedule_needed = True

@@ -15,6 +15,8 @@ from session_manager.clock import Clock
 from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
 
 DEFAULT_RESREQ = ResourceRequirement(cpu=1, memory=0, gpu=0)
+DEFAULT_MAX_BIND_FAILURES = 5
+DEFAULT_UNSCHEDULABLE_TIMEOUT = 10.0
 
 
 class CoreState:
@@ -24,17 +26,22 @@ class CoreState:
         default_resreq: ResourceRequirement = DEFAULT_RESREQ,
         default_delay_release: float = 60.0,
         prefetch: int = 16,
+        max_bind_failures: int = DEFAULT_MAX_BIND_FAILURES,
+        unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
     ) -> None:
         self.clock = clock or Clock()
         self.default_resreq = default_resreq
         self.default_delay_release = default_delay_release
         self.prefetch = max(1, prefetch)
+        self.max_bind_failures = max(1, max_bind_failures)
+        self.unschedulable_timeout = max(0.0, unschedulable_timeout)
         self.apps: dict[str, AppRecord] = {}
         self.sessions: dict[str, SessionRecord] = {}
         self.nodes: dict[str, NodeRecord] = {}
         self.executors: dict[str, ExecutorRecord] = {}
         self.out = effects.Outbox()
         self.schedule_needed = False
+        self.resources_check_needed = False  # nodes or sessions came or went: CheckResources is due
         self.stimulus_id = "none"  # the event being handled, e.g. "TaskResults-42"
 
     def event(self, code: int, message: str | None) -> Event:
@@ -78,9 +85,13 @@ class CoreState:
             self.maybe_drained(ses)
 
     def requeue(self, ses: SessionRecord, rec: TaskRecord, reason: str) -> None:
-        """Back to the head of the queue (cancelled if its session is closed)."""
+        """Back to the head of the queue (cancelled if its session is closed, failed if it can
+        never run)."""
         if ses.state != SessionState.OPEN:
             self.task_to(ses, rec, TaskState.CANCELLED, f"session closed ({reason})")
+            return
+        if ses.failure is not None:
+            self.task_to(ses, rec, TaskState.FAILED, ses.failure.message)
             return
         self.task_to(ses, rec, TaskState.PENDING, f"requeued: {reason}")
         rec.executor_id = None
