@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -95,6 +95,7 @@ class LocalCluster:
         start_timeout: float = DEFAULT_START_TIMEOUT_S,
         cache_port: int | None = None,
         cache_memory_budget: str = "512m",
+        session_manager_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self._requested_port = port
@@ -104,6 +105,8 @@ class LocalCluster:
         )
         self._cache_port: int | None = None
         self.cache_memory_budget = cache_memory_budget
+        # extra command-line options of the session manager, e.g. ["--unschedulable-timeout", "2"]
+        self.session_manager_args = list(session_manager_args)
         self.node_name = node_name or socket.gethostname()
         self._executors_env = dict(executors_env or {})
         self.log_level = log_level
@@ -276,6 +279,7 @@ class LocalCluster:
             "--port-file", str(port_file),
             "--cache-endpoint", self.cache_endpoint,
             "--log-level", self.log_level,
+            *self.session_manager_args,
         ]  # fmt: skip
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
         self._port = self._wait(

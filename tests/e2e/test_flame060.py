@@ -536,12 +536,6 @@ def test_a_failing_on_session_enter_is_recorded_as_event_1001(enter_fails060: St
     assert enter_fails060.value("close_session") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 3 (session_manager/core/placement.bind_failed): bind failures are retried "
-    "forever; after the limit the pending tasks must fail with a task event of code 3 carrying the "
-    "cause, which is the only place flamepy 0.6.0's future reads a failure from",
-)
 def test_the_060_caller_hears_of_a_failing_on_session_enter(enter_fails060: Steps) -> None:
     err = enter_fails060.error("run")
     assert (err["error"], err["code"]) == ("FlameError", "INTERNAL"), err
