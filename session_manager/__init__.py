@@ -27,5 +27,6 @@ Where what comes next goes:
 * client/node credentials — one gRPC server interceptor passed to ``grpc.aio.server`` in
   ``server.py``;
 * heartbeat liveness checks — a timer in ``broker.py`` beside the scheduler's, feeding the core an
-  event handled in ``core/placement.py``; bind-failure limits — ``core/placement.bind_failed``.
+  event handled in ``core/placement.py``; why a session can never run (the bind-failure limit,
+  impossible resources) and what its callers are told — ``core/failures.py``.
 """

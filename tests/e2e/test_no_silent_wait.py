@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 MAX_BIND_FAILURES = 3
 UNSCHEDULABLE_TIMEOUT_S = 2
 # 3 binds with 0.5 s + 1 s of backoff between them, each starting a Python process: well under this
-WITHIN_S = 45
+WITHIN_S = 30
 
 
 @pytest.fixture(scope="module")
