@@ -139,7 +139,7 @@ def _run_header(docs: list[dict[str, Any]], info: dict[str, Any], started: str, 
     loads = ", ".join(f"{s} {m['load_before']}→{m['load_after']}" for s, m in metas.items())
     times = ", ".join(f"{s} {m['seconds']:.0f} s" for s, m in metas.items())
     return [
-        report.SECTION + " (issue 5): Flame vs Ray vs Dask vs the gRPC floor, one run",
+        report.SECTION + ": Flame vs Ray vs Dask vs the gRPC floor, one run",
         "",
         f"Machine: {info.get('cpus')} vCPUs ({info.get('cpu', '?')}), {info.get('memory_gib', '?')} GiB, "
         f"{info.get('os')}, Python {info.get('python')}; {versions}. Run started {started}, "
@@ -199,7 +199,7 @@ def _results(
         "",
         "![Flame's ratio against each peer, per workload](bench.png)",
         "",
-        "### Goals of issue 5, this run",
+        "### Performance goals, this run",
         "| goal | measured | met |",
         "|---|---|---|",
     ]
