@@ -15,7 +15,7 @@ class ManagerConfig:
     work_dir: Path
     log_level: str = "INFO"
     bind_timeout: float = 30.0
-    heartbeat_interval: float = 5.0
+    heartbeat_interval: float = 2.0  # well below the session manager's node timeout (10 s)
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
     register_timeout: float = 10.0

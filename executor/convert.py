@@ -48,7 +48,7 @@ def decode_manager_messages(m: backend_pb2.ManagerMessage) -> list[InboundMessag
 
 
 def _task_request(t: backend_pb2.InvokeTask) -> TaskRequest:
-    return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"))
+    return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"), t.attempt)
 
 
 def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
@@ -125,6 +125,8 @@ def _outcome_to_pb(o: TaskOutcome) -> backend_pb2.TaskOutcome:
         task_id=o.task_id,
         return_code=o.return_code,
         requeue=o.requeue,
+        attempt=o.attempt,
+        crashed=o.crashed,
     )
     if o.output is not None:
         m.output = o.output

@@ -30,6 +30,7 @@ class TaskRequest:
     task_id: str
     session_id: str
     input: bytes | None = None
+    attempt: int = 0  # which run of the task (echoed in its TaskOutcome); 0: not given
 
 
 # -- inbound ---------------------------------------------------------------------------------
@@ -94,11 +95,34 @@ class TaskOutcome:
     output: bytes | None = None  # None = no output, distinct from b""
     message: str | None = None
     requeue: bool = False
+    attempt: int = 0  # the TaskRequest's
+    crashed: bool = False  # the service process died running it (not an error the task returned)
 
     @classmethod
     def requeued(cls, task: TaskRequest, why: str) -> TaskOutcome:
         """The answer for a task that never started: run it again elsewhere."""
-        return cls(task.executor_id, task.session_id, task.task_id, -1, message=why, requeue=True)
+        return cls(
+            task.executor_id,
+            task.session_id,
+            task.task_id,
+            -1,
+            message=why,
+            requeue=True,
+            attempt=task.attempt,
+        )
+
+    @classmethod
+    def crash(cls, task: TaskRequest, return_code: int, message: str) -> TaskOutcome:
+        """The answer for a task whose service process died while running it."""
+        return cls(
+            task.executor_id,
+            task.session_id,
+            task.task_id,
+            return_code,
+            message=message,
+            attempt=task.attempt,
+            crashed=True,
+        )
 
 
 @dataclass(frozen=True)

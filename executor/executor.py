@@ -218,9 +218,7 @@ class Executor:
         head = sent.popleft()
         exc = instance.crashed(head, await instance.exit_code_soon(), why)
         log.warning("executor %s: %s", self.id, exc.message.splitlines()[0])
-        self._emit(
-            TaskOutcome(head.executor_id, head.session_id, head.task_id, exc.return_code, message=exc.message)
-        )
+        self._emit(TaskOutcome.crash(head, exc.return_code, exc.message))
         if self.phase is not ExecutorPhase.RELEASING:
             self._tracker.advance(ExecutorPhase.CRASHED)
         why_requeued = f"executor {self.id}: service process crashed before the task started"
@@ -236,11 +234,7 @@ class Executor:
             outcome = await instance.run_task(task)
         except ServiceCrashed as exc:
             log.warning("executor %s: %s", self.id, exc.message.splitlines()[0])
-            self._emit(
-                TaskOutcome(
-                    task.executor_id, task.session_id, task.task_id, exc.return_code, message=exc.message
-                )
-            )
+            self._emit(TaskOutcome.crash(task, exc.return_code, exc.message))
             if self.phase is not ExecutorPhase.RELEASING:
                 self._tracker.advance(ExecutorPhase.CRASHED)
             self._requeue_all(f"executor {self.id}: service process crashed before the task started")

@@ -279,7 +279,14 @@ class ServiceInstance:
             raise self.crashed(task, exc.code, "the process exited") from None
         except InstanceCallError as exc:
             if not exc.is_transport:  # the service answered with an error status: only this task
-                return TaskOutcome(task.executor_id, task.session_id, task.task_id, -1, message=str(exc))
+                return TaskOutcome(
+                    task.executor_id,
+                    task.session_id,
+                    task.task_id,
+                    -1,
+                    message=str(exc),
+                    attempt=task.attempt,
+                )
             exit_code = await self.exit_code_soon()
             raise self.crashed(task, exit_code, f"{exc.code.name}: {exc.details}") from exc
         return self.outcome(task, code, output, message)
@@ -287,9 +294,13 @@ class ServiceInstance:
     @staticmethod
     def outcome(task: TaskRequest, code: int, output: bytes | None, message: str | None) -> TaskOutcome:
         if code == 0:
-            return TaskOutcome(task.executor_id, task.session_id, task.task_id, 0, output=output)
+            return TaskOutcome(
+                task.executor_id, task.session_id, task.task_id, 0, output=output, attempt=task.attempt
+            )
         text = message or f"task failed with return code {code} (no message)"
-        return TaskOutcome(task.executor_id, task.session_id, task.task_id, code, message=text)
+        return TaskOutcome(
+            task.executor_id, task.session_id, task.task_id, code, message=text, attempt=task.attempt
+        )
 
     def crashed(self, task: TaskRequest, exit_code: int | None, details: str) -> ServiceCrashed:
         what = (

@@ -32,21 +32,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         default=16,
         help="most tasks one executor holds at once, for sessions of short tasks (default 16)",
     )
-    p.add_argument(
-        "--max-bind-failures",
-        type=_positive_int,
-        default=5,
-        help="bind failures in a row (the service fails to start) after which a session stops "
-        "binding and its pending and later tasks fail with the service's last error (default 5)",
-    )
-    p.add_argument(
-        "--unschedulable-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long a session may wait for a node that can hold its resource request (or for "
-        "any executor manager) before its pending and later tasks fail saying so (default 10)",
-    )
+    _add_reliability_args(p)
     p.add_argument(
         "--local-socket",
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
@@ -66,6 +52,9 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         prefetch=a.prefetch,
         max_bind_failures=a.max_bind_failures,
         unschedulable_timeout=a.unschedulable_timeout,
+        node_timeout=a.node_timeout,
+        max_retries=a.max_retries,
+        retry_on_error=a.retry_on_error,
         local_socket=a.local_socket,
     )
     return cfg, a.log_level
@@ -75,6 +64,51 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_reliability_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-bind-failures",
+        type=_positive_int,
+        default=5,
+        help="bind failures in a row (the service fails to start) after which a session stops "
+        "binding and its pending and later tasks fail with the service's last error (default 5)",
+    )
+    p.add_argument(
+        "--unschedulable-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a session may wait for a node that can hold its resource request (or for "
+        "any executor manager) before its pending and later tasks fail saying so (default 10)",
+    )
+    p.add_argument(
+        "--node-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a node silent this long is NotReady: its executors are dropped and their tasks run "
+        "again elsewhere (default 10; executor managers heartbeat every 2 s)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        default=3,
+        help="re-runs of a task after its node, executor or service died running it, before it "
+        "fails with its history (default 3)",
+    )
+    p.add_argument(
+        "--retry-on-error",
+        action="store_true",
+        help="also re-run tasks that failed on their own (an exception in the service), under --max-retries",
+    )
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
     return value
 
 

@@ -53,6 +53,8 @@ def _outcome(r: be.TaskOutcome) -> events.TaskOutcome:
         r.output if r.HasField("output") else None,
         r.message if r.HasField("message") else None,
         r.requeue,
+        r.attempt,
+        r.crashed,
     )
 
 
@@ -100,7 +102,7 @@ def _invoke_pb(cmd: effects.InvokeCmd) -> be.InvokeTask:
     task = shim_pb2.TaskContext(task_id=cmd.task_id, session_id=cmd.session_id)
     if cmd.input is not None:
         task.input = cmd.input
-    return be.InvokeTask(executor_id=cmd.executor_id, task=task)
+    return be.InvokeTask(executor_id=cmd.executor_id, task=task, attempt=cmd.attempt)
 
 
 def _invokes_message(run: list[be.InvokeTask]) -> be.ManagerMessage:

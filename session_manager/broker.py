@@ -14,8 +14,9 @@ the storage writer.
 
 What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), never the core's
 records. A new RPC is one method here (plus an event and handler in the core when it changes
-state); heartbeat liveness checks would be one more timer beside the scheduler's, feeding the core
-an event. Reading tasks (finished ones from storage) and watching them live in ``tasks_view``.
+state); heartbeat liveness is one more timer beside the scheduler's (``CheckLiveness``), armed for
+when the next node could time out. Reading tasks (finished ones from storage) and watching them
+live in ``tasks_view``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from session_manager.config import ServerConfig
 from session_manager.core import Core
 from session_manager.defaults import default_applications
 from session_manager.links import Links, NodeLink
-from session_manager.model import SessionInfo
+from session_manager.model import RetryPolicy, SessionInfo
 from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage.base import Storage
 from session_manager.tasks_view import SessionWatch, TasksView
@@ -67,6 +68,8 @@ class Broker:
             prefetch=config.prefetch,
             max_bind_failures=config.max_bind_failures,
             unschedulable_timeout=config.unschedulable_timeout,
+            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error),
+            node_timeout=config.node_timeout,
         )
         self.endpoints = Endpoints(cache=config.cache_endpoint or "")
         self._storage = storage
@@ -77,6 +80,7 @@ class Broker:
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._resources_timer: asyncio.TimerHandle | None = None
+        self._liveness_timer: asyncio.TimerHandle | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -85,7 +89,9 @@ class Broker:
         """Recover from storage, start the writer and the scheduler loop."""
         loop = asyncio.get_running_loop()
         snap = self._storage.load()
-        recover = events.Recover(snap.apps, snap.sessions, snap.tasks, snap.finished, default_applications())
+        recover = events.Recover(
+            snap.apps, snap.sessions, snap.tasks, snap.finished, default_applications(), snap.runs, snap.keys
+        )
         self.core.handle(recover)
         slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
         self._writer = (GroupCommitWriter if slow_commits else LoopCommitter)(self._storage, loop)
@@ -100,6 +106,7 @@ class Broker:
             finished,
         )
         self._scheduler_task = asyncio.create_task(self._schedule_loop(), name="scheduler")
+        self._check_liveness()
 
     def end_streams(self) -> None:
         """Close every node's stream (first step of shutting down)."""
@@ -110,7 +117,7 @@ class Broker:
         self._links.close_all()
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
-        for timer in (self._timer, self._resources_timer):
+        for timer in (self._timer, self._resources_timer, self._liveness_timer):
             if timer is not None:
                 timer.cancel()
         if self._writer is not None:
@@ -193,6 +200,15 @@ class Broker:
         await self._flush()
         return [r.task_id for r in recs]
 
+    async def create_keyed_tasks(
+        self, sid: str, inputs: Sequence[bytes | None], keys: Sequence[str | None]
+    ) -> list[str]:
+        """Tasks in order, an input whose idempotency key was seen before in the session giving the
+        id of the task made with it; returns their ids once they are durable."""
+        ids = self.core.handle(events.CreateKeyedTasks(sid, inputs, keys))
+        await self._flush()
+        return ids
+
     async def run_task(self, sid: str, data: bytes | None) -> Task:
         """Create one task and return its terminal state."""
         (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
@@ -272,6 +288,20 @@ class Broker:
                 self._timer = None
             if wake_in is not None:
                 self._timer = loop.call_later(wake_in + 0.01, self._kick.set)
+
+    def _check_liveness(self) -> None:
+        """Declare silent nodes lost; re-armed for when the next node could time out (or after a
+        node timeout when none is ready: a node registering meanwhile is checked by then)."""
+        self._liveness_timer = None
+        try:
+            wake_in = self.core.handle(events.CheckLiveness())
+        except Exception:
+            log.exception("liveness check failed")
+            wake_in = 1.0
+        self._flush()
+        delay = self.core.state.node_timeout if wake_in is None else wake_in
+        loop = asyncio.get_running_loop()
+        self._liveness_timer = loop.call_later(delay + 0.05, self._check_liveness)
 
     def _check_resources(self) -> None:
         """Can some node hold each open session? Run when nodes or sessions came or went (from the

@@ -23,6 +23,13 @@ class ServerConfig:
     max_bind_failures: int = 5
     # seconds a session may wait for a node that can hold its resource request before its tasks fail
     unschedulable_timeout: float = 10.0
+    # seconds without a message from a node (its executor manager heartbeats every 2 s) before it
+    # is NotReady: its executors are dropped and their tasks run again elsewhere
+    node_timeout: float = 10.0
+    # re-runs of a task after infrastructure failures (node lost, executor or service died running
+    # it) before it fails with its history; the default of applications and sessions
+    max_retries: int = 3
+    retry_on_error: bool = False  # also re-run (under max_retries) tasks that failed on their own
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None

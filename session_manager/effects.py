@@ -38,14 +38,29 @@ class DeleteSession:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class TaskRun:
+    """Where and how often a task ran, persisted with its state: ``attempt`` counts dispatches
+    (1 = first); ``executor``/``node`` hold it while Running; ``retries`` counts the re-runs charged
+    to its retry limit and ``history`` says why each charged attempt ended."""
+
+    attempt: int = 0
+    executor: str | None = None
+    node: str | None = None
+    retries: int = 0
+    history: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class InsertTask:
     task: Task
+    key: str | None = None  # the client's idempotency key, unique per session
 
 
 @dataclass(frozen=True)
 class UpdateTask:
     task: Task
+    run: TaskRun | None = None  # None: never dispatched
 
 
 Record = SaveApp | DeleteApp | SaveSession | DeleteSession | InsertTask | UpdateTask
@@ -70,6 +85,7 @@ class InvokeCmd:
     session_id: str
     task_id: str
     input: bytes | None
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,14 @@ class ReleaseCmd:
     executor_id: str
 
 
-Command = BindCmd | InvokeCmd | ReleaseCmd
+@dataclass(frozen=True)
+class DropNodeCmd:
+    """Close the node's stream: it was declared lost (silent too long) and must register afresh."""
+
+    node: str
+
+
+Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd
 
 
 @dataclass

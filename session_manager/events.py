@@ -20,7 +20,7 @@ A new RPC that changes state gets one event here and one handler in ``session_ma
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from flamepy.types import (
@@ -32,7 +32,7 @@ from flamepy.types import (
     Task,
     TaskState,
 )
-from session_manager.effects import SaveSession
+from session_manager.effects import SaveSession, TaskRun
 from session_manager.model import AppRecord, SessionRecord, TaskRecord
 
 R = TypeVar("R")
@@ -93,6 +93,16 @@ class CreateTasks(Stimulus[list[TaskRecord]]):
     inputs: Sequence[bytes | None]
 
 
+@dataclass(frozen=True, slots=True)
+class CreateKeyedTasks(Stimulus[list[str]]):
+    """CreateTasks with the client's idempotency keys (``keys[i]`` for ``inputs[i]``; None or ""
+    for none): returns the task ids, a key seen before giving the id of the task made with it."""
+
+    session_id: str
+    inputs: Sequence[bytes | None]
+    keys: Sequence[str | None]
+
+
 # -- from executor managers ----------------------------------------------------------------------
 
 
@@ -119,6 +129,12 @@ class NodeLost(Stimulus[None]):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckLiveness(Stimulus[float | None]):
+    """Declare nodes silent for longer than the node timeout lost; ``handle`` returns seconds until
+    the next node could time out (None: no ready node)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorBound(Stimulus[None]):
     node: str
     executor_id: str
@@ -142,6 +158,8 @@ class TaskOutcome:
     output: bytes | None = None  # None = no output, distinct from b""
     message: str | None = None
     requeue: bool = False  # the task never started: run it again
+    attempt: int = 0  # the attempt it reports on; 0: unknown (an older executor manager)
+    crashed: bool = False  # the service process died running it: retried under max_retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +190,8 @@ class Recover(Stimulus[None]):
     tasks: Sequence[Task]
     finished: Mapping[str, Mapping[TaskState, int]]
     default_apps: Sequence[tuple[str, ApplicationAttributes]] = ()
+    runs: Mapping[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks
+    keys: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # session -> key -> task id
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,12 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
     @unary
     async def CreateTasks(self, request: ext.CreateTasksRequest, context: Ctx) -> ext.CreateTasksResponse:
         inputs = [i.input if i.HasField("input") else None for i in request.inputs]
-        return ext.CreateTasksResponse(task_ids=await self.broker.create_tasks(request.session_id, inputs))
+        keys = [i.idempotency_key or None for i in request.inputs]
+        if any(keys):
+            ids = await self.broker.create_keyed_tasks(request.session_id, inputs, keys)
+        else:
+            ids = await self.broker.create_tasks(request.session_id, inputs)
+        return ext.CreateTasksResponse(task_ids=ids)
 
     @stream
     async def WatchSession(

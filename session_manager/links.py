@@ -65,7 +65,12 @@ class Links:
         links = self._links
         for cmd in commands:
             link = links.get(cmd.node)
-            if link is not None:
+            if link is None:
+                continue
+            if isinstance(cmd, effects.DropNodeCmd):  # declared lost: end its stream
+                log.warning("closing the stream of node %s", cmd.node)
+                link.close()
+            else:
                 link.queue.put_nowait(cmd)
 
     def close_all(self) -> None:

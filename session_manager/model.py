@@ -22,6 +22,17 @@ from flamepy.types import (
     Task,
     TaskState,
 )
+from session_manager.effects import TaskRun
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a task may run again: ``max_retries`` re-runs after infrastructure failures (its
+    node lost, its executor or service process died while running it) and, when ``retry_on_error``,
+    after the task itself failed; past that it fails with its history."""
+
+    max_retries: int = 3
+    retry_on_error: bool = False
 
 
 @dataclass(slots=True)
@@ -30,6 +41,7 @@ class AppRecord:
     attrs: ApplicationAttributes
     state: ApplicationState
     creation_time: int
+    retry: RetryPolicy | None = None  # None: the server's default
 
     def snapshot(self) -> Application:
         return Application(self.name, self.attrs, self.state, self.creation_time)
@@ -46,6 +58,10 @@ class TaskRecord:
     completion_time: int | None = None
     events: list[Event] = field(default_factory=list)
     executor_id: str | None = None
+    attempt: int = 0  # dispatches so far; the current run's number while Running
+    node: str | None = None  # the node of executor_id
+    retries: int = 0  # re-runs charged to the retry limit
+    history: list[str] = field(default_factory=list)  # why each charged attempt ended
 
     @property
     def task_id(self) -> str:
@@ -58,6 +74,11 @@ class TaskRecord:
     @property
     def message(self) -> str | None:
         return self.events[-1].message if self.events else None
+
+    def run(self) -> TaskRun | None:
+        if not self.attempt:
+            return None
+        return TaskRun(self.attempt, self.executor_id, self.node, self.retries, tuple(self.history))
 
     def snapshot(self) -> Task:
         return Task(
@@ -100,6 +121,8 @@ class SessionRecord:
     task_time: float | None = None  # moving average of a task's time at an executor (s); None: not seen
     failure: SessionFailure | None = None  # set: no new executors; pending and new tasks fail with it
     unfit_since: float | None = None  # monotonic seconds since no registered node could hold its resreq
+    keys: dict[str, int] = field(default_factory=dict)  # idempotency key -> task id
+    retry: RetryPolicy | None = None  # None: its application's
 
     @property
     def label(self) -> str:
@@ -167,6 +190,7 @@ class NodeRecord:
     arch: str = ""
     os: str = ""
     last_heartbeat_time: int = 0
+    last_seen: float = 0.0  # monotonic seconds of its last message (liveness)
     free_gpus: list[int] = field(default_factory=list)
     executors: set[str] = field(default_factory=set)
 

@@ -37,7 +37,7 @@ class BindFailed(_message.Message):
     def __init__(self, executor_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskOutcome(_message.Message):
-    __slots__ = ("executor_id", "session_id", "task_id", "return_code", "output", "message", "requeue")
+    __slots__ = ("executor_id", "session_id", "task_id", "return_code", "output", "message", "requeue", "attempt", "crashed")
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class TaskOutcome(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REQUEUE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CRASHED_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     session_id: str
     task_id: str
@@ -52,7 +54,9 @@ class TaskOutcome(_message.Message):
     output: bytes
     message: str
     requeue: bool
-    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., return_code: _Optional[int] = ..., output: _Optional[bytes] = ..., message: _Optional[str] = ..., requeue: _Optional[bool] = ...) -> None: ...
+    attempt: int
+    crashed: bool
+    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., return_code: _Optional[int] = ..., output: _Optional[bytes] = ..., message: _Optional[str] = ..., requeue: _Optional[bool] = ..., attempt: _Optional[int] = ..., crashed: _Optional[bool] = ...) -> None: ...
 
 class ExecutorReleased(_message.Message):
     __slots__ = ("executor_id", "message")
@@ -113,12 +117,14 @@ class BindExecutor(_message.Message):
     def __init__(self, executor_id: _Optional[str] = ..., application: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ApplicationSpec, _Mapping]] = ..., session: _Optional[_Union[_shim_pb2.SessionContext, _Mapping]] = ..., resreq: _Optional[_Union[_types_pb2.ResourceRequirement, _Mapping]] = ..., gpu_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class InvokeTask(_message.Message):
-    __slots__ = ("executor_id", "task")
+    __slots__ = ("executor_id", "task", "attempt")
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     task: _shim_pb2.TaskContext
-    def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ...) -> None: ...
+    attempt: int
+    def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class InvokeTasks(_message.Message):
     __slots__ = ("tasks",)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from . import types_pb2 as types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x65xtensions.proto\x12\nflamepy.v1\x1a\x0btypes.proto\")\n\tTaskInput\x12\x12\n\x05input\x18\x01 \x01(\x0cH\x00\x88\x01\x01\x42\x08\n\x06_input\"O\n\x12\x43reateTasksRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x06inputs\x18\x02 \x03(\x0b\x32\x15.flamepy.v1.TaskInput\"\'\n\x13\x43reateTasksResponse\x12\x10\n\x08task_ids\x18\x01 \x03(\t\")\n\x13WatchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x87\x01\n\x0eTaskCompletion\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.flame.v1.TaskState\x12\x13\n\x06output\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_outputB\n\n\x08_message\"E\n\x12SessionCompletions\x12/\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x1a.flamepy.v1.TaskCompletion\"B\n\x0eRunTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\x05input\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x42\x08\n\x06_input\"\x16\n\x14LocalEndpointRequest\",\n\rLocalEndpoint\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t2\xc0\x02\n\x0b\x46rontendExt\x12P\n\x0b\x43reateTasks\x12\x1e.flamepy.v1.CreateTasksRequest\x1a\x1f.flamepy.v1.CreateTasksResponse\"\x00\x12S\n\x0cWatchSession\x12\x1f.flamepy.v1.WatchSessionRequest\x1a\x1e.flamepy.v1.SessionCompletions\"\x00\x30\x01\x12\x37\n\x07RunTask\x12\x1a.flamepy.v1.RunTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x12Q\n\x10GetLocalEndpoint\x12 .flamepy.v1.LocalEndpointRequest\x1a\x19.flamepy.v1.LocalEndpoint\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x65xtensions.proto\x12\nflamepy.v1\x1a\x0btypes.proto\"[\n\tTaskInput\x12\x12\n\x05input\x18\x01 \x01(\x0cH\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_inputB\x12\n\x10_idempotency_key\"O\n\x12\x43reateTasksRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x06inputs\x18\x02 \x03(\x0b\x32\x15.flamepy.v1.TaskInput\"\'\n\x13\x43reateTasksResponse\x12\x10\n\x08task_ids\x18\x01 \x03(\t\")\n\x13WatchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x87\x01\n\x0eTaskCompletion\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.flame.v1.TaskState\x12\x13\n\x06output\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_outputB\n\n\x08_message\"E\n\x12SessionCompletions\x12/\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x1a.flamepy.v1.TaskCompletion\"B\n\x0eRunTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\x05input\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x42\x08\n\x06_input\"\x16\n\x14LocalEndpointRequest\",\n\rLocalEndpoint\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t2\xc0\x02\n\x0b\x46rontendExt\x12P\n\x0b\x43reateTasks\x12\x1e.flamepy.v1.CreateTasksRequest\x1a\x1f.flamepy.v1.CreateTasksResponse\"\x00\x12S\n\x0cWatchSession\x12\x1f.flamepy.v1.WatchSessionRequest\x1a\x1e.flamepy.v1.SessionCompletions\"\x00\x30\x01\x12\x37\n\x07RunTask\x12\x1a.flamepy.v1.RunTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x12Q\n\x10GetLocalEndpoint\x12 .flamepy.v1.LocalEndpointRequest\x1a\x19.flamepy.v1.LocalEndpoint\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,23 +33,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'extensions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TASKINPUT']._serialized_start=45
-  _globals['_TASKINPUT']._serialized_end=86
-  _globals['_CREATETASKSREQUEST']._serialized_start=88
-  _globals['_CREATETASKSREQUEST']._serialized_end=167
-  _globals['_CREATETASKSRESPONSE']._serialized_start=169
-  _globals['_CREATETASKSRESPONSE']._serialized_end=208
-  _globals['_WATCHSESSIONREQUEST']._serialized_start=210
-  _globals['_WATCHSESSIONREQUEST']._serialized_end=251
-  _globals['_TASKCOMPLETION']._serialized_start=254
-  _globals['_TASKCOMPLETION']._serialized_end=389
-  _globals['_SESSIONCOMPLETIONS']._serialized_start=391
-  _globals['_SESSIONCOMPLETIONS']._serialized_end=460
-  _globals['_RUNTASKREQUEST']._serialized_start=462
-  _globals['_RUNTASKREQUEST']._serialized_end=528
-  _globals['_LOCALENDPOINTREQUEST']._serialized_start=530
-  _globals['_LOCALENDPOINTREQUEST']._serialized_end=552
-  _globals['_LOCALENDPOINT']._serialized_start=554
-  _globals['_LOCALENDPOINT']._serialized_end=598
-  _globals['_FRONTENDEXT']._serialized_start=601
-  _globals['_FRONTENDEXT']._serialized_end=921
+  _globals['_TASKINPUT']._serialized_end=136
+  _globals['_CREATETASKSREQUEST']._serialized_start=138
+  _globals['_CREATETASKSREQUEST']._serialized_end=217
+  _globals['_CREATETASKSRESPONSE']._serialized_start=219
+  _globals['_CREATETASKSRESPONSE']._serialized_end=258
+  _globals['_WATCHSESSIONREQUEST']._serialized_start=260
+  _globals['_WATCHSESSIONREQUEST']._serialized_end=301
+  _globals['_TASKCOMPLETION']._serialized_start=304
+  _globals['_TASKCOMPLETION']._serialized_end=439
+  _globals['_SESSIONCOMPLETIONS']._serialized_start=441
+  _globals['_SESSIONCOMPLETIONS']._serialized_end=510
+  _globals['_RUNTASKREQUEST']._serialized_start=512
+  _globals['_RUNTASKREQUEST']._serialized_end=578
+  _globals['_LOCALENDPOINTREQUEST']._serialized_start=580
+  _globals['_LOCALENDPOINTREQUEST']._serialized_end=602
+  _globals['_LOCALENDPOINT']._serialized_start=604
+  _globals['_LOCALENDPOINT']._serialized_end=648
+  _globals['_FRONTENDEXT']._serialized_start=651
+  _globals['_FRONTENDEXT']._serialized_end=971
 # @@protoc_insertion_point(module_scope)

@@ -8,10 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TaskInput(_message.Message):
-    __slots__ = ("input",)
+    __slots__ = ("input", "idempotency_key")
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     input: bytes
-    def __init__(self, input: _Optional[bytes] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, input: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateTasksRequest(_message.Message):
     __slots__ = ("session_id", "inputs")

@@ -9,9 +9,9 @@ commands for executor managers, task changes to publish. Single-threaded and san
 Where things go: a new state-changing request is an event plus a handler in the module of its noun
 (``applications``, ``sessions``, ``placement``; start-up in ``recovery``), listed in ``HANDLERS``;
 a new task state is an enum member and table edges in ``states.py``, reached only through
-``CoreState.task_to``. Task retries with attempt numbers hook in at ``CoreState.requeue`` (count
-the attempt on the record, persist it with the ``UpdateTask`` that ``task_to`` already emits; to
-persist Running too, drop the ``RUNNING`` exception there) and at recovery (``_restore_task``).
+``CoreState.task_to`` (which persists every state, Running included, with the task's attempt,
+executor and node). Re-runs go through ``CoreState.requeue`` (event ``REQUEUED``, the retry limit
+of ``RetryPolicy``); start-up requeues what was Running in ``recovery._restore_task``.
 Cancelling a running task is a ``CancelTask`` event handled in ``sessions`` that emits a new
 command in ``effects`` for the executor's node.
 """
@@ -27,11 +27,19 @@ from session_manager.clock import Clock
 from session_manager.core import applications, failures, placement, recovery, sessions
 from session_manager.core.state import (
     DEFAULT_MAX_BIND_FAILURES,
+    DEFAULT_NODE_TIMEOUT,
     DEFAULT_RESREQ,
     DEFAULT_UNSCHEDULABLE_TIMEOUT,
     CoreState,
 )
-from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
+from session_manager.model import (
+    AppRecord,
+    ExecutorRecord,
+    NodeRecord,
+    RetryPolicy,
+    SessionRecord,
+    TaskRecord,
+)
 
 R = TypeVar("R")
 
@@ -44,10 +52,12 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
     events.CloseSession: sessions.close,
     events.DeleteSession: sessions.delete,
     events.CreateTasks: sessions.create_tasks,
+    events.CreateKeyedTasks: sessions.create_keyed_tasks,
     events.TasksDurable: sessions.tasks_durable,
     events.NodeRegistered: placement.node_registered,
     events.NodeHeartbeat: placement.node_heartbeat,
     events.NodeLost: placement.node_lost,
+    events.CheckLiveness: placement.check_liveness,
     events.ExecutorBound: placement.executor_bound,
     events.BindFailed: placement.bind_failed,
     events.TaskResults: placement.task_results,
@@ -67,9 +77,18 @@ class Core:
         prefetch: int = 16,
         max_bind_failures: int = DEFAULT_MAX_BIND_FAILURES,
         unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        node_timeout: float = DEFAULT_NODE_TIMEOUT,
     ) -> None:
         self.state = CoreState(
-            clock, default_resreq, default_delay_release, prefetch, max_bind_failures, unschedulable_timeout
+            clock,
+            default_resreq,
+            default_delay_release,
+            prefetch,
+            max_bind_failures,
+            unschedulable_timeout,
+            retry,
+            node_timeout,
         )
         self._seq = 0
 

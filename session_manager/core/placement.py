@@ -4,9 +4,11 @@ Sans-IO functions of :class:`~session_manager.core.state.CoreState`, called by `
 ``schedule`` runs the pure scheduler (``session_manager.scheduler.plan``) and carries out its
 decisions: bind new executors (``BindCmd``), release idle ones (``ReleaseCmd``).
 
-Room for what comes next: heartbeat liveness is one more shell-timer event (``CheckLiveness``)
-handled here — nodes whose ``last_heartbeat_time`` is too old go the way of :func:`node_lost`;
-the bind-failure limit is in :func:`bind_failed` (past it, ``failures.give_up_binding``); a node
+Liveness: ``check_liveness`` (the ``CheckLiveness`` event, on a shell timer) declares nodes whose
+last message is older than ``node_timeout`` lost, like a stream that ended, and closes their
+streams (``DropNodeCmd``). A lost executor's running task is charged to its retry limit
+(``CoreState.requeue``); results for an attempt that is no longer the task's are ignored. The
+bind-failure limit is in :func:`bind_failed` (past it, ``failures.give_up_binding``); a node
 registering or leaving asks for ``failures.check_resources``; a node's credentials
 (only believed about its own executors) are a check of ``event.node`` against ``ex.node`` here.
 """
@@ -28,7 +30,7 @@ from flamepy.types import (
 from session_manager import effects, events, scheduler
 from session_manager.core import failures, sessions
 from session_manager.core.state import CoreState
-from session_manager.model import ExecutorRecord, NodeRecord, SessionRecord
+from session_manager.model import ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
 
 log = logging.getLogger(__name__)
 _AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average of task time
@@ -50,6 +52,7 @@ def node_registered(st: CoreState, ev: events.NodeRegistered) -> None:
         arch=ev.arch,
         os=ev.os,
         last_heartbeat_time=st.clock.ms(),
+        last_seen=st.clock.mono(),
         free_gpus=list(range(capacity.gpu)),
     )
     st.schedule_needed = True
@@ -61,20 +64,47 @@ def node_heartbeat(st: CoreState, ev: events.NodeHeartbeat) -> None:
     node = st.nodes.get(ev.node)
     if node is not None:
         node.last_heartbeat_time = st.clock.ms()
+        node.last_seen = st.clock.mono()
 
 
 def node_lost(st: CoreState, ev: events.NodeLost) -> None:
-    """The node's executors are gone; their unfinished tasks run again."""
-    node = st.nodes.get(ev.node)
+    """The node's stream ended: its executors are gone; their unfinished tasks run again."""
+    _lose_node(st, ev.node, f"node {ev.node} lost (its stream ended)")
+
+
+def check_liveness(st: CoreState, ev: events.CheckLiveness) -> float | None:
+    """Nodes silent for longer than ``node_timeout`` are lost, and their streams closed (they
+    register afresh when they come back); returns seconds until the next one could time out."""
+    now, limit = st.clock.mono(), st.node_timeout
+    wake: float | None = None
+    for node in list(st.nodes.values()):
+        if node.state != NodeState.READY:
+            continue
+        silent = now - node.last_seen
+        if silent > limit:
+            log.warning(
+                "node %s silent for %.1f s (node timeout %.1f s): not ready", node.name, silent, limit
+            )
+            _lose_node(st, node.name, f"node {node.name} lost (silent for {silent:.1f} s)")
+            st.out.commands.append(effects.DropNodeCmd(node.name))
+        else:
+            left = limit - silent
+            wake = left if wake is None else min(wake, left)
+    return wake
+
+
+def _lose_node(st: CoreState, name: str, reason: str) -> None:
+    node = st.nodes.get(name)
     if node is None:
         return
     for eid in list(node.executors):
-        _forget_executor(st, st.executors[eid], requeue_reason=f"node {ev.node} disconnected")
+        _forget_executor(st, st.executors[eid], reason, charged=True)
+    if node.state != NodeState.NOT_READY:
+        log.info("%s", reason)
     node.state = NodeState.NOT_READY
     node.allocatable = ResourceRequirement(0, 0, 0)
     st.schedule_needed = True
     st.resources_check_needed = True
-    log.info("node %s lost", ev.node)
 
 
 # -- executors -----------------------------------------------------------------------------------
@@ -102,7 +132,7 @@ def bind_failed(st: CoreState, ev: events.BindFailed) -> None:
     if ex is None:
         return
     ses = st.sessions.get(ex.session_id)
-    _forget_executor(st, ex, requeue_reason="executor failed to bind")
+    _forget_executor(st, ex, "executor failed to bind")
     if ses is None or ses.failure is not None:  # it already gave up: nothing more to say
         return
     ses.bind_failures += 1
@@ -120,10 +150,16 @@ def executor_released(st: CoreState, ev: events.ExecutorReleased) -> None:
         return
     if ev.message:
         log.warning("executor %s ended: %s", ex.id, ev.message)
-    _forget_executor(st, ex, requeue_reason=ev.message or f"executor {ex.id} released")
+    if ev.message:  # it ended on its own (its service died): the task it ran is charged
+        _forget_executor(st, ex, f"executor {ex.id} on node {ex.node} ended: {ev.message}", charged=True)
+    else:
+        _forget_executor(st, ex, f"executor {ex.id} released")
 
 
 def task_results(st: CoreState, ev: events.TaskResults) -> None:
+    node = st.nodes.get(ev.node)
+    if node is not None:
+        node.last_seen = st.clock.mono()
     for outcome in ev.outcomes:
         _task_outcome(st, outcome)
 
@@ -143,15 +179,22 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
         if not ex.inflight:
             ex.idle_since = now
     rec = ses.tasks.get(num) if ses is not None else None
-    if ses is None or rec is None or rec.state != TaskState.RUNNING or rec.executor_id != eid:
-        log.debug("ignoring stale result of task %s/%s from %s", r.session_id, r.task_id, eid)
-    elif r.requeue:
-        st.requeue(ses, rec, r.message or f"executor {eid} gave the task back")
-    elif r.return_code == 0:
-        rec.output = r.output
-        st.task_to(ses, rec, TaskState.SUCCEED, None)
+    if (
+        ses is None
+        or rec is None
+        or rec.state != TaskState.RUNNING
+        or rec.executor_id != eid
+        or (r.attempt and r.attempt != rec.attempt)
+    ):
+        log.debug(
+            "ignoring a stale result of task %s/%s (attempt %d) from executor %s",
+            r.session_id,
+            r.task_id,
+            r.attempt,
+            eid,
+        )
     else:
-        st.task_to(ses, rec, TaskState.FAILED, r.message or f"task failed with return code {r.return_code}")
+        _apply_outcome(st, ses, rec, r)
     if ex is None or ex.state != ExecutorState.BOUND:
         return
     if ses is None or ses.state != SessionState.OPEN:
@@ -163,13 +206,38 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
         st.schedule_needed = True
 
 
-def _forget_executor(st: CoreState, ex: ExecutorRecord, requeue_reason: str) -> None:
+def _apply_outcome(st: CoreState, ses: SessionRecord, rec: TaskRecord, r: events.TaskOutcome) -> None:
+    if r.requeue:
+        st.requeue(ses, rec, r.message or f"executor {r.executor_id} gave the task back")
+    elif r.return_code == 0:
+        rec.output = r.output
+        st.task_to(ses, rec, TaskState.SUCCEED, None)
+    elif r.crashed:
+        why = (r.message or "").splitlines()[0] if r.message else "its service process died"
+        st.requeue(ses, rec, f"{why} (node {rec.node})", charged=True)
+    else:
+        message = r.message or f"task failed with return code {r.return_code}"
+        if st.policy(ses).retry_on_error:
+            st.requeue(ses, rec, message.splitlines()[0] if message else message, charged=True)
+        else:
+            st.task_to(ses, rec, TaskState.FAILED, message)
+
+
+def _forget_executor(st: CoreState, ex: ExecutorRecord, reason: str, charged: bool = False) -> None:
+    """The executor is gone: its tasks run again; with ``charged`` the one it was running (the head
+    of its queue; the others never started) counts against its retry limit."""
     st.executor_to(ex, ExecutorState.RELEASED)
     ses = st.sessions.get(ex.session_id)
+    head = ex.inflight[0] if ex.inflight else None
     for num in list(ex.inflight):
         rec = ses.tasks.get(num) if ses is not None else None
-        if ses is not None and rec is not None and rec.state == TaskState.RUNNING:
-            st.requeue(ses, rec, requeue_reason)
+        if (
+            ses is not None
+            and rec is not None
+            and rec.state == TaskState.RUNNING
+            and rec.executor_id == ex.id
+        ):
+            st.requeue(ses, rec, reason, charged=charged and num == head)
     ex.inflight.clear()
     del st.executors[ex.id]
     if ses is not None:
@@ -190,6 +258,9 @@ def _forget_executor(st: CoreState, ex: ExecutorRecord, requeue_reason: str) -> 
 def schedule(st: CoreState, ev: events.SchedulePass) -> float | None:
     """Run one scheduling pass; return seconds until the next timer-based pass is due."""
     st.schedule_needed = False
+    for ses in st.sessions.values():  # tasks requeued meanwhile go to idle bound executors at once
+        if ses.pending and ses.executors and ses.state == SessionState.OPEN:
+            sessions.dispatch_session(st, ses)
     decision = scheduler.plan(
         st.sessions,
         st.apps,

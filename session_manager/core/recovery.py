@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flamepy.types import EventCode, SessionState, Task, TaskState
+from flamepy.types import SessionState, Task, TaskState
 from session_manager import effects, events
 from session_manager.core import applications
-from session_manager.core.state import CoreState
+from session_manager.core.state import REQUEUED, CoreState
+from session_manager.effects import TaskRun
 from session_manager.model import AppRecord, SessionRecord, TaskRecord
 
 
 def recover(st: CoreState, ev: events.Recover) -> None:
-    """Tasks that were running when the last process died run again (at-least-once); pending tasks
+    """Tasks that were running when the last process died run again (at-least-once, recorded as
+    event ``REQUEUED`` naming the attempt; not charged to their retry limit); pending tasks
     of a session closed meanwhile are cancelled. Finished tasks stay in storage, only counted."""
     for app in ev.apps:
         st.apps[app.name] = AppRecord(app.name, app.attributes, app.state, app.creation_time)
@@ -25,7 +27,11 @@ def recover(st: CoreState, ev: events.Recover) -> None:
             next_task_id=s.next_task_id,
         )
     for t in sorted(ev.tasks, key=lambda t: (t.session_id, int(t.id))):
-        _restore_task(st, t)
+        _restore_task(st, t, ev.runs.get((t.session_id, int(t.id))))
+    for sid, keys in ev.keys.items():
+        ses = st.sessions.get(sid)
+        if ses is not None:
+            ses.keys.update(keys)
     for sid, counts in ev.finished.items():
         ses = st.sessions.get(sid)
         if ses is not None:
@@ -36,7 +42,7 @@ def recover(st: CoreState, ev: events.Recover) -> None:
     st.resources_check_needed = True
 
 
-def _restore_task(st: CoreState, t: Task) -> None:
+def _restore_task(st: CoreState, t: Task, run: TaskRun | None) -> None:
     ses = st.sessions.get(t.session_id)
     if ses is None:
         return
@@ -54,11 +60,14 @@ def _restore_task(st: CoreState, t: Task) -> None:
         completion_time=t.completion_time,
         events=list(t.events),
     )
+    if run is not None:
+        rec.attempt, rec.retries, rec.history = run.attempt, run.retries, list(run.history)
     ses.tasks[rec.id] = rec
     if rec.state == TaskState.RUNNING:  # not a transition: the process that ran it is gone
         rec.state = TaskState.PENDING
-        rec.events.append(st.event(EventCode.PENDING, "requeued after session manager restart"))
-        st.out.records.append(effects.UpdateTask(rec.snapshot()))
+        text = f"requeued after session manager restart (attempt {rec.attempt})"
+        rec.events.append(st.event(REQUEUED, text))
+        st.out.records.append(effects.UpdateTask(rec.snapshot(), rec.run()))
     ses.counts[rec.state] += 1
     if rec.state == TaskState.PENDING:
         if ses.state == SessionState.OPEN:

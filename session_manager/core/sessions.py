@@ -13,6 +13,7 @@ long task never waits behind another on a busy executor while a free one could t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 from flamepy.errors import AlreadyExistsError, InvalidArgumentError, InvalidStateError, NotFoundError
@@ -31,6 +32,7 @@ from session_manager.core import failures
 from session_manager.core.state import CoreState
 from session_manager.model import ExecutorRecord, SessionRecord, TaskRecord
 
+MAX_KEY_CHARS = 256  # of a task's idempotency key
 SHORT_TASK_S = 0.010
 QUEUED_WORK_S = 0.002
 _SPEC_FIELDS = (
@@ -139,10 +141,27 @@ def delete(st: CoreState, ev: events.DeleteSession) -> SessionRecord:
 
 
 def create_tasks(st: CoreState, ev: events.CreateTasks) -> list[TaskRecord]:
-    sid, inputs = ev.session_id, ev.inputs
+    return [r for r in _create_tasks(st, ev.session_id, ev.inputs, ()) if isinstance(r, TaskRecord)]
+
+
+def create_keyed_tasks(st: CoreState, ev: events.CreateKeyedTasks) -> list[str]:
+    """Like ``create_tasks``, but an input whose idempotency key the session has seen gives the id
+    of the task created with it instead of a new task (a retried submission)."""
+    made = _create_tasks(st, ev.session_id, ev.inputs, ev.keys)
+    return [r.task_id if isinstance(r, TaskRecord) else str(r) for r in made]
+
+
+def _create_tasks(
+    st: CoreState, sid: str, inputs: Sequence[bytes | None], keys: Sequence[str | None]
+) -> list[TaskRecord | int]:
     ses = get(st, sid)
     if ses.state != SessionState.OPEN:
         raise InvalidStateError(f"session {sid!r} is not open")
+    for key in keys:
+        if key is not None and len(key) > MAX_KEY_CHARS:
+            raise InvalidArgumentError(
+                f"idempotency key of {len(key)} characters exceeds the limit of {MAX_KEY_CHARS}"
+            )
     for data in inputs:
         if data is not None and len(data) > MAX_TASK_DATA_BYTES:
             raise InvalidArgumentError(
@@ -150,9 +169,13 @@ def create_tasks(st: CoreState, ev: events.CreateTasks) -> list[TaskRecord]:
                 f"task (session {sid!r}); put large data in the object cache and pass a reference"
             )
     now = st.clock.ms()
-    created = []
+    created: list[TaskRecord | int] = []
     records = st.out.records
-    for data in inputs:
+    for i, data in enumerate(inputs):
+        key = keys[i] if i < len(keys) else None
+        if key and key in ses.keys:
+            created.append(ses.keys[key])
+            continue
         rec = TaskRecord(
             id=ses.next_task_id,
             session_id=sid,
@@ -165,7 +188,9 @@ def create_tasks(st: CoreState, ev: events.CreateTasks) -> list[TaskRecord]:
         ses.tasks[rec.id] = rec
         ses.pending.append(rec.id)
         ses.counts[TaskState.PENDING] += 1
-        records.append(effects.InsertTask(rec.snapshot()))
+        if key:
+            ses.keys[key] = rec.id
+        records.append(effects.InsertTask(rec.snapshot(), key or None))
         created.append(rec)
     if ses.failure is not None:  # it can never run them: they fail at once, with the cause
         failures.fail_pending(st, ses)
@@ -233,7 +258,9 @@ def _push(st: CoreState, ex: ExecutorRecord, ses: SessionRecord) -> None:
     if not ex.inflight:
         ex.head_since = st.clock.mono()
     rec = ses.tasks[ses.pending.popleft()]
-    rec.executor_id = ex.id
+    rec.executor_id, rec.node = ex.id, ex.node
+    rec.attempt += 1
     ex.inflight.append(rec.id)
-    st.task_to(ses, rec, TaskState.RUNNING, f"running on executor {ex.id} (node {ex.node})")
-    st.out.commands.append(effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input))
+    text = f"running on executor {ex.id} (node {ex.node}), attempt {rec.attempt}"
+    st.task_to(ses, rec, TaskState.RUNNING, text)
+    st.out.commands.append(effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input, rec.attempt))

@@ -9,14 +9,29 @@ injected one, no I/O; only the shell's event loop calls it (through ``Core.handl
 
 from __future__ import annotations
 
+import logging
+
 from flamepy.types import Event, ExecutorState, ResourceRequirement, SessionState, TaskState
 from session_manager import effects, states
 from session_manager.clock import Clock
-from session_manager.model import AppRecord, ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
+from session_manager.model import (
+    AppRecord,
+    ExecutorRecord,
+    NodeRecord,
+    RetryPolicy,
+    SessionRecord,
+    TaskRecord,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RESREQ = ResourceRequirement(cpu=1, memory=0, gpu=0)
 DEFAULT_MAX_BIND_FAILURES = 5
 DEFAULT_UNSCHEDULABLE_TIMEOUT = 10.0
+DEFAULT_NODE_TIMEOUT = 10.0
+# Task event code of a task going back to Pending to run again (the message names the cause and the
+# attempt that ended). Independent Flame clients read only code 3 (Failed); this is our extension.
+REQUEUED = 1003
 
 
 class CoreState:
@@ -28,8 +43,12 @@ class CoreState:
         prefetch: int = 16,
         max_bind_failures: int = DEFAULT_MAX_BIND_FAILURES,
         unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        node_timeout: float = DEFAULT_NODE_TIMEOUT,
     ) -> None:
         self.clock = clock or Clock()
+        self.retry = retry or RetryPolicy()  # the default of applications and sessions that set none
+        self.node_timeout = max(0.1, node_timeout)
         self.default_resreq = default_resreq
         self.default_delay_release = default_delay_release
         self.prefetch = max(1, prefetch)
@@ -67,34 +86,59 @@ class CoreState:
         ses.state = SessionState.CLOSED
         ses.completion_time = self.clock.ms()
 
-    def task_to(self, ses: SessionRecord, rec: TaskRecord, new: TaskState, message: str | None) -> None:
+    def task_to(
+        self,
+        ses: SessionRecord,
+        rec: TaskRecord,
+        new: TaskState,
+        message: str | None,
+        code: int | None = None,
+    ) -> None:
+        """Move ``rec`` to ``new`` and record an event (``code`` defaults to the new state's)."""
         states.check("task", rec, rec.state, new, self.stimulus_id)
         ses.counts[rec.state] -= 1
         ses.counts[new] += 1
         rec.state = new
-        rec.events.append(self.event(int(new), message))
+        rec.events.append(self.event(int(new) if code is None else code, message))
         terminal = new.is_terminal
         if terminal:
             rec.completion_time = self.clock.ms()
-            rec.executor_id = None
+            rec.executor_id = rec.node = None
         snap = rec.snapshot()
-        if new != TaskState.RUNNING:  # running is not persisted: a restart runs the task again anyway
-            self.out.records.append(effects.UpdateTask(snap))
+        # Running too: a restart then knows the task ran, and records the re-run (same group commit)
+        self.out.records.append(effects.UpdateTask(snap, rec.run()))
         self.out.tasks_changed.append(snap)
         if terminal:
             self.maybe_drained(ses)
 
-    def requeue(self, ses: SessionRecord, rec: TaskRecord, reason: str) -> None:
-        """Back to the head of the queue (cancelled if its session is closed, failed if it can
-        never run)."""
+    def policy(self, ses: SessionRecord) -> RetryPolicy:
+        if ses.retry is not None:
+            return ses.retry
+        app = self.apps.get(ses.attrs.application)
+        return app.retry if app is not None and app.retry is not None else self.retry
+
+    def requeue(self, ses: SessionRecord, rec: TaskRecord, reason: str, charged: bool = False) -> None:
+        """Back to the head of the queue to run again, recorded as event :data:`REQUEUED` with the
+        reason and the attempt that ended. ``charged``: an infrastructure failure (or an error the
+        policy retries) that counts against the session's ``max_retries``; past it the task fails
+        with its history. Cancelled if its session is closed, failed if it can never run."""
         if ses.state != SessionState.OPEN:
             self.task_to(ses, rec, TaskState.CANCELLED, f"session closed ({reason})")
             return
         if ses.failure is not None:
             self.task_to(ses, rec, TaskState.FAILED, ses.failure.message)
             return
-        self.task_to(ses, rec, TaskState.PENDING, f"requeued: {reason}")
-        rec.executor_id = None
+        if charged:
+            rec.retries += 1
+            rec.history.append(f"attempt {rec.attempt}: {reason}")
+            if rec.retries > self.policy(ses).max_retries:
+                text = f"failed after {rec.attempt} attempts: " + "; ".join(rec.history)
+                log.warning("task %s/%s %s", ses.id, rec.id, text)
+                self.task_to(ses, rec, TaskState.FAILED, text)
+                return
+        rec.executor_id = rec.node = None
+        text = f"requeued after attempt {rec.attempt}: {reason}"
+        self.task_to(ses, rec, TaskState.PENDING, text, REQUEUED)
         ses.pending.appendleft(rec.id)
         self.schedule_needed = True
 

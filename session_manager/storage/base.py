@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flamepy.types import Application, Task, TaskState
-from session_manager.effects import Record, SaveSession
+from session_manager.effects import Record, SaveSession, TaskRun
 
 
 @dataclass(frozen=True)
 class Snapshot:
     apps: list[Application]
     sessions: list[SaveSession]
-    tasks: list[Task]  # the unfinished ones (pending; running is stored as pending)
+    tasks: list[Task]  # the unfinished ones (pending and running)
     finished: dict[str, dict[TaskState, int]] = field(default_factory=dict)  # per session and state
+    runs: dict[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks that ran
+    keys: dict[str, dict[str, int]] = field(default_factory=dict)  # session -> idempotency key -> task id
 
 
 class Storage(Protocol):

@@ -15,6 +15,7 @@ from flamepy.types import (
     SessionAttributes,
     Shim,
 )
+from session_manager.effects import TaskRun
 
 
 def events_to_json(events: tuple[Event, ...] | list[Event]) -> str:
@@ -23,6 +24,15 @@ def events_to_json(events: tuple[Event, ...] | list[Event]) -> str:
 
 def events_from_json(text: str) -> tuple[Event, ...]:
     return tuple(Event(code, message, ts) for code, message, ts in json.loads(text or "[]"))
+
+
+def run_to_json(r: TaskRun) -> str:
+    return json.dumps([r.attempt, r.executor, r.node, r.retries, list(r.history)])
+
+
+def run_from_json(text: str) -> TaskRun:
+    attempt, executor, node, retries, history = json.loads(text)
+    return TaskRun(attempt, executor, node, retries, tuple(history))
 
 
 def app_attrs_to_json(a: ApplicationAttributes) -> str:

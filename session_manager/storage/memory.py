@@ -12,6 +12,8 @@ class MemoryStorage:
         self.apps: dict[str, Application] = {}
         self.sessions: dict[str, effects.SaveSession] = {}
         self.tasks: dict[tuple[str, str], Task] = {}
+        self.runs: dict[tuple[str, int], effects.TaskRun] = {}
+        self.keys: dict[str, dict[str, int]] = {}
         self.commits = 0
 
     def load(self) -> Snapshot:
@@ -23,7 +25,14 @@ class MemoryStorage:
                 counts[t.state] += 1
             else:
                 unfinished.append(t)
-        return Snapshot(list(self.apps.values()), list(self.sessions.values()), unfinished, finished)
+        runs = {
+            (t.session_id, int(t.id)): self.runs[(t.session_id, int(t.id))]
+            for t in unfinished
+            if (t.session_id, int(t.id)) in self.runs
+        }
+        keys = {sid: dict(k) for sid, k in self.keys.items()}
+        apps, sessions = list(self.apps.values()), list(self.sessions.values())
+        return Snapshot(apps, sessions, unfinished, finished, runs, keys)
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         found = (self.tasks.get((session_id, str(i))) for i in range(first, last + 1))
@@ -43,8 +52,15 @@ class MemoryStorage:
                     self.sessions.pop(sid, None)
                     for key in [k for k in self.tasks if k[0] == sid]:
                         del self.tasks[key]
-                case effects.InsertTask(task) | effects.UpdateTask(task):
+                    self.keys.pop(sid, None)
+                case effects.InsertTask(task, key):
                     self.tasks[(task.session_id, task.id)] = task
+                    if key:
+                        self.keys.setdefault(task.session_id, {})[key] = int(task.id)
+                case effects.UpdateTask(task, run):
+                    self.tasks[(task.session_id, task.id)] = task
+                    if run is not None:
+                        self.runs[(task.session_id, int(task.id))] = run
 
     def close(self) -> None:
         pass

@@ -46,8 +46,12 @@ CREATE TABLE IF NOT EXISTS tasks (
     creation_time INTEGER NOT NULL,
     completion_time INTEGER,
     events TEXT NOT NULL,
+    run TEXT,
+    idem_key TEXT,
     PRIMARY KEY (session_id, id)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_idem_key ON tasks (session_id, idem_key)
+    WHERE idem_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS task_data (
     session_id TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -62,7 +66,9 @@ CREATE TABLE IF NOT EXISTS task_data (
 # change cost ~24 ms per task). Data of BLOB_FILE_MIN bytes or more goes to a file under
 # <data_dir>/blobs (written and renamed into place before the row naming it commits); the WAL would
 # otherwise write it twice, page by page (~6 ms per MiB here against ~1 ms for the file).
-SCHEMA_VERSION = 2
+# Version 3 added tasks.run (JSON: attempt, executor, node, retries charged, history; set once the
+# task was dispatched, so Running is persisted) and tasks.idem_key (the client's idempotency key).
+SCHEMA_VERSION = 3
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
 CHECKPOINT_EVERY_S = 1.0
@@ -70,10 +76,17 @@ CHECKPOINT_EVERY_S = 1.0
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
 MIGRATE_FROM_1 = """
-INSERT INTO tasks SELECT session_id, id, state, creation_time, completion_time, events FROM tasks_v1;
+INSERT INTO tasks (session_id, id, state, creation_time, completion_time, events)
+    SELECT session_id, id, state, creation_time, completion_time, events FROM tasks_v1;
 INSERT INTO task_data SELECT session_id, id, 0, input, NULL FROM tasks_v1 WHERE input IS NOT NULL;
 INSERT INTO task_data SELECT session_id, id, 1, output, NULL FROM tasks_v1 WHERE output IS NOT NULL;
 DROP TABLE tasks_v1;
+"""
+# Version 2 lacked the run and idem_key columns of tasks: added before SCHEMA runs (its index
+# needs idem_key).
+MIGRATE_FROM_2 = """
+ALTER TABLE tasks ADD COLUMN run TEXT;
+ALTER TABLE tasks ADD COLUMN idem_key TEXT;
 """
 
 
@@ -107,10 +120,11 @@ class SqliteStorage:
         columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
         db.execute("BEGIN IMMEDIATE")
         version_1 = "input" in columns
+        version_2 = bool(columns) and not version_1 and "run" not in columns
         try:
             if version_1:
                 db.execute("ALTER TABLE tasks RENAME TO tasks_v1")
-            script = SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
+            script = (MIGRATE_FROM_2 if version_2 else "") + SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
             for statement in script.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -143,14 +157,26 @@ class SqliteStorage:
                     "FROM sessions"
                 )
             ]
-            tasks = _select_tasks(self._db, self._blobs, f"t.state < {int(TaskState.SUCCEED)}", ())
+            unfinished = f"state < {int(TaskState.SUCCEED)}"
+            tasks = _select_tasks(self._db, self._blobs, "t." + unfinished, ())
+            runs = {
+                (sid, tid): codec.run_from_json(run)
+                for sid, tid, run in self._db.execute(
+                    f"SELECT session_id, id, run FROM tasks WHERE {unfinished} AND run IS NOT NULL"
+                )
+            }
+            keys: dict[str, dict[str, int]] = {}
+            for sid, key, tid in self._db.execute(
+                "SELECT session_id, idem_key, id FROM tasks WHERE idem_key IS NOT NULL"
+            ):
+                keys.setdefault(sid, {})[key] = tid
             finished: dict[str, dict[TaskState, int]] = {}
             for sid, state, count in self._db.execute(
                 f"SELECT session_id, state, COUNT(*) FROM tasks WHERE state >= {int(TaskState.SUCCEED)} "
                 "GROUP BY session_id, state"
             ):
                 finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
-        return Snapshot(apps, sessions, tasks, finished)
+        return Snapshot(apps, sessions, tasks, finished, runs, keys)
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         # A connection of its own (WAL readers do not wait for the writer), used from one thread.
@@ -235,9 +261,9 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             db.execute("DELETE FROM task_data WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM tasks WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
-        case effects.InsertTask(t):
+        case effects.InsertTask(t, key):
             db.execute(
-                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                 (
                     t.session_id,
                     int(t.id),
@@ -245,18 +271,28 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
                     t.creation_time,
                     t.completion_time,
                     codec.events_to_json(t.events),
+                    key,
                 ),
             )
             for kind, data in ((INPUT, t.input), (OUTPUT, t.output)):
                 if data is not None:
                     _put_data(db, blobs, t, kind, data)
             _bump_next_id(db, t)
-        case effects.UpdateTask(t):
+        case effects.UpdateTask(t, run):
             db.execute(
-                "UPDATE tasks SET state = ?, completion_time = ?, events = ? WHERE session_id = ? AND id = ?",
-                (int(t.state), t.completion_time, codec.events_to_json(t.events), t.session_id, int(t.id)),
+                "UPDATE tasks SET state = ?, completion_time = ?, events = ?, run = ? "
+                "WHERE session_id = ? AND id = ?",
+                (
+                    int(t.state),
+                    t.completion_time,
+                    codec.events_to_json(t.events),
+                    None if run is None else codec.run_to_json(run),
+                    t.session_id,
+                    int(t.id),
+                ),
             )
-            _put_data(db, blobs, t, OUTPUT, t.output)
+            if t.output is not None:  # set once, with Succeed: no earlier output to remove
+                _put_data(db, blobs, t, OUTPUT, t.output)
 
 
 def _put_data(db: sqlite3.Connection, blobs: BlobFiles, t: Task, kind: int, data: bytes | None) -> None:

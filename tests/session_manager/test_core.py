@@ -290,7 +290,7 @@ def test_node_loss_and_crash_requeue_running_tasks(broker: Core) -> None:
     [eid] = bind_all(broker)
     broker.handle(ev.NodeLost("n1"))
     task = broker.get_session("s").tasks[1]
-    assert task.state == TaskState.PENDING and "node n1 disconnected" in (task.events[-1].message or "")
+    assert task.state == TaskState.PENDING and "node n1 lost" in (task.events[-1].message or "")
     assert not broker.executors()
 
 
