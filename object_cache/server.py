@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 
+from flamepy.common.grpc_status import DecodeInterceptor
 from flamepy.proto import cache_pb2_grpc
 from object_cache.config import CacheConfig
 from object_cache.servicer import ObjectCacheServicer
@@ -40,7 +41,8 @@ class CacheServer:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
+            interceptors=[DecodeInterceptor()],  # malformed requests: INVALID_ARGUMENT naming the field
         )
         servicer = ObjectCacheServicer(self.store, self.config.chunk_bytes)
         cache_pb2_grpc.add_ObjectCacheServicer_to_server(servicer, self._server)

@@ -7,6 +7,7 @@ import sys
 
 from flamepy.common.serve import run_until_signal, serve_until_signal
 from session_manager.config import ServerConfig
+from session_manager.limits import limits_from
 from session_manager.server import SessionManager
 
 
@@ -37,8 +38,20 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         "--local-socket",
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
     )
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one bound on what a request may ask for, e.g. max_tasks_per_request=5000 "
+        "(repeatable; the names and defaults are in docs/limits.md)",
+    )
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
+    try:
+        limits = limits_from(a.limit)
+    except ValueError as exc:
+        p.error(f"--limit: {exc}")
     cfg = ServerConfig(
         host=a.host,
         port=a.port,
@@ -56,6 +69,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         max_retries=a.max_retries,
         retry_on_error=a.retry_on_error,
         local_socket=a.local_socket,
+        limits=limits,
     )
     return cfg, a.log_level
 

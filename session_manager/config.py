@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from session_manager.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,5 @@ class ServerConfig:
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None
+    # bounds on what one request may ask for (session_manager.limits, docs/limits.md)
+    limits: Limits = field(default_factory=Limits)

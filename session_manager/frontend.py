@@ -18,7 +18,9 @@ from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import ApplicationAttributes
+from session_manager import validate
 from session_manager.broker import Broker
+from session_manager.limits import Limits
 from session_manager.model import SessionInfo
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -38,15 +40,22 @@ async def _result(op: Awaitable[None]) -> pb.Result:
     return pb.Result(return_code=0)
 
 
-def _app_spec(request: AppRequest) -> ApplicationAttributes:
+def _app_spec(request: AppRequest, limits: Limits) -> ApplicationAttributes:
+    validate.application_name(request.name)
     if not request.HasField("application"):
         raise InvalidArgumentError(f"application {request.name!r}: spec is missing")
-    return conv.app_attrs_from_pb(request.application)
+    attrs = conv.app_attrs_from_pb(request.application)
+    validate.application(request.name, attrs, limits)
+    return attrs
 
 
 class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.limits = broker.config.limits
+
+    def _ref(self, value: str, what: str) -> str:
+        return validate.reference(value, what, self.limits)
 
     # -- applications ------------------------------------------------------------------------
 
@@ -54,22 +63,25 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
         return await _result(self._register(request))
 
     async def _register(self, request: fe.RegisterApplicationRequest) -> None:
-        await self.broker.register_application(request.name, _app_spec(request))
+        await self.broker.register_application(request.name, _app_spec(request, self.limits))
 
     async def UnregisterApplication(
         self, request: fe.UnregisterApplicationRequest, context: Ctx
     ) -> pb.Result:
-        return await _result(self.broker.unregister_application(request.name))
+        return await _result(self._unregister(request.name))
+
+    async def _unregister(self, name: str) -> None:
+        await self.broker.unregister_application(self._ref(name, "name"))
 
     async def UpdateApplication(self, request: fe.UpdateApplicationRequest, context: Ctx) -> pb.Result:
         return await _result(self._update(request))
 
     async def _update(self, request: fe.UpdateApplicationRequest) -> None:
-        await self.broker.update_application(request.name, _app_spec(request))
+        await self.broker.update_application(request.name, _app_spec(request, self.limits))
 
     @unary
     async def GetApplication(self, request: fe.GetApplicationRequest, context: Ctx) -> pb.Application:
-        return conv.application_to_pb(self.broker.get_application(request.name))
+        return conv.application_to_pb(self.broker.get_application(self._ref(request.name, "name")))
 
     @unary
     async def ListApplication(self, request: fe.ListApplicationRequest, context: Ctx) -> pb.ApplicationList:
@@ -89,7 +101,7 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
 
     @unary
     async def GetNode(self, request: fe.GetNodeRequest, context: Ctx) -> fe.GetNodeResponse:
-        return fe.GetNodeResponse(node=conv.node_to_pb(self.broker.get_node(request.name)))
+        return fe.GetNodeResponse(node=conv.node_to_pb(self.broker.get_node(self._ref(request.name, "name"))))
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -98,6 +110,7 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
         if not request.HasField("session"):
             raise InvalidArgumentError(f"session {request.session_id!r}: spec is missing")
         attrs = conv.session_spec_from_pb(request.session_id, request.session)
+        validate.session(attrs, self.limits)
         return session_pb(await self.broker.create_session(attrs))
 
     @unary
@@ -105,19 +118,20 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
         attrs = None
         if request.HasField("session"):
             attrs = conv.session_spec_from_pb(request.session_id, request.session)
-        return session_pb(await self.broker.open_session(request.session_id, attrs))
+            validate.session(attrs, self.limits)
+        return session_pb(await self.broker.open_session(self._ref(request.session_id, "session_id"), attrs))
 
     @unary
     async def CloseSession(self, request: fe.CloseSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(await self.broker.close_session(request.session_id))
+        return session_pb(await self.broker.close_session(self._ref(request.session_id, "session_id")))
 
     @unary
     async def DeleteSession(self, request: fe.DeleteSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(await self.broker.delete_session(request.session_id))
+        return session_pb(await self.broker.delete_session(self._ref(request.session_id, "session_id")))
 
     @unary
     async def GetSession(self, request: fe.GetSessionRequest, context: Ctx) -> pb.Session:
-        return session_pb(self.broker.get_session(request.session_id))
+        return session_pb(self.broker.get_session(self._ref(request.session_id, "session_id")))
 
     @unary
     async def ListSession(self, request: fe.ListSessionRequest, context: Ctx) -> pb.SessionList:
@@ -128,19 +142,22 @@ class FrontendServicer(frontend_pb2_grpc.FrontendServicer):
     @unary
     async def CreateTask(self, request: fe.CreateTaskRequest, context: Ctx) -> pb.Task:
         spec = request.task
+        validate.task_request(spec.session_id, 1, self.limits)
         data = spec.input if spec.HasField("input") else None
         return conv.task_to_pb(await self.broker.create_task(spec.session_id, data))
 
     @unary
     async def GetTask(self, request: fe.GetTaskRequest, context: Ctx) -> pb.Task:
-        return conv.task_to_pb(self.broker.get_task(request.session_id, request.task_id))
+        sid = self._ref(request.session_id, "session_id")
+        return conv.task_to_pb(self.broker.get_task(sid, request.task_id))
 
     @stream
     async def WatchTask(self, request: fe.WatchTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
-        async for task in self.broker.watch_task(request.session_id, request.task_id):
+        sid = self._ref(request.session_id, "session_id")
+        async for task in self.broker.watch_task(sid, request.task_id):
             yield conv.task_to_pb(task)
 
     @stream
     async def ListTask(self, request: fe.ListTaskRequest, context: Ctx) -> AsyncIterator[pb.Task]:
-        for task in self.broker.list_tasks(request.session_id):
+        for task in self.broker.list_tasks(self._ref(request.session_id, "session_id")):
             yield conv.task_to_pb(task)

@@ -17,6 +17,7 @@ from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import Task, TaskCompletion, TaskState
+from session_manager import validate
 from session_manager.broker import Broker
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -31,9 +32,11 @@ def completion_pb(task: Task) -> ext.TaskCompletion:
 class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.limits = broker.config.limits
 
     @unary
     async def CreateTasks(self, request: ext.CreateTasksRequest, context: Ctx) -> ext.CreateTasksResponse:
+        validate.task_request(request.session_id, len(request.inputs), self.limits)
         inputs = [i.input if i.HasField("input") else None for i in request.inputs]
         keys = [i.idempotency_key or None for i in request.inputs]
         if any(keys):
@@ -46,7 +49,7 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
     async def WatchSession(
         self, request: ext.WatchSessionRequest, context: Ctx
     ) -> AsyncIterator[ext.SessionCompletions]:
-        watch = self.broker.watch_session(request.session_id)
+        watch = self.broker.watch_session(validate.reference(request.session_id, "session_id", self.limits))
         if watch is None:
             return
         with watch:
@@ -57,6 +60,7 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
 
     @unary
     async def RunTask(self, request: ext.RunTaskRequest, context: Ctx) -> pb.Task:
+        validate.task_request(request.session_id, 1, self.limits)
         data = request.input if request.HasField("input") else None
         return conv.task_to_pb(await self.broker.run_task(request.session_id, data))
 

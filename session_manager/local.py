@@ -23,15 +23,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from flamepy.common import convert as conv
 from flamepy.common import localpipe
-from flamepy.common.grpc_status import status_of
+from flamepy.common.grpc_status import details_of, status_of
 from flamepy.common.taskpipe import PipeError, frame
-from flamepy.errors import FlameError, InvalidArgumentError
+from flamepy.common.wire_check import decode
+from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
+from session_manager import validate
 from session_manager.broker import Broker
 from session_manager.node_stream import node_stream
 
@@ -103,15 +104,13 @@ class LocalServer:
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (payload := await localpipe.read_frame(reader)) is not None:
             try:
-                try:
-                    request = ext.RunTaskRequest.FromString(payload)
-                except DecodeError as exc:
-                    raise InvalidArgumentError(f"malformed RunTaskRequest: {exc}") from None
+                request = decode(ext.RunTaskRequest, payload)
+                validate.task_request(request.session_id, 1, self.broker.config.limits)
                 data = request.input if request.HasField("input") else None
                 task = await self.broker.run_task(request.session_id, data)
                 reply = b"\x00" + conv.task_to_pb(task).SerializeToString()
             except FlameError as exc:
-                reply = bytes([status_of(exc).value[0]]) + exc.message.encode()
+                reply = bytes([status_of(exc).value[0]]) + details_of(exc).encode()
             except Exception as exc:  # a bug: answer INTERNAL, keep serving
                 log.exception("local RunTask failed")
                 reply = bytes([grpc.StatusCode.INTERNAL.value[0]]) + f"internal error: {exc!r}".encode()
@@ -120,7 +119,7 @@ class LocalServer:
     async def _serve_node(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def incoming() -> AsyncIterator[be.NodeMessage]:
             while (payload := await localpipe.read_frame(reader)) is not None:
-                yield be.NodeMessage.FromString(payload)
+                yield decode(be.NodeMessage, payload)
 
         try:
             async for msg in node_stream(self.broker, incoming()):

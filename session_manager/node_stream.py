@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from flamepy.common.taskpipe import PipeError
+from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from session_manager import backend_convert as bconv
+from session_manager import validate
 from session_manager.broker import Broker
 from session_manager.links import NodeLink
 
@@ -26,8 +28,10 @@ log = logging.getLogger(__name__)
 async def node_stream(
     broker: Broker, incoming: AsyncIterator[be.NodeMessage]
 ) -> AsyncIterator[be.ManagerMessage]:
-    """Serve one node; raises InvalidArgumentError when its stream does not begin with register."""
+    """Serve one node; raises InvalidArgumentError when its stream does not begin with a valid
+    register, or when a later message is invalid (the stream then ends)."""
     registered = bconv.register_from_pb(await anext(aiter(incoming), None))
+    validate.node_registration(registered, broker.config.limits)
     link = broker.attach_node(registered)
     ends = broker.endpoints
     yield bconv.registered_pb(registered.node, ends.frontend, ends.cache)
@@ -39,18 +43,27 @@ async def node_stream(
     finally:
         reader.cancel()
         broker.detach_node(link)
+    if reader.done() and not reader.cancelled() and (bad := reader.result()) is not None:
+        raise bad
 
 
-async def _read(broker: Broker, link: NodeLink, incoming: AsyncIterator[be.NodeMessage]) -> None:
+async def _read(
+    broker: Broker, link: NodeLink, incoming: AsyncIterator[be.NodeMessage]
+) -> InvalidArgumentError | None:
+    """Apply the node's messages until its stream ends; the error of an invalid one ends it."""
+    limits = broker.config.limits
     try:
         async for msg in incoming:
             event = bconv.node_event_from_pb(link.name, msg)
             if event is None:
                 log.warning("node %s sent unexpected %s", link.name, msg.WhichOneof("msg"))
             else:
-                broker.node_event(event)
+                broker.node_event(validate.node_event(event, limits))
     except (grpc.aio.AioRpcError, asyncio.CancelledError, PipeError):
         pass
+    except InvalidArgumentError as exc:
+        log.warning("node %s sent an invalid message: %s", link.name, exc.message)
+        return exc
     except Exception:
         log.exception("node %s: error handling a message", link.name)
     finally:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import grpc
 
+from flamepy.common.grpc_status import DecodeInterceptor
 from flamepy.proto import backend_pb2_grpc, extensions_pb2_grpc, frontend_pb2_grpc
 from session_manager.backend import BackendServicer
 from session_manager.broker import Broker, Endpoints, LocalEndpoint
@@ -49,7 +50,10 @@ class SessionManager:
 
     async def start(self) -> int:
         await self.broker.start()
-        self._server = grpc.aio.server(options=_grpc_options(self.config.max_message_bytes))
+        # requests are decoded by one interceptor: malformed ones answer INVALID_ARGUMENT naming the field
+        self._server = grpc.aio.server(
+            options=_grpc_options(self.config.max_message_bytes), interceptors=[DecodeInterceptor()]
+        )
         frontend_pb2_grpc.add_FrontendServicer_to_server(FrontendServicer(self.broker), self._server)
         extensions_pb2_grpc.add_FrontendExtServicer_to_server(FrontendExtServicer(self.broker), self._server)
         backend_pb2_grpc.add_BackendServicer_to_server(BackendServicer(self.broker), self._server)
