@@ -38,14 +38,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         "--local-socket",
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
     )
-    p.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="change one bound on what a request may ask for, e.g. max_tasks_per_request=5000 "
-        "(repeatable; the names and defaults are in docs/limits.md)",
-    )
+    _add_limit_arg(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     try:
@@ -72,6 +65,17 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         limits=limits,
     )
     return cfg, a.log_level
+
+
+def _add_limit_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one bound on what a request may ask for, e.g. max_tasks_per_request=5000 "
+        "(repeatable; the names and defaults are in docs/limits.md)",
+    )
 
 
 def _positive_int(text: str) -> int:
