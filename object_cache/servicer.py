@@ -12,6 +12,8 @@ from pathlib import Path
 import grpc
 
 from flamepy.common import cache_convert as _convert
+from flamepy.common.bounds import quote
+from flamepy.common.cache_keys import MAX_PART_BYTES
 from flamepy.common.grpc_status import stream, unary
 from flamepy.errors import InvalidArgumentError, InvalidStateError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
@@ -19,6 +21,26 @@ from object_cache.store import ObjectStore
 
 HANDOVER_INLINE_BELOW = 1 << 20  # a same-host get of less than this comes inline, not as files
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+# decode-time bounds: a key is three parts of at most MAX_PART_BYTES; a base tag is a short token
+MAX_KEY_BYTES = 3 * MAX_PART_BYTES + 2
+MAX_TAG_BYTES = 255
+
+
+def _bounded(value: str, what: str, most: int) -> str:
+    """``value`` when at most ``most`` bytes long; InvalidArgumentError naming ``what`` else."""
+    size = len(value) if value.isascii() else len(value.encode())
+    if size > most:
+        raise InvalidArgumentError(f"{what} is {size} bytes, at most {most}: {quote(value)}")
+    return value
+
+
+def _key(value: str) -> str:
+    return _bounded(value, "key", MAX_KEY_BYTES)
+
+
+def _get_args(request: cache_pb2.GetRequest) -> tuple[str, str, int, bool]:
+    tag = _bounded(request.have_tag, "have_tag", MAX_TAG_BYTES)
+    return _key(request.key), tag, request.have_version, request.base_only
 
 
 async def _split(
@@ -28,6 +50,7 @@ async def _split(
     first = await anext(aiter(requests), None)
     if first is None or first.WhichOneof("part") != "header":
         raise InvalidArgumentError("a write stream must start with a header")
+    _key(first.header.key)
 
     async def chunks() -> AsyncIterator[bytes]:
         async for req in requests:
@@ -41,7 +64,7 @@ async def _split(
 def handover_file(directory: Path, name: str) -> Path:
     """The regular file ``name`` directly in the hand-over directory; InvalidArgumentError else."""
     if not _FILE_NAME.fullmatch(name):
-        raise InvalidArgumentError(f"invalid hand-over file name {name!r}")
+        raise InvalidArgumentError(f"invalid hand-over file name {quote(name)}")
     path = directory / name
     try:
         st = os.lstat(path)
@@ -77,7 +100,7 @@ class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
     async def Get(
         self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[cache_pb2.GetResponse]:
-        plan = self.store.plan_get(request.key, request.have_tag, request.have_version, request.base_only)
+        plan = self.store.plan_get(*_get_args(request))
         yield _convert.get_header(plan.info, plan.mode, plan.first_delta, plan.delta_count)
         async with aclosing(self.store.read(plan, self.chunk_bytes)) as data:
             async for chunk in data:
@@ -105,6 +128,7 @@ class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
         self, request: cache_pb2.PutFileRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.WriteResponse:
         header = request.header
+        _key(header.key)
         if not header.HasField("size"):
             raise InvalidArgumentError("PutFile: the header must give the size")
         path = handover_file(self._handover(), request.file_name)
@@ -117,10 +141,7 @@ class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
         self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.GetFileResponse:
         plan, data = await self.store.export(
-            request.key,
-            request.have_tag,
-            request.have_version,
-            request.base_only,
+            *_get_args(request),
             self._handover(),
             HANDOVER_INLINE_BELOW,
         )
@@ -133,10 +154,11 @@ class ObjectCacheServicer(cache_pb2_grpc.ObjectCacheServicer):
     async def Delete(
         self, request: cache_pb2.DeleteRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.DeleteResponse:
-        return cache_pb2.DeleteResponse(deleted=await self.store.delete(request.pattern))
+        pattern = _bounded(request.pattern, "pattern", MAX_KEY_BYTES)
+        return cache_pb2.DeleteResponse(deleted=await self.store.delete(pattern))
 
     @unary
     async def Stat(
         self, request: cache_pb2.StatRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ObjectInfo:
-        return _convert.info_to_pb(self.store.stat(request.key))
+        return _convert.info_to_pb(self.store.stat(_key(request.key)))

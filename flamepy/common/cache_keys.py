@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flamepy.common.bounds import quote
 from flamepy.errors import InvalidArgumentError
 
 WILDCARD_SESSION = "*"
@@ -32,7 +33,7 @@ def check_part(part: str, what: str, text: str) -> None:
     elif len(part.encode()) > MAX_PART_BYTES:
         problem = f"is longer than {MAX_PART_BYTES} bytes"
     if problem:
-        raise InvalidArgumentError(f"invalid object key {text!r}: {what} {problem}")
+        raise InvalidArgumentError(f"invalid object key {quote(text)}: {what} {problem}")
 
 
 @dataclass(frozen=True, order=True)
@@ -48,14 +49,14 @@ class ObjectKey:
         """Parse ``text``. A full key is always accepted; ``prefix`` also accepts
         ``<app>/<session>``; ``wildcard`` also accepts ``<app>/*``."""
         if not isinstance(text, str):
-            raise InvalidArgumentError(f"invalid object key {text!r}: expected a string")
+            raise InvalidArgumentError(f"invalid object key {quote(text)}: expected a string")
         parts = text.split("/")
         if len(parts) == 2 and (prefix or wildcard):
             app, session = parts
             check_part(app, "application", text)
             if not (wildcard and session == WILDCARD_SESSION):
                 if not prefix:
-                    raise InvalidArgumentError(f"invalid object key {text!r}: expected <application>/*")
+                    raise InvalidArgumentError(f"invalid object key {quote(text)}: expected <application>/*")
                 check_part(session, "session", text)
             return cls(app, session)
         if len(parts) != 3:
@@ -64,7 +65,7 @@ class ObjectKey:
                 shape += " or <application>/<session>"
             if wildcard:
                 shape += " or <application>/*"
-            raise InvalidArgumentError(f"invalid object key {text!r}: expected {shape}")
+            raise InvalidArgumentError(f"invalid object key {quote(text)}: expected {shape}")
         for part, what in zip(parts, ("application", "session", "object id"), strict=True):
             check_part(part, what, text)
         return cls(*parts)
