@@ -195,6 +195,8 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
         )
     else:
         _apply_outcome(st, ses, rec, r)
+    if r.crashed and ex is not None and ex.state == ExecutorState.BOUND:
+        st.executor_to(ex, ExecutorState.RELEASING)  # its service is dead: the node releases it
     if ex is None or ex.state != ExecutorState.BOUND:
         return
     if ses is None or ses.state != SessionState.OPEN:

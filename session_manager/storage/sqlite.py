@@ -263,7 +263,10 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         case effects.InsertTask(t, key):
             db.execute(
-                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+                # an upsert, not OR REPLACE: a key taken by another task must fail, not delete that task
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (session_id, id) DO UPDATE "
+                "SET state = excluded.state, completion_time = excluded.completion_time, "
+                "events = excluded.events, run = NULL, idem_key = excluded.idem_key",
                 (
                     t.session_id,
                     int(t.id),
