@@ -90,7 +90,14 @@ class Broker:
         loop = asyncio.get_running_loop()
         snap = self._storage.load()
         recover = events.Recover(
-            snap.apps, snap.sessions, snap.tasks, snap.finished, default_applications(), snap.runs, snap.keys
+            snap.apps,
+            snap.sessions,
+            snap.tasks,
+            snap.finished,
+            default_applications(),
+            snap.runs,
+            snap.keys,
+            snap.policies,
         )
         self.core.handle(recover)
         slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
@@ -179,6 +186,14 @@ class Broker:
         ses = self.core.handle(events.DeleteSession(sid))
         await self._flush()
         return ses.info()
+
+    async def set_retry_policy(
+        self, kind: str, name: str, max_retries: int | None, retry_on_error: bool | None
+    ) -> RetryPolicy:
+        """Set an application's or a session's retry policy; returns the one now in effect."""
+        policy = self.core.handle(events.SetRetryPolicy(kind, name, max_retries, retry_on_error))
+        await self._flush()
+        return policy
 
     def get_session(self, sid: str) -> SessionInfo:
         return self.core.get_session(sid).info()

@@ -39,6 +39,25 @@ class DeleteSession:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a task may run again: ``max_retries`` re-runs after infrastructure failures (its
+    node lost, its executor or service process died while running it) and, when
+    ``retry_on_error``, after the task itself failed; past that it fails with its history."""
+
+    max_retries: int = 3
+    retry_on_error: bool = False
+
+
+@dataclass(frozen=True)
+class SaveRetryPolicy:
+    """The policy of an application (``kind`` "application") or a session ("session"); None: none."""
+
+    kind: str
+    name: str
+    policy: RetryPolicy | None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskRun:
     """Where and how often a task ran, persisted with its state: ``attempt`` counts dispatches
     (1 = first); ``executor``/``node`` hold it while Running; ``retries`` counts the re-runs charged
@@ -63,7 +82,7 @@ class UpdateTask:
     run: TaskRun | None = None  # None: never dispatched
 
 
-Record = SaveApp | DeleteApp | SaveSession | DeleteSession | InsertTask | UpdateTask
+Record = SaveApp | DeleteApp | SaveSession | DeleteSession | InsertTask | UpdateTask | SaveRetryPolicy
 
 
 # -- commands to executor managers ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from flamepy.types import (
     Task,
     TaskState,
 )
-from session_manager.effects import SaveSession, TaskRun
+from session_manager.effects import RetryPolicy, SaveSession, TaskRun
 from session_manager.model import AppRecord, SessionRecord, TaskRecord
 
 R = TypeVar("R")
@@ -101,6 +101,17 @@ class CreateKeyedTasks(Stimulus[list[str]]):
     session_id: str
     inputs: Sequence[bytes | None]
     keys: Sequence[str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SetRetryPolicy(Stimulus[RetryPolicy]):
+    """Set the retry policy of an application (``kind`` "application") or a session ("session");
+    None keeps a field as it is. ``handle`` returns the policy now in effect for the target."""
+
+    kind: str
+    name: str
+    max_retries: int | None = None
+    retry_on_error: bool | None = None
 
 
 # -- from executor managers ----------------------------------------------------------------------
@@ -192,6 +203,7 @@ class Recover(Stimulus[None]):
     default_apps: Sequence[tuple[str, ApplicationAttributes]] = ()
     runs: Mapping[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks
     keys: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # session -> key -> task id
+    policies: Mapping[tuple[str, str], RetryPolicy] = field(default_factory=dict)  # (kind, name) ->
 
 
 @dataclass(frozen=True, slots=True)

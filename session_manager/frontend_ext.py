@@ -70,3 +70,12 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         if local is None:
             return ext.LocalEndpoint()
         return ext.LocalEndpoint(path=str(local.path), token=local.token)
+
+    @unary
+    async def SetRetryPolicy(self, request: ext.SetRetryPolicyRequest, context: Ctx) -> ext.RetryPolicy:
+        kind = "session" if request.WhichOneof("target") == "session_id" else "application"
+        name = request.session_id if kind == "session" else request.application
+        retries = request.max_retries if request.HasField("max_retries") else None
+        on_error = request.retry_on_error if request.HasField("retry_on_error") else None
+        policy = await self.broker.set_retry_policy(kind, name, retries, on_error)
+        return ext.RetryPolicy(max_retries=policy.max_retries, retry_on_error=policy.retry_on_error)

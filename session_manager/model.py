@@ -22,17 +22,7 @@ from flamepy.types import (
     Task,
     TaskState,
 )
-from session_manager.effects import TaskRun
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often a task may run again: ``max_retries`` re-runs after infrastructure failures (its
-    node lost, its executor or service process died while running it) and, when ``retry_on_error``,
-    after the task itself failed; past that it fails with its history."""
-
-    max_retries: int = 3
-    retry_on_error: bool = False
+from session_manager.effects import RetryPolicy, TaskRun
 
 
 @dataclass(slots=True)

@@ -72,3 +72,23 @@ class LocalEndpoint(_message.Message):
     path: str
     token: str
     def __init__(self, path: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+
+class SetRetryPolicyRequest(_message.Message):
+    __slots__ = ("application", "session_id", "max_retries", "retry_on_error")
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    application: str
+    session_id: str
+    max_retries: int
+    retry_on_error: bool
+    def __init__(self, application: _Optional[str] = ..., session_id: _Optional[str] = ..., max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ...) -> None: ...
+
+class RetryPolicy(_message.Message):
+    __slots__ = ("max_retries", "retry_on_error")
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    max_retries: int
+    retry_on_error: bool
+    def __init__(self, max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ...) -> None: ...

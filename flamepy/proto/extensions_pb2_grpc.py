@@ -55,6 +55,11 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.LocalEndpointRequest.SerializeToString,
                 response_deserializer=extensions__pb2.LocalEndpoint.FromString,
                 _registered_method=True)
+        self.SetRetryPolicy = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/SetRetryPolicy',
+                request_serializer=extensions__pb2.SetRetryPolicyRequest.SerializeToString,
+                response_deserializer=extensions__pb2.RetryPolicy.FromString,
+                _registered_method=True)
 
 
 class FrontendExtServicer:
@@ -88,6 +93,14 @@ class FrontendExtServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRetryPolicy(self, request, context):
+        """Sets the retry policy of an application or a session (persisted; applies to its tasks' next
+        failures). NOT_FOUND for an unknown target, INVALID_ARGUMENT for max_retries over 100.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrontendExtServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +123,11 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.GetLocalEndpoint,
                     request_deserializer=extensions__pb2.LocalEndpointRequest.FromString,
                     response_serializer=extensions__pb2.LocalEndpoint.SerializeToString,
+            ),
+            'SetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetryPolicy,
+                    request_deserializer=extensions__pb2.SetRetryPolicyRequest.FromString,
+                    response_serializer=extensions__pb2.RetryPolicy.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +238,33 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/GetLocalEndpoint',
             extensions__pb2.LocalEndpointRequest.SerializeToString,
             extensions__pb2.LocalEndpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRetryPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/SetRetryPolicy',
+            extensions__pb2.SetRetryPolicyRequest.SerializeToString,
+            extensions__pb2.RetryPolicy.FromString,
             options,
             channel_credentials,
             insecure,

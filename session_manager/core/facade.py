@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from flamepy.types import ResourceRequirement
 from session_manager import effects, events
 from session_manager.clock import Clock
-from session_manager.core import applications, failures, placement, recovery, sessions
+from session_manager.core import applications, failures, placement, recovery, retries, sessions
 from session_manager.core.state import (
     DEFAULT_MAX_BIND_FAILURES,
     DEFAULT_NODE_TIMEOUT,
@@ -64,6 +64,7 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
     events.ExecutorReleased: placement.executor_released,
     events.SchedulePass: placement.schedule,
     events.CheckResources: failures.check_resources,
+    events.SetRetryPolicy: retries.set_policy,
     events.Recover: recovery.recover,
 }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flamepy.types import Application, Task, TaskState
-from session_manager.effects import Record, SaveSession, TaskRun
+from session_manager.effects import Record, RetryPolicy, SaveSession, TaskRun
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Snapshot:
     finished: dict[str, dict[TaskState, int]] = field(default_factory=dict)  # per session and state
     runs: dict[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks that ran
     keys: dict[str, dict[str, int]] = field(default_factory=dict)  # session -> idempotency key -> task id
+    policies: dict[tuple[str, str], RetryPolicy] = field(default_factory=dict)  # (kind, name) -> policy
 
 
 class Storage(Protocol):

@@ -14,6 +14,7 @@ class MemoryStorage:
         self.tasks: dict[tuple[str, str], Task] = {}
         self.runs: dict[tuple[str, int], effects.TaskRun] = {}
         self.keys: dict[str, dict[str, int]] = {}
+        self.policies: dict[tuple[str, str], effects.RetryPolicy] = {}
         self.commits = 0
 
     def load(self) -> Snapshot:
@@ -32,7 +33,7 @@ class MemoryStorage:
         }
         keys = {sid: dict(k) for sid, k in self.keys.items()}
         apps, sessions = list(self.apps.values()), list(self.sessions.values())
-        return Snapshot(apps, sessions, unfinished, finished, runs, keys)
+        return Snapshot(apps, sessions, unfinished, finished, runs, keys, dict(self.policies))
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         found = (self.tasks.get((session_id, str(i))) for i in range(first, last + 1))
@@ -46,6 +47,12 @@ class MemoryStorage:
                     self.apps[app.name] = app
                 case effects.DeleteApp(name):
                     self.apps.pop(name, None)
+                    self.policies.pop(("application", name), None)
+                case effects.SaveRetryPolicy(kind, name, policy):
+                    if policy is None:
+                        self.policies.pop((kind, name), None)
+                    else:
+                        self.policies[(kind, name)] = policy
                 case effects.SaveSession():
                     self.sessions[rec.id] = rec
                 case effects.DeleteSession(sid):
@@ -53,6 +60,9 @@ class MemoryStorage:
                     for key in [k for k in self.tasks if k[0] == sid]:
                         del self.tasks[key]
                     self.keys.pop(sid, None)
+                    self.policies.pop(("session", sid), None)
+                    for run_key in [k for k in self.runs if k[0] == sid]:
+                        del self.runs[run_key]
                 case effects.InsertTask(task, key):
                     self.tasks[(task.session_id, task.id)] = task
                     if key:

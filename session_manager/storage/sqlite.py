@@ -8,10 +8,7 @@ with synchronous=FULL, also power loss (one fsync per group commit, ~1 ms on a t
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -20,6 +17,7 @@ from flamepy.types import Application, ApplicationState, SessionState, Task, Tas
 from session_manager import effects
 from session_manager.storage import codec
 from session_manager.storage.base import Snapshot
+from session_manager.storage.sqlite_files import BlobFiles, Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +50,13 @@ CREATE TABLE IF NOT EXISTS tasks (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_idem_key ON tasks (session_id, idem_key)
     WHERE idem_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS retry_policies (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    max_retries INTEGER NOT NULL,
+    retry_on_error INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+);
 CREATE TABLE IF NOT EXISTS task_data (
     session_id TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -67,11 +72,11 @@ CREATE TABLE IF NOT EXISTS task_data (
 # <data_dir>/blobs (written and renamed into place before the row naming it commits); the WAL would
 # otherwise write it twice, page by page (~6 ms per MiB here against ~1 ms for the file).
 # Version 3 added tasks.run (JSON: attempt, executor, node, retries charged, history; set once the
-# task was dispatched, so Running is persisted) and tasks.idem_key (the client's idempotency key).
+# task was dispatched, so Running is persisted), tasks.idem_key (the client's idempotency key) and
+# the retry_policies table (of applications and sessions).
 SCHEMA_VERSION = 3
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
-CHECKPOINT_EVERY_S = 1.0
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
@@ -176,7 +181,13 @@ class SqliteStorage:
                 "GROUP BY session_id, state"
             ):
                 finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
-        return Snapshot(apps, sessions, tasks, finished, runs, keys)
+            policies = {
+                (kind, name): effects.RetryPolicy(retries, bool(on_error))
+                for kind, name, retries, on_error in self._db.execute(
+                    "SELECT kind, name, max_retries, retry_on_error FROM retry_policies"
+                )
+            }
+        return Snapshot(apps, sessions, tasks, finished, runs, keys, policies)
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         # A connection of its own (WAL readers do not wait for the writer), used from one thread.
@@ -244,6 +255,15 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             )
         case effects.DeleteApp(name):
             db.execute("DELETE FROM applications WHERE name = ?", (name,))
+            db.execute("DELETE FROM retry_policies WHERE kind = 'application' AND name = ?", (name,))
+        case effects.SaveRetryPolicy(kind, name, policy):
+            if policy is None:
+                db.execute("DELETE FROM retry_policies WHERE kind = ? AND name = ?", (kind, name))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO retry_policies VALUES (?, ?, ?, ?)",
+                    (kind, name, policy.max_retries, int(policy.retry_on_error)),
+                )
         case effects.SaveSession():
             db.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -261,6 +281,15 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             db.execute("DELETE FROM task_data WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM tasks WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+            db.execute("DELETE FROM retry_policies WHERE kind = 'session' AND name = ?", (sid,))
+        case effects.InsertTask() | effects.UpdateTask():
+            _apply_task(db, blobs, rec)
+
+
+def _apply_task(
+    db: sqlite3.Connection, blobs: BlobFiles, rec: effects.InsertTask | effects.UpdateTask
+) -> None:
+    match rec:
         case effects.InsertTask(t, key):
             db.execute(
                 # an upsert, not OR REPLACE: a key taken by another task must fail, not delete that task
@@ -277,9 +306,9 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
                     key,
                 ),
             )
-            for kind, data in ((INPUT, t.input), (OUTPUT, t.output)):
+            for which, data in ((INPUT, t.input), (OUTPUT, t.output)):
                 if data is not None:
-                    _put_data(db, blobs, t, kind, data)
+                    _put_data(db, blobs, t, which, data)
             _bump_next_id(db, t)
         case effects.UpdateTask(t, run):
             db.execute(
@@ -307,88 +336,6 @@ def _put_data(db: sqlite3.Connection, blobs: BlobFiles, t: Task, kind: int, data
         db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, NULL, ?)", (*key, name))
     else:
         db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, NULL)", (*key, data))
-
-
-class Checkpointer:
-    """Moves committed WAL pages into the database file on its own thread and connection, at most
-    once per :data:`CHECKPOINT_EVERY_S` while commits come in (PASSIVE: never blocks a writer)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self.ran = threading.Event()  # set after each checkpoint (tests wait on it)
-        self._thread = threading.Thread(target=self._run, name="flame-sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
-        try:
-            while True:
-                self._wake.wait()
-                if self._stopping.is_set():
-                    return
-                self._wake.clear()
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("SQLite checkpoint of %s failed: %s", self._path, exc)
-                self.ran.set()
-                self._stopping.wait(CHECKPOINT_EVERY_S)  # a rate limit, not a poll: poke() wakes us
-        finally:
-            db.close()
-
-
-class BlobFiles:
-    """Large task data as files, one directory per session; rows name them relative to the root."""
-
-    def __init__(self, root: Path, fsync: bool) -> None:
-        self.root = root
-        self.fsync = fsync
-
-    def _session_dir(self, session_id: str) -> str:
-        return hashlib.sha1(session_id.encode()).hexdigest()[:20]
-
-    def write(self, session_id: str, task_id: int, kind: int, data: bytes) -> str:
-        """Write atomically (temporary file, rename); the name to store in the row."""
-        name = f"{self._session_dir(session_id)}/{task_id}.{kind}"
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-        if self.fsync:
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        return name
-
-    def resolve(self, data: bytes | None, name: str | None) -> bytes | None:
-        if name is None:
-            return data
-        try:
-            return (self.root / name).read_bytes()
-        except FileNotFoundError:
-            raise RuntimeError(
-                f"task data file {self.root / name} is missing: the data directory is damaged"
-            ) from None
-
-    def remove_session(self, session_id: str) -> None:
-        shutil.rmtree(self.root / self._session_dir(session_id), ignore_errors=True)
 
 
 def _bump_next_id(db: sqlite3.Connection, t: Task) -> None:

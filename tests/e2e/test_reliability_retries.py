@@ -1,15 +1,19 @@
 """Re-runs under a retry limit, against real processes on two nodes: a task whose service process
-kills itself, or kills its executor manager, runs max_retries + 1 times, every re-run recorded as
+kills itself, or kills its executor manager, runs max_retries + 1 times (the application's policy,
+set with FrontendExt.SetRetryPolicy, or the server's --max-retries), every re-run recorded as
 event 1003 with its attempt, then fails (code 3) with its history; the cluster keeps working."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import pytest
 
 import flamepy
 from flamepy.cluster import LocalCluster
+from flamepy.proto import extensions_pb2 as ext
+from flamepy.proto import extensions_pb2_grpc
 from flamepy.types import NodeState, TaskState
 from tests.e2e.reliability_kit import Node, node_state, register, wait_ready
 from tests.support import wait_until
@@ -33,14 +37,16 @@ def _requeues(task: flamepy.Task) -> list[str]:
 
 
 def test_a_service_that_kills_itself_is_retried_max_retries_times_then_fails(tmp_path: Path) -> None:
-    with LocalCluster(
-        tmp_path / "c", port=0, node_name="n1", session_manager_args=["--max-retries", "2"]
-    ) as cluster:
+    with LocalCluster(tmp_path / "c", port=0, node_name="n1") as cluster:  # --max-retries 3 (default)
         extra = Node(cluster, "n2").start()
         try:
             with flamepy.Connection(cluster.endpoint) as conn:
                 wait_ready(conn, "n1", "n2")
                 register(conn)
+                request = ext.SetRetryPolicyRequest(application="reliable", max_retries=2)
+                with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
+                    policy = extensions_pb2_grpc.FrontendExtStub(channel).SetRetryPolicy(request, timeout=30)
+                assert (policy.max_retries, policy.retry_on_error) == (2, False)
                 ssn = conn.create_session(flamepy.SessionAttributes(application="reliable"))
                 ssn.create_task(b"die")
                 task = _failed_task(ssn, timeout=60)

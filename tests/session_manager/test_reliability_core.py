@@ -3,6 +3,9 @@ limit, node liveness, dispatching requeued tasks at once, recovery and idempoten
 
 from __future__ import annotations
 
+import pytest
+
+from flamepy.errors import InvalidArgumentError, NotFoundError
 from flamepy.types import (
     ApplicationAttributes,
     NodeState,
@@ -94,7 +97,9 @@ def test_node_lost_records_the_requeue_with_its_attempt_and_runs_it_again_as_the
     rec = task(b)
     assert rec.state == TaskState.PENDING and rec.retries == 1
     last = rec.events[-1]
-    assert last.code == REQUEUED and last.message == "requeued after attempt 1: node n1 lost (its stream ended)"
+    assert (
+        last.code == REQUEUED and last.message == "requeued after attempt 1: node n1 lost (its stream ended)"
+    )
     add_node(b, "n2")
     [second] = bind(b)
     assert (second.attempt, second.node) == (2, "n2") and first.attempt == 1
@@ -127,7 +132,9 @@ def test_a_result_from_an_executor_that_no_longer_holds_the_task_is_ignored() ->
     b.handle(ev.NodeLost(first.node))
     [second] = bind(b)
     assert second.node != first.node
-    b.handle(ev.TaskResults(first.node, (ev.TaskOutcome(first.executor_id, "s", "1", 0, b"stale", attempt=1),)))
+    b.handle(
+        ev.TaskResults(first.node, (ev.TaskOutcome(first.executor_id, "s", "1", 0, b"stale", attempt=1),))
+    )
     assert task(b).state == TaskState.RUNNING
 
 
@@ -175,13 +182,17 @@ def test_application_errors_fail_at_once_unless_retry_on_error() -> None:
         add_node(b, "n1")
         b.handle(ev.CreateTasks("s", [b"x"]))
         [cmd] = bind(b)
-        b.handle(ev.TaskResults("n1", (ev.TaskOutcome(cmd.executor_id, "s", "1", 1, None, "boom", attempt=1),)))
+        b.handle(
+            ev.TaskResults("n1", (ev.TaskOutcome(cmd.executor_id, "s", "1", 1, None, "boom", attempt=1),))
+        )
         if not retry_on_error:
             assert task(b).state == TaskState.FAILED and task(b).message == "boom"
             continue
         [again] = invokes(b)  # the executor is fine: the task runs again on it at once
         assert again.attempt == 2 and task(b).events[-2].code == REQUEUED
-        b.handle(ev.TaskResults("n1", (ev.TaskOutcome(cmd.executor_id, "s", "1", 1, None, "boom", attempt=2),)))
+        b.handle(
+            ev.TaskResults("n1", (ev.TaskOutcome(cmd.executor_id, "s", "1", 1, None, "boom", attempt=2),))
+        )
         assert task(b).state == TaskState.FAILED
         assert task(b).message == "failed after 2 attempts: attempt 1: boom; attempt 2: boom"
 
@@ -270,3 +281,36 @@ def test_idempotency_keys_return_the_same_ids() -> None:
     assert first == ["1", "2", "3"] and again == ["1", "4", "3"]
     inserts = [r for r in b.drain().records if isinstance(r, effects.InsertTask)]
     assert [(r.task.id, r.key) for r in inserts] == [("1", "x"), ("2", None), ("3", "y"), ("4", None)]
+
+
+def test_session_policy_overrides_its_application_which_overrides_the_server() -> None:
+    b = make(max_retries=3)
+    b.handle(ev.CreateSession(SessionAttributes(application="echo", id="t")))
+    assert b.handle(ev.SetRetryPolicy("application", "echo", max_retries=0)) == RetryPolicy(0, False)
+    assert b.handle(ev.SetRetryPolicy("session", "t", retry_on_error=True)) == RetryPolicy(0, True)
+    records = [r for r in b.drain().records if isinstance(r, effects.SaveRetryPolicy)]
+    assert records == [
+        effects.SaveRetryPolicy("application", "echo", RetryPolicy(0, False)),
+        effects.SaveRetryPolicy("session", "t", RetryPolicy(0, True)),
+    ]
+    add_node(b, "n1")
+    b.handle(ev.CreateTasks("s", [b"x"]))  # session s: its application's policy, max_retries=0
+    [cmd] = bind(b)
+    b.handle(ev.NodeLost("n1"))
+    assert task(b).state == TaskState.FAILED
+    assert task(b).message == "failed after 1 attempts: attempt 1: node n1 lost (its stream ended)"
+
+
+def test_set_retry_policy_checks_its_target_and_bound() -> None:
+    b = make()
+    with pytest.raises(NotFoundError):
+        b.handle(ev.SetRetryPolicy("session", "nope", max_retries=1))
+    with pytest.raises(InvalidArgumentError, match="from 0 to 100"):
+        b.handle(ev.SetRetryPolicy("session", "s", max_retries=101))
+
+
+def test_policies_come_back_at_recovery() -> None:
+    b = Core(clock=FakeClock())
+    save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 1)
+    b.handle(ev.Recover([], [save], [], {}, (), {}, {}, {("session", "s"): RetryPolicy(7, True)}))
+    assert b.get_session("s").retry == RetryPolicy(7, True)

@@ -80,10 +80,27 @@ def test_sqlite_migrates_a_version_2_database(tmp_path: Path) -> None:
     snap = store.load()
     assert snap.runs == {} and snap.keys == {}
     running = Task("2", "s1", TaskState.RUNNING, 7)
-    store.commit([effects.InsertTask(Task("3", "s1", TaskState.PENDING, 8), "k"), effects.UpdateTask(running, RUN)])
+    store.commit(
+        [effects.InsertTask(Task("3", "s1", TaskState.PENDING, 8), "k"), effects.UpdateTask(running, RUN)]
+    )
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
     assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
     db.close()
     snap = SqliteStorage(tmp_path).load()
     assert snap.runs == {("s1", 2): RUN} and snap.keys == {"s1": {"k": 3}}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_retry_policies_are_stored_and_go_with_their_session(kind: str, tmp_path: Path) -> None:
+    store = MemoryStorage() if kind == "memory" else SqliteStorage(tmp_path)
+    policy = effects.RetryPolicy(5, True)
+    store.commit([SESSION, effects.SaveRetryPolicy("session", "s", policy)])
+    store.commit([effects.SaveRetryPolicy("application", "echo", effects.RetryPolicy(1, False))])
+    assert store.load().policies == {
+        ("session", "s"): policy,
+        ("application", "echo"): effects.RetryPolicy(1),
+    }
+    store.commit([effects.DeleteSession("s"), effects.DeleteApp("echo")])
+    assert store.load().policies == {}
+    store.close()
