@@ -1,7 +1,7 @@
 # All targets are exercised by CI (.ci/run).
 PY ?= .venv/bin/python
 
-.PHONY: setup protos check-protos lint test demo bench bench-runner bench-all clean
+.PHONY: setup protos check-protos lint test demo bench bench-runner bench-chaos bench-all clean
 
 setup:
 	@test -x $(PY) || python3 -m venv .venv
@@ -30,6 +30,11 @@ bench: setup
 # The Runner (issue 4): call overhead and a 1,000-call map; run from the repository root.
 bench-runner: setup
 	$(PY) bench/runner.py
+
+# kill -9 of servers and services under 20,000 tasks, seeded (docs/reliability.md); CI runs a tiny
+# --quick form from tests/bench/test_chaos_smoke.py. CHAOS_ARGS="--quick" for a one-minute run.
+bench-chaos: setup
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 # Side by side with Ray and Dask (issue 5), in a venv of its own so that .venv stays small.
 # BENCH_ARGS=--quick for a ~3 minute smoke run (prints only); see bench/peers/main.py.
