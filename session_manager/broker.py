@@ -314,7 +314,7 @@ class Broker:
             log.exception("liveness check failed")
             wake_in = 1.0
         self._flush()
-        delay = self.core.state.node_timeout if wake_in is None else wake_in
+        delay = self.core.node_timeout if wake_in is None else wake_in
         loop = asyncio.get_running_loop()
         self._liveness_timer = loop.call_later(delay + 0.05, self._check_liveness)
 

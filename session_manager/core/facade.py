@@ -119,6 +119,11 @@ class Core:
         return self.state.resources_check_needed
 
     @property
+    def node_timeout(self) -> float:
+        """Seconds of silence after which a node is lost (``CheckLiveness``)."""
+        return self.state.node_timeout
+
+    @property
     def clock(self) -> Clock:
         return self.state.clock
 

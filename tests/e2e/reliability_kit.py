@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import flamepy
 from flamepy.cluster import LocalCluster
@@ -70,9 +69,7 @@ def register(conn: flamepy.Connection, name: str = "reliable") -> None:
     conn.register_application(name, app_attrs(SERVICE))
 
 
-def wait_for(predicate: Callable[[], object], timeout: float) -> object:
-    return wait_until(predicate, timeout=timeout)
-
-
-def cluster_dir(tmp_path: Path) -> Path:
-    return tmp_path / "c"
+def counts(conn: flamepy.Connection, sid: str) -> Any:
+    """The session's task counts (``.succeed``, ``.running`` ...), whichever way the SDK offers them."""
+    ssn = conn.get_session(sid)
+    return getattr(ssn, "status", ssn)

@@ -23,6 +23,11 @@ NODE_TIMEOUT = 3.0
 REQUEUED = 1003
 
 
+def _finished(ssn: flamepy.Session, tid: str) -> flamepy.Task | None:
+    task = ssn.get_task(tid)
+    return task if task.state.is_terminal else None
+
+
 def _node_of(task: flamepy.Task) -> str | None:
     """The node named by the task's last Running event, while it runs."""
     if task.state != TaskState.RUNNING:
@@ -35,7 +40,9 @@ def _node_of(task: flamepy.Task) -> str | None:
 def test_a_frozen_executor_manager_is_not_ready_within_the_timeout(tmp_path: Path, transport: str) -> None:
     args = ["--node-timeout", str(NODE_TIMEOUT)]
     env = {"FLAME_NODE_CPUS": "1"}
-    with LocalCluster(tmp_path / "c", port=0, node_name="n1", executors_env=env, session_manager_args=args) as c:
+    with LocalCluster(
+        tmp_path / "c", port=0, node_name="n1", executors_env=env, session_manager_args=args
+    ) as c:
         victim = Node(c, "victim", grpc_only=transport == "grpc").start()
         try:
             with flamepy.Connection(c.endpoint) as conn:
@@ -44,14 +51,17 @@ def test_a_frozen_executor_manager_is_not_ready_within_the_timeout(tmp_path: Pat
                 ssn = conn.create_session(flamepy.SessionAttributes(application="reliable", min_instances=2))
                 wait_until(lambda: len(conn.list_executors()) == 2, timeout=30)
                 ids = [ssn.create_task(b"sleep:2").id for _ in range(2)]
-                on_victim = wait_until(
-                    lambda: next((i for i in ids if _node_of(ssn.get_task(i)) == "victim"), None), timeout=30
+                on_victim: str = wait_until(
+                    lambda: next((i for i in ids if _node_of(ssn.get_task(i)) == "victim"), ""), timeout=30
                 )
                 os.kill(victim.pid, signal.SIGSTOP)
                 frozen_at = time.monotonic()
-                wait_until(lambda: node_state(conn, "victim") == NodeState.NOT_READY, timeout=NODE_TIMEOUT + 5)
+                wait_until(
+                    lambda: node_state(conn, "victim") == NodeState.NOT_READY, timeout=NODE_TIMEOUT + 5
+                )
                 assert time.monotonic() - frozen_at < NODE_TIMEOUT + 5
-                task = wait_until(lambda: (t := ssn.get_task(on_victim)).state.is_terminal and t, timeout=30)
+                task = wait_until(lambda: _finished(ssn, on_victim), timeout=30)
+                assert task is not None
                 assert task.state == TaskState.SUCCEED and task.output == b"sleep:2"
                 requeued = [e.message or "" for e in task.events if e.code == REQUEUED]
                 assert len(requeued) == 1 and "node victim lost (silent for" in requeued[0], task.events
@@ -69,7 +79,9 @@ def test_a_frozen_executor_manager_is_not_ready_within_the_timeout(tmp_path: Pat
 def test_a_requeued_task_runs_at_once_on_an_idle_bound_executor(tmp_path: Path) -> None:
     env = {"FLAME_NODE_CPUS": "1"}
     args = ["--delay-release", "60"]
-    with LocalCluster(tmp_path / "c", port=0, node_name="n1", executors_env=env, session_manager_args=args) as c:
+    with LocalCluster(
+        tmp_path / "c", port=0, node_name="n1", executors_env=env, session_manager_args=args
+    ) as c:
         n2 = Node(c, "n2").start()
         try:
             with flamepy.Connection(c.endpoint) as conn:
@@ -82,11 +94,14 @@ def test_a_requeued_task_runs_at_once_on_an_idle_bound_executor(tmp_path: Path) 
                 node = wait_until(lambda: _node_of(ssn.get_task(long_)), timeout=30)
                 os.kill(c.executor_manager_pid if node == "n1" else n2.pid, signal.SIGKILL)
                 killed_at = time.monotonic()
-                task = wait_until(lambda: (t := ssn.get_task(long_)).state.is_terminal and t, timeout=45)
+                task = wait_until(lambda: _finished(ssn, long_), timeout=45)
+                assert task is not None
                 took = time.monotonic() - killed_at
                 assert task.state == TaskState.SUCCEED
                 assert took < 15, f"the requeued task waited {took:.1f} s"  # 3 s of work, no 60 s wait
-                assert any(e.code == REQUEUED and f"node {node} lost" in (e.message or "") for e in task.events)
+                assert any(
+                    e.code == REQUEUED and f"node {node} lost" in (e.message or "") for e in task.events
+                )
                 ssn.close()
         finally:
             n2.stop()

@@ -16,7 +16,7 @@ from flamepy.cluster import LocalCluster
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.types import TaskState
-from tests.e2e.reliability_kit import Node, register, wait_ready
+from tests.e2e.reliability_kit import Node, counts, register, wait_ready
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -27,22 +27,26 @@ TASKS = 40
 
 def test_kill_9_mid_burst_every_rerun_is_recorded_and_no_outcome_is_duplicated(tmp_path: Path) -> None:
     runs_log = tmp_path / "runs.log"
-    with LocalCluster(tmp_path / "c", port=0, node_name="n1", executors_env={"FLAME_NODE_CPUS": "1"}) as cluster:
+    with LocalCluster(
+        tmp_path / "c", port=0, node_name="n1", executors_env={"FLAME_NODE_CPUS": "1"}
+    ) as cluster:
         n2 = Node(cluster, "n2").start()
         try:
             with flamepy.Connection(cluster.endpoint) as conn:
                 wait_ready(conn, "n1", "n2")
                 register(conn)
-                attrs = flamepy.SessionAttributes(application="reliable", common_data=f"log:{runs_log}".encode())
+                attrs = flamepy.SessionAttributes(
+                    application="reliable", common_data=f"log:{runs_log}".encode()
+                )
                 ssn = conn.create_session(attrs)
                 sid = ssn.id
                 for i in range(TASKS):
                     ssn.create_task(f"sleep:0.{i % 3 + 3}".encode())
-                wait_until(lambda: (s := conn.get_session(sid)).succeed >= 6 and s.running >= 1, timeout=60)
+                wait_until(lambda: (s := counts(conn, sid)).succeed >= 6 and s.running >= 1, timeout=60)
             cluster.kill_session_manager()
             cluster.restart_session_manager()
             with flamepy.Connection(cluster.endpoint) as conn:
-                wait_until(lambda: conn.get_session(sid).succeed == TASKS, timeout=90)
+                wait_until(lambda: counts(conn, sid).succeed == TASKS, timeout=90)
                 tasks = list(conn.get_session(sid).list_tasks())
         finally:
             n2.stop()
@@ -78,12 +82,16 @@ def test_create_tasks_with_idempotency_keys_survives_a_restart(tmp_path: Path) -
             ],
         )
         with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
-            first = list(extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids)
+            first = list(
+                extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids
+            )
         cluster.kill_session_manager()
         cluster.restart_session_manager()
         with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
-            again = list(extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids)
+            again = list(
+                extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids
+            )
         assert first == ["1", "2", "3"] and again == ["1", "4", "3"]
         with flamepy.Connection(cluster.endpoint) as conn:
-            done = wait_until(lambda: (s := conn.get_session(sid)).succeed == 4 and s, timeout=60)
+            done = wait_until(lambda: (s := counts(conn, sid)).succeed == 4 and s, timeout=60)
             assert done.pending == done.running == 0

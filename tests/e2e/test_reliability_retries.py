@@ -29,7 +29,9 @@ def _failed_task(ssn: flamepy.Session, timeout: float) -> flamepy.Task:
         t = ssn.get_task("1")
         return t if t.state.is_terminal else None
 
-    return wait_until(done, timeout=timeout)
+    task = wait_until(done, timeout=timeout)
+    assert task is not None
+    return task
 
 
 def _requeues(task: flamepy.Task) -> list[str]:
