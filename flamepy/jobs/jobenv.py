@@ -10,9 +10,9 @@
      also gets ``PET_NNODES``, ``PET_NODE_RANK``, ``PET_MASTER_ADDR``, ``PET_MASTER_PORT`` so a
      plain ``torchrun --nproc_per_node=8 train.py`` joins the others without flags.
      ``MASTER_ADDR`` is ``127.0.0.1`` for one rank; with more it is :data:`MASTER_ADDR_PLACEHOLDER`,
-     which the executor replaces with rank 0's node address. ``MASTER_PORT`` is
-     ``spec.master_port`` or 29500 plus a number derived from the job id (0-999), so jobs sharing
-     a node rarely collide.
+     which the executor replaces with the node address of rank 0 of the same array index (or of
+     the job). ``MASTER_PORT`` is ``spec.master_port`` or 29500 plus a number derived from the job
+     id and array index (0-999), so jobs and array elements sharing a node rarely collide.
    - array tasks: ``FLAME_ARRAY_INDEX`` plus the SLURM array variables below.
    - Flow jobs: ``FLOW_NODE_RANK``, ``FLOW_NUM_NODES``, ``FLOW_MAIN_IP``.
    - SkyPilot-style jobs: ``SKYPILOT_NODE_RANK``, ``SKYPILOT_NUM_NODES``,
@@ -44,7 +44,8 @@ BASE_MASTER_PORT = 29500
 
 
 def master_port(spec: JobSpec, job_id: str) -> int:
-    """``spec.master_port``, else 29500 + (crc32(job id) mod 1000)."""
+    """``spec.master_port``, else 29500 + (crc32(``job_id``) mod 1000); ``job_id`` is the job's id,
+    or ``ID_INDEX`` for an array element."""
     if spec.master_port is not None:
         return spec.master_port
     if job_id.startswith("{{"):
@@ -76,7 +77,7 @@ def task_env(spec: JobSpec, job_id: str, index: int, rank: int, array_index: int
 def _flame_vars(spec: JobSpec, job_id: str, index: int, rank: int, array_index: int | None) -> dict[str, str]:
     ranks = spec.instances
     addr = "127.0.0.1" if ranks == 1 else MASTER_ADDR_PLACEHOLDER
-    port = str(master_port(spec, job_id))
+    port = str(master_port(spec, job_id if array_index is None else f"{job_id}_{array_index}"))
     env = {
         "FLAME_JOB_ID": job_id,
         "FLAME_JOB_NAME": spec.name,

@@ -20,7 +20,8 @@ set. ``cwd`` is absolute (run there) or relative to the unpacked upload (``uploa
 
 Values only known when the task starts are placeholders: :data:`MASTER_ADDR_PLACEHOLDER` in the
 env of a multi-rank job (and in argv elements that referenced it). The executor calls
-:meth:`TaskLaunch.fill` with the address of the node running rank 0 before it starts the process.
+:meth:`TaskLaunch.fill` with the address of the node running rank 0 of the same array index
+(``array_index``; the job's rank 0 outside arrays) before it starts the process.
 """
 
 from __future__ import annotations

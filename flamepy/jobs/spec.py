@@ -135,7 +135,8 @@ def _frozen_env(env: Mapping[str, str], where: str) -> Mapping[str, str]:
 class JobSpec:
     """One job, validated. See the module docstring for the command forms and env layers.
 
-    ``workdir`` is an absolute directory on the submitting machine: with ``upload`` its contents
+    ``workdir`` (default: the current directory) is an absolute directory on the submitting
+    machine: with ``upload`` its contents
     (minus ``excludes``, ``.flameignore``/``.gitignore`` applied by the uploader) travel to the
     node and the task runs in the unpacked copy; without, nodes are assumed to share the path and
     the task runs there. ``timeout`` is wall-clock seconds per task attempt (``None``: none);
@@ -147,7 +148,7 @@ class JobSpec:
 
     command: str | tuple[str, ...]
     name: str = "job"
-    workdir: str = "/"
+    workdir: str = field(default_factory=os.getcwd)
     env: Mapping[str, str] = field(default_factory=dict)
     inherited_env: Mapping[str, str] = field(default_factory=dict)
     cpus: int = 1

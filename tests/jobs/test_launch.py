@@ -297,3 +297,10 @@ def test_oversized_task_input_is_refused() -> None:
     spec = _spec(env={"BIG": "x" * (5 * 1024 * 1024)})
     with pytest.raises(JobSpecError, match="over the"):
         expand(spec, "j")[0].to_task_input()
+
+
+def test_array_elements_get_distinct_master_ports() -> None:
+    tasks = expand(_spec(instances=2, array=ArraySpec(tuple(range(20)))), "job-x")
+    by_element = {t.array_index: t.env["MASTER_PORT"] for t in tasks}
+    assert len(set(by_element.values())) > 15  # crc32-spread, rarely equal
+    assert all(t.env["MASTER_PORT"] == by_element[t.array_index] for t in tasks)  # ranks of one element agree

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,8 @@ def test_volume() -> None:
         Volume("data", "/mnt")
     with pytest.raises(JobSpecError, match="mount path"):
         Volume("/data", "")
+
+
+def test_workdir_defaults_to_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert JobSpec(command="x").workdir == str(tmp_path)
