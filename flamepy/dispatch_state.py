@@ -33,7 +33,9 @@ from flamepy.types import Task, TaskCompletion
 
 H = TypeVar("H")
 
-BATCH_LIMIT = 1000  # inputs per CreateTasks call
+# inputs per CreateTasks call: under the server's max_tasks_per_request (the transport splits further
+# when a server takes fewer)
+BATCH_LIMIT = 1000
 BATCH_BYTES = 16 * 1024 * 1024  # input bytes per CreateTasks call (the server accepts 64 MiB)
 QUEUE_LIMIT = 10_000  # inputs waiting client-side before run() blocks
 BACKOFF_MIN_S = 0.05

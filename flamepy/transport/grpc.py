@@ -28,6 +28,7 @@ import grpc
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
+from flamepy.common.bounds import DEFAULT_MAX_TASKS_PER_REQUEST
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import FlameError, InternalError, InvalidStateError, UnavailableError
 from flamepy.proto import extensions_pb2, extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc
@@ -38,6 +39,12 @@ from flamepy.transport.local import LocalRunner
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 
 log = logging.getLogger(__name__)
+
+
+def _resource_exhausted(err: FlameError) -> bool:
+    cause = err.__cause__
+    return isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
 
 T = TypeVar("T")
 
@@ -84,6 +91,8 @@ class GrpcTransport:
         self._closed = False
         # None: unknown yet; False: the server answered UNIMPLEMENTED for FrontendExt.
         self._ext: bool | None = None
+        # inputs per CreateTasks call: the server's default limit, halved if it answers RESOURCE_EXHAUSTED
+        self.tasks_per_call = DEFAULT_MAX_TASKS_PER_REQUEST
         # None: unknown yet; False: WatchSession headers come only with the first completion.
         self._headers_early: bool | None = None
         # None = not looked for yet, False = not offered or not usable from here (or local_pipe=False).
@@ -251,29 +260,42 @@ class GrpcTransport:
     def create_tasks(
         self, session_id: str, inputs: list[bytes | None]
     ) -> tuple[list[str], FlameError | None]:
-        if self._ext is not False:
-            req = extensions_pb2.CreateTasksRequest(session_id=session_id)
-            for data in inputs:
-                item = req.inputs.add()
-                if data is not None:
-                    item.input = data
-            what = f"create {len(inputs)} tasks in session {session_id!r}"
+        """In CreateTasks calls of at most ``tasks_per_call`` inputs; a server that answers a call
+        RESOURCE_EXHAUSTED (it takes fewer tasks, or fewer bytes, per request; nothing of the call
+        was created) gets the same inputs again in calls half the size, and later calls stay that
+        small."""
+        ids: list[str] = []
+        while self._ext is not False and len(ids) < len(inputs):
+            chunk = inputs[len(ids) : len(ids) + self.tasks_per_call]
             try:
-                res = self._ext_call(self._ext_stub.CreateTasks, req, what)
+                got = self._create_batch(session_id, chunk)
             except FlameError as err:
-                return [], err
-            if res is not None:
-                ids = list(res.task_ids)
-                if len(ids) != len(inputs):
-                    return ids[: len(inputs)], InternalError(f"{what}: server answered {len(ids)} task ids")
-                return ids, None
-        ids = []
-        for data in inputs:
+                if len(chunk) > 1 and _resource_exhausted(err):
+                    self.tasks_per_call = max(1, len(chunk) // 2)
+                    continue
+                return ids, err
+            if got is None:  # no FrontendExt: one CreateTask each for the rest
+                break
+            if len(got) != len(chunk):
+                what = f"create {len(chunk)} tasks in session {session_id!r}"
+                return ids + got[: len(chunk)], InternalError(f"{what}: server answered {len(got)} task ids")
+            ids += got
+        for data in inputs[len(ids) :]:
             try:
                 ids.append(self.create_task(session_id, data).id)
             except FlameError as err:
                 return ids, err
         return ids, None
+
+    def _create_batch(self, session_id: str, inputs: list[bytes | None]) -> list[str] | None:
+        req = extensions_pb2.CreateTasksRequest(session_id=session_id)
+        for data in inputs:
+            item = req.inputs.add()
+            if data is not None:
+                item.input = data
+        what = f"create {len(inputs)} tasks in session {session_id!r}"
+        res = self._ext_call(self._ext_stub.CreateTasks, req, what)
+        return None if res is None else list(res.task_ids)
 
     def run_task(self, session_id: str, data: bytes | None) -> Task:
         if self._ext is not False:
