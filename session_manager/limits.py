@@ -30,8 +30,8 @@ class Limits:
     max_text_bytes: int = 64 * 1024  # one free-text field: command, an argument, an environment value
     max_list_items: int = 1_024  # arguments, labels or environment entries of one application
     max_spec_bytes: int = 1024 * 1024  # every string of one application spec together
-    # a node's error text (bind failure, task failure) longer than this is kept cut in the middle
-    max_message_bytes: int = 16 * 1024
+    # characters of a node's error text (bind failure, task failure) kept; longer is cut in the middle
+    max_message_chars: int = 16 * 1024
 
 
 LIMIT_NAMES = tuple(f.name for f in fields(Limits))

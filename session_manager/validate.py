@@ -185,8 +185,8 @@ def node_registration(ev: events.NodeRegistered, limits: Limits) -> None:
 
 
 def node_event(ev: events.NodeEvent, limits: Limits) -> events.NodeEvent:
-    """A node's report with its ids checked and its error text cut to ``max_message_bytes``."""
-    most = limits.max_message_bytes
+    """A node's report with its ids checked and its error text cut to ``max_message_chars``."""
+    most = limits.max_message_chars
     if isinstance(ev, events.TaskResults):
         for r in ev.outcomes:
             task_id(r.task_id)

@@ -33,5 +33,5 @@ def clip(text: str, most: int = MAX_DETAILS_CHARS) -> str:
     """``text`` when short enough, else its head and tail around an ellipsis (``most`` chars)."""
     if len(text) <= most:
         return text
-    half = max(most // 2 - 1, 1)
+    half = max((most - 3) // 2, 1)
     return f"{text[:half]} … {text[-half:]}"
