@@ -33,6 +33,7 @@ from flamepy.errors import (
     InvalidConfigError,
     InvalidStateError,
     NotFoundError,
+    TaskTimeoutError,
     UnavailableError,
 )
 from flamepy.types import (
@@ -74,6 +75,23 @@ if TYPE_CHECKING:
         update_application,
     )
     from flamepy.connection import Connection
+    from flamepy.core.service import FLAME_INSTANCE_ENDPOINT
+    from flamepy.core.types import (
+        DEFAULT_FLAME_CACHE_ENDPOINT,
+        DEFAULT_FLAME_CONF,
+        DEFAULT_FLAME_ENDPOINT,
+        ApplicationID,
+        CommonData,
+        FlameContext,
+        FlameContextRunner,
+        FlamePackage,
+        Message,
+        SessionID,
+        TaskID,
+        TaskInformer,
+        TaskInput,
+        TaskOutput,
+    )
     from flamepy.runner.decorator import function, invoke
     from flamepy.service import (
         ApplicationContext,
@@ -116,10 +134,34 @@ _LAZY: dict[str, str] = {
     "update_object": "flamepy.cache",
     "function": "flamepy.runner.decorator",
     "invoke": "flamepy.runner.decorator",
+    "FLAME_INSTANCE_ENDPOINT": "flamepy.core.service",
+    **{
+        name: "flamepy.core.types"
+        for name in (
+            "ApplicationID",
+            "CommonData",
+            "DEFAULT_FLAME_CACHE_ENDPOINT",
+            "DEFAULT_FLAME_CONF",
+            "DEFAULT_FLAME_ENDPOINT",
+            "FlameContext",
+            "FlameContextRunner",
+            "FlamePackage",
+            "Message",
+            "SessionID",
+            "TaskID",
+            "TaskInformer",
+            "TaskInput",
+            "TaskOutput",
+        )
+    },
 }
+# Subpackages that ``import flamepy`` makes available as attributes (as flamepy 0.6.0 did), on first use.
+_SUBMODULES = ("runner", "service", "util")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"flamepy.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flamepy' has no attribute {name!r}")
@@ -129,27 +171,37 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = [
+    "DEFAULT_FLAME_CACHE_ENDPOINT",
+    "DEFAULT_FLAME_CONF",
+    "DEFAULT_FLAME_ENDPOINT",
+    "FLAME_INSTANCE_ENDPOINT",
     "AlreadyExistsError",
     "Application",
     "ApplicationAttributes",
     "ApplicationContext",
+    "ApplicationID",
     "ApplicationSchema",
     "ApplicationState",
+    "CommonData",
     "Connection",
     "Event",
     "Executor",
     "ExecutorState",
+    "FlameContext",
+    "FlameContextRunner",
     "FlameError",
     "FlameErrorCode",
+    "FlamePackage",
     "FlameService",
     "InternalError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "InvalidStateError",
+    "Message",
     "Node",
     "NodeState",
     "NotFoundError",
@@ -158,12 +210,18 @@ __all__ = [
     "Session",
     "SessionAttributes",
     "SessionContext",
+    "SessionID",
     "SessionState",
     "SessionStatus",
     "Shim",
     "Task",
     "TaskContext",
+    "TaskID",
+    "TaskInformer",
+    "TaskInput",
+    "TaskOutput",
     "TaskState",
+    "TaskTimeoutError",
     "TaskWatcher",
     "TlsConfig",
     "UnavailableError",
@@ -185,7 +243,10 @@ __all__ = [
     "register_application",
     "reset_default_connection",
     "run",
+    "runner",
+    "service",
     "unregister_application",
     "update_application",
     "update_object",
+    "util",
 ]

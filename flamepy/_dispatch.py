@@ -52,8 +52,9 @@ _LIST_RECONCILE_OVER = 64  # reconcile with one ListTask stream above this many 
 class Dispatcher:
     """The background machinery of :meth:`Session.run` for one session."""
 
-    def __init__(self, session_id: str, transport: Transport) -> None:
+    def __init__(self, session_id: str, transport: Transport, application: str = "") -> None:
         self._sid = session_id
+        self._app = application
         self._transport = transport
         self._cond = threading.Condition()
         self._state: DispatchState[Future] = DispatchState(QUEUE_LIMIT)
@@ -115,7 +116,7 @@ class Dispatcher:
             if isinstance(decision, Resolve):
                 sid = self._sid
                 for fut, tid, outcome in decision.items:
-                    resolve(fut, sid, tid, outcome)
+                    resolve(fut, sid, tid, outcome, self._app)
             elif isinstance(decision, Fail):
                 for fut in decision.handles:
                     fail(fut, decision.error)

@@ -42,22 +42,31 @@ def outcome_of_task(task: Task) -> TaskCompletion:
     return TaskCompletion(task.id, task.state, task.output, task.message)
 
 
-def outcome_error(session_id: str, task_id: str, outcome: TaskCompletion) -> FlameError | None:
-    """None for a Succeed task, else the error its caller sees."""
+def where(session_id: str, application: str = "") -> str:
+    """``session S of application A``: how errors name a session."""
+    return f"session {session_id} of application {application}" if application else f"session {session_id}"
+
+
+def outcome_error(
+    session_id: str, task_id: str, outcome: TaskCompletion, application: str = ""
+) -> FlameError | None:
+    """None for a Succeed task, else the error its caller sees; the server's message (e.g. why the
+    application's service could not start) is carried unchanged after ``failed: ``."""
     reason = outcome.message or "no message"
     if outcome.state == TaskState.SUCCEED:
         return None
+    task = f"task {task_id} of {where(session_id, application)}"
     if outcome.state == TaskState.FAILED:
-        return InternalError(f"task {task_id} of session {session_id} failed: {reason}")
+        return InternalError(f"{task} failed: {reason}")
     if outcome.state == TaskState.CANCELLED:
-        return InvalidStateError(f"task {task_id} of session {session_id} was cancelled: {reason}")
-    return UnavailableError(
-        f"task {task_id} of session {session_id} is still {outcome.state.name} but its watch ended"
-    )
+        return InvalidStateError(f"{task} was cancelled: {reason}")
+    return UnavailableError(f"{task} is still {outcome.state.name} but its watch ended")
 
 
-def resolve(fut: Future, session_id: str, task_id: str, outcome: TaskCompletion) -> None:
-    err = outcome_error(session_id, task_id, outcome)
+def resolve(
+    fut: Future, session_id: str, task_id: str, outcome: TaskCompletion, application: str = ""
+) -> None:
+    err = outcome_error(session_id, task_id, outcome, application)
     try:
         if err is None:
             fut.set_result(outcome.output)

@@ -120,7 +120,7 @@ def close_session(session_id: str) -> Session:
     return default_connection().close_session(session_id)
 
 
-def register_application(name: str, app_attrs: ApplicationAttributes) -> None:
+def register_application(name: str, app_attrs: ApplicationAttributes | dict) -> None:
     default_connection().register_application(name, app_attrs)
 
 
@@ -128,7 +128,7 @@ def unregister_application(name: str) -> None:
     default_connection().unregister_application(name)
 
 
-def update_application(name: str, app_attrs: ApplicationAttributes) -> None:
+def update_application(name: str, app_attrs: ApplicationAttributes | dict) -> None:
     default_connection().update_application(name, app_attrs)
 
 

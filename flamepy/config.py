@@ -7,7 +7,10 @@ File format (see ``flame.yaml.example``)::
       - name: flame
         cluster: {endpoint: "http://127.0.0.1:8080", ca_file: null}
         cache: {endpoint: "grpc://127.0.0.1:9090", storage: null}
-        package: {excludes: ["*.log"]}
+        package: {excludes: ["*.log"], storage: null}
+        runner: {template: flmrun}
+
+``cluster.tls.ca_file`` (flamepy 0.6.0's spelling) is read like ``cluster.ca_file``.
 
 Environment overrides: FLAME_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CACHE_STORAGE, FLAME_CA_FILE;
 FLAME_CONFIG points at another file.
@@ -39,6 +42,8 @@ class FlameContext:
     cache_storage: str | None = None
     ca_file: str | None = None
     package_excludes: tuple[str, ...] = field(default_factory=tuple)
+    package_storage: str | None = None
+    runner_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,15 @@ def _context_from_file(file: Path) -> FlameContext:
     cluster = chosen.get("cluster") or {}
     cache = chosen.get("cache") or {}
     package = chosen.get("package") or {}
+    runner = chosen.get("runner") or {}
+    tls = cluster.get("tls") or {}
     return FlameContext(
         name=str(chosen.get("name", "flame")),
         endpoint=str(cluster.get("endpoint") or DEFAULT_ENDPOINT),
         cache_endpoint=str(cache.get("endpoint") or DEFAULT_CACHE_ENDPOINT),
         cache_storage=cache.get("storage"),
-        ca_file=cluster.get("ca_file"),
+        ca_file=cluster.get("ca_file") or tls.get("ca_file"),
         package_excludes=tuple(str(x) for x in package.get("excludes") or ()),
+        package_storage=package.get("storage"),
+        runner_template=runner.get("template"),
     )

@@ -12,10 +12,10 @@ and every thread using them; the set of sessions with background threads is guar
 from __future__ import annotations
 
 import logging
-import secrets
-import string
 import threading
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from flamepy import _rpc
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
@@ -24,15 +24,28 @@ from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
 from flamepy.transport.grpc import GrpcTransport
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes
+from flamepy.util import short_name
 
 log = logging.getLogger(__name__)
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def default_session_id(application: str) -> str:
     """``<application>-<6 random alphanumerics>``, the SDK's default session id."""
-    return f"{application}-{''.join(secrets.choice(_ID_ALPHABET) for _ in range(6))}"
+    return short_name(application)
+
+
+def _attrs(value: ApplicationAttributes | Mapping[str, Any]) -> ApplicationAttributes:
+    if isinstance(value, ApplicationAttributes):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return ApplicationAttributes(**value)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"invalid application attributes: {exc}") from None
+    raise InvalidArgumentError(
+        f"application attributes must be ApplicationAttributes or a dict, got {type(value).__name__}"
+    )
 
 
 def _require_name(name: object, what: str) -> str:
@@ -42,11 +55,16 @@ def _require_name(name: object, what: str) -> str:
 
 
 class Connection:
-    """A connection to the session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS)."""
+    """A connection to the session manager at ``addr`` (``http://`` plaintext, ``https://`` TLS).
+
+    The second argument is the TLS configuration (a :class:`~flamepy.tls.TlsConfig` or a CA file);
+    flamepy 0.6.0's constructor took a ready gRPC channel and stub instead, which our transport
+    layer does not take from callers (use :func:`flamepy.connect` / :meth:`connect`).
+    """
 
     def __init__(
         self,
-        endpoint: str,
+        addr: str,
         tls_config: TlsConfig | str | None = None,
         *,
         max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
@@ -54,14 +72,17 @@ class Connection:
         transport: Transport | None = None,
     ) -> None:
         if transport is None:
-            transport = GrpcTransport(
-                endpoint, tls_config, max_in_flight=max_in_flight, local_pipe=local_pipe
-            )
-        self.endpoint = endpoint
+            transport = GrpcTransport(addr, tls_config, max_in_flight=max_in_flight, local_pipe=local_pipe)
+        self.endpoint = self.addr = addr
         self.transport: Transport = transport
         self._lock = threading.Lock()
         self._sessions: set[Session] = set()
         self._closed = False
+
+    @classmethod
+    def connect(cls, addr: str, tls_config: TlsConfig | str | None = None) -> Connection:
+        """A new connection to ``addr`` (flamepy 0.6.0's spelling of ``Connection(addr, tls_config)``)."""
+        return cls(addr, tls_config)
 
     @classmethod
     def over(cls, transport: Transport) -> Connection:
@@ -133,14 +154,19 @@ class Connection:
 
     # -- applications ----------------------------------------------------------------------------
 
-    def register_application(self, name: str, attrs: ApplicationAttributes) -> None:
-        self.transport.register_application(_require_name(name, "application name"), attrs)
+    def register_application(
+        self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]
+    ) -> None:
+        """Register ``name``; ``app_attrs`` is an ApplicationAttributes or a dict of its fields."""
+        self.transport.register_application(_require_name(name, "application name"), _attrs(app_attrs))
 
     def unregister_application(self, name: str) -> None:
         self.transport.unregister_application(_require_name(name, "application name"))
 
-    def update_application(self, name: str, attrs: ApplicationAttributes) -> None:
-        self.transport.update_application(_require_name(name, "application name"), attrs)
+    def update_application(
+        self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]
+    ) -> None:
+        self.transport.update_application(_require_name(name, "application name"), _attrs(app_attrs))
 
     def get_application(self, name: str) -> Application | None:
         """The application, or None when no application has this name."""
@@ -178,7 +204,7 @@ class Connection:
 
     def _session(self, info: SessionInfo) -> Session:
         attrs, status = info
-        return Session(self, attrs, status)
+        return Session.of(self, attrs, status)
 
     # -- executors and nodes ---------------------------------------------------------------------
 

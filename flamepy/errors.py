@@ -8,6 +8,7 @@
      ├── AlreadyExistsError      ALREADY_EXISTS                                       ↔ ALREADY_EXISTS
      ├── NotFoundError           NOT_FOUND                                            ↔ NOT_FOUND
      └── UnavailableError        UNAVAILABLE       transient: server down, stream lost ↔ UNAVAILABLE
+          └── TaskTimeoutError                     a result did not come in time (also a TimeoutError)
 
 Build one from a code with :func:`error_for`. The client maps ``grpc.RpcError`` to this tree in
 exactly one place (``flamepy._rpc``); the servers map it to gRPC status codes in exactly one place.
@@ -53,7 +54,9 @@ class InvalidStateError(FlameError):
         super().__init__(FlameErrorCode.INVALID_STATE, message)
 
 
-class InvalidArgumentError(FlameError):
+class InvalidArgumentError(FlameError, ValueError):
+    """Bad input; also a ``ValueError`` (what flamepy 0.6.0 raised for a bad resource string)."""
+
     def __init__(self, message: str) -> None:
         super().__init__(FlameErrorCode.INVALID_ARGUMENT, message)
 
@@ -76,6 +79,11 @@ class NotFoundError(FlameError):
 class UnavailableError(FlameError):
     def __init__(self, message: str) -> None:
         super().__init__(FlameErrorCode.UNAVAILABLE, message)
+
+
+class TaskTimeoutError(UnavailableError, TimeoutError):
+    """A wait for a task's result ran out (``Session.invoke(..., timeout=...)``); the task may
+    still run. Also a ``TimeoutError``."""
 
 
 _BY_CODE: dict[FlameErrorCode, type[FlameError]] = {

@@ -9,18 +9,20 @@ same-host socket, FrontendExt, or plain flame.v1 on servers without it) is the t
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from flamepy import _dispatch
 from flamepy._dispatch import Dispatcher
-from flamepy._outcome import check_input, outcome_error, outcome_of_task
-from flamepy.errors import InvalidStateError
-from flamepy.transport.base import TaskWatcher
-from flamepy.types import SessionAttributes, SessionState, SessionStatus, Task
+from flamepy._outcome import check_input, outcome_error, outcome_of_task, where
+from flamepy.errors import InvalidStateError, TaskTimeoutError
+from flamepy.transport import base
+from flamepy.types import Event, SessionAttributes, SessionState, SessionStatus, Task
 
 if TYPE_CHECKING:
     from flamepy.connection import Connection
@@ -30,23 +32,104 @@ __all__ = ["Session", "TaskWatcher"]
 log = logging.getLogger(__name__)
 
 
-class Session:
-    """A session of an application on the session manager, bound to one :class:`Connection`."""
+class TaskWatcher(base.TaskWatcher):
+    """An iterator of task snapshots over ``stream`` (flamepy 0.6.0's constructor); ``cancel``
+    stops the stream (default: its own ``cancel``). ``timeout`` is the one the watch was made with."""
 
-    def __init__(self, conn: Connection, attributes: SessionAttributes, status: SessionStatus) -> None:
+    def __init__(
+        self,
+        stream: Iterable[Task],
+        timeout: float | None = None,
+        cancel: Callable[[], object] | None = None,
+    ) -> None:
+        stop = cancel if cancel is not None else getattr(stream, "cancel", lambda: None)
+        super().__init__(iter(stream), stop)
+        self.timeout = timeout
+
+
+class Session:
+    """A session of an application on the session manager, bound to one :class:`Connection`.
+
+    Made by the connection (``create_session``, ``open_session`` ...); the constructor takes
+    flamepy 0.6.0's arguments. The counters (``pending``, ``running``, ``succeed``, ``failed``) and
+    ``state`` are those of the last answer from the server (:meth:`refresh` reloads them).
+    """
+
+    id: str
+    application: str
+
+    def __init__(
+        self,
+        connection: Connection,
+        id: str,
+        application: str,
+        state: SessionState = SessionState.OPEN,
+        creation_time: int = 0,
+        pending: int = 0,
+        running: int = 0,
+        succeed: int = 0,
+        failed: int = 0,
+        completion_time: int | None = None,
+        common_data: bytes | None = None,
+        events: list[Event] | tuple[Event, ...] | None = None,
+    ) -> None:
+        attrs = SessionAttributes(application, id, common_data)
+        status = SessionStatus(
+            SessionState(state), creation_time, completion_time, pending, running, succeed, failed,
+            events=tuple(events or ()),
+        )
+        self._setup(connection, attrs, status)
+
+    @classmethod
+    def of(cls, conn: Connection, attributes: SessionAttributes, status: SessionStatus) -> Session:
+        """The session described by the server's answer."""
+        ssn = cls.__new__(cls)
+        ssn._setup(conn, attributes, status)
+        return ssn
+
+    def _setup(self, conn: Connection, attributes: SessionAttributes, status: SessionStatus) -> None:
         self._conn = conn
         self._transport = conn.transport
-        self.id: str = attributes.id or ""
-        self.application: str = attributes.application
+        self.id = attributes.id or ""
+        self.application = attributes.application
         self.attributes = attributes
         self.status = status
         self._lock = threading.Lock()
+        self.mutex = self._lock
         self._dispatcher: Dispatcher | None = None
         self._closed = False
 
     @property
     def state(self) -> SessionState:
         return self.status.state
+
+    @property
+    def creation_time(self) -> int:
+        return self.status.creation_time
+
+    @property
+    def completion_time(self) -> int | None:
+        return self.status.completion_time
+
+    @property
+    def pending(self) -> int:
+        return self.status.pending
+
+    @property
+    def running(self) -> int:
+        return self.status.running
+
+    @property
+    def succeed(self) -> int:
+        return self.status.succeed
+
+    @property
+    def failed(self) -> int:
+        return self.status.failed
+
+    @property
+    def events(self) -> list[Event]:
+        return list(self.status.events)
 
     @property
     def connection(self) -> Connection:
@@ -73,19 +156,35 @@ class Session:
 
     def list_tasks(self) -> TaskWatcher:
         """Every task of the session, in id order (streamed)."""
-        return self._transport.list_tasks(self.id)
+        found = self._transport.list_tasks(self.id)
+        return TaskWatcher(found, None, found.cancel)
 
     def watch_task(self, task_id: str, timeout: float | None = None) -> TaskWatcher:
         """Snapshots of the task each time its state changes, ending at the terminal one."""
-        return self._transport.watch_task(self.id, str(task_id), timeout)
+        found = self._transport.watch_task(self.id, str(task_id), timeout)
+        return TaskWatcher(found, timeout, found.cancel)
 
-    def invoke(self, input_data: bytes | bytearray | memoryview | None) -> bytes | None:
-        """Run one task and return its output; a Failed task raises its service's message."""
-        task = self._transport.run_task(self.id, check_input(input_data))
-        err = outcome_error(self.id, task.id, outcome_of_task(task))
-        if err is not None:
-            raise err
-        return task.output
+    def invoke(
+        self, input_data: bytes | bytearray | memoryview | None, timeout: float | None = None
+    ) -> bytes | None:
+        """Run one task and return its output; a Failed task raises an InternalError naming the
+        session, the application and the server's message. With ``timeout`` (seconds), waiting
+        longer raises :class:`~flamepy.errors.TaskTimeoutError` (the task may still run)."""
+        data = check_input(input_data)
+        if timeout is None:
+            task = self._transport.run_task(self.id, data)
+            err = outcome_error(self.id, task.id, outcome_of_task(task), self.application)
+            if err is not None:
+                raise err
+            return task.output
+        fut = self.run(data)
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TaskTimeoutError(
+                f"no result from {where(self.id, self.application)} within {timeout} s; "
+                "the task may still run"
+            ) from None
 
     # -- many tasks ------------------------------------------------------------------------------
 
@@ -105,7 +204,7 @@ class Session:
                 raise InvalidStateError(f"session {self.id!r} is closed")
             if self._dispatcher is None:
                 self._conn.track(self)
-                self._dispatcher = Dispatcher(self.id, self._transport)
+                self._dispatcher = Dispatcher(self.id, self._transport, self.application)
                 self._dispatcher.start()
             return self._dispatcher
 

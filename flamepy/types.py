@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flamepy.errors import InvalidArgumentError
 
@@ -97,13 +98,17 @@ def format_memory(num: int) -> str:
 class ResourceRequirement:
     """CPU cores, memory in bytes and whole GPUs an executor needs."""
 
-    cpu: int = 1
+    cpu: int = 0
     memory: int = 0
     gpu: int = 0
 
     @classmethod
-    def from_string(cls, text: str) -> ResourceRequirement:
-        """Parse ``"cpu=1,mem=1g,gpu=0"`` (any subset, any order)."""
+    def from_string(cls, s: str) -> ResourceRequirement:
+        """Parse ``"cpu=1,mem=1g,gpu=0"`` (any subset, any order; an omitted resource is 0).
+
+        A malformed string raises :class:`~flamepy.errors.InvalidArgumentError`, which is also a
+        ``ValueError`` (what flamepy 0.6.0 raised)."""
+        text = s
         if not isinstance(text, str):
             raise InvalidArgumentError(f"resource requirement must be a string, got {type(text).__name__}")
         values: dict[str, int] = {}
@@ -157,7 +162,7 @@ def _non_negative_int(text: str, key: str, value: str) -> int:
 class Event:
     code: int
     message: str | None = None
-    creation_time: int = 0  # ms since epoch
+    creation_time: int | None = None  # ms since epoch; None: not known
 
 
 @dataclass(frozen=True)
@@ -186,24 +191,89 @@ class ApplicationAttributes:
     installer: str | None = None
 
 
-@dataclass(frozen=True)
+_APP_FIELDS = tuple(ApplicationAttributes.__dataclass_fields__)
+
+
+def _value_class(cls: type) -> type:
+    """A frozen dataclass with its own ``__init__`` (type checkers see a plain class)."""
+    return dataclass(frozen=True, init=False)(cls)
+
+
+@(_value_class if not TYPE_CHECKING else (lambda cls: cls))
 class Application:
+    """A registered application: its id and name, state, creation time (ms since epoch) and every
+    ApplicationSpec field as an attribute (``app.url``, ``app.command`` ...), as flamepy 0.6.0 has it.
+
+    Both constructor forms work: 0.6.0's ``Application(id, name, state, creation_time, shim=...,
+    ...)`` and ours, ``Application(name, attributes, state, creation_time)`` (or
+    ``attributes=`` by keyword). :attr:`attributes` gives the spec fields back as one value. An
+    unset ``shim`` reads as ``Shim.HOST`` and unset ``arguments`` as ``[]``.
+    """
+
+    if TYPE_CHECKING:
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    id: str
     name: str
-    attributes: ApplicationAttributes
-    state: ApplicationState = ApplicationState.ENABLED
-    creation_time: int = 0
+    state: ApplicationState
+    creation_time: int
+    shim: Shim
+    image: str | None
+    description: str | None
+    labels: list[str] | None
+    command: str | None
+    arguments: list[str]
+    environments: dict[str, str] | None
+    working_directory: str | None
+    max_instances: int | None
+    delay_release: int | None
+    schema: ApplicationSchema | None
+    url: str | None
+    installer: str | None
+    attributes: ApplicationAttributes  # the spec fields as one value (as registered)
 
-    @property
-    def command(self) -> str | None:
-        return self.attributes.command
-
-    @property
-    def arguments(self) -> list[str]:
-        return list(self.attributes.arguments or [])
-
-    @property
-    def shim(self) -> Shim:
-        return self.attributes.shim or Shim.HOST
+    def __init__(
+        self,
+        id: str | None = None,
+        name: str | ApplicationAttributes | None = None,
+        state: ApplicationState = ApplicationState.ENABLED,
+        creation_time: int = 0,
+        shim: Shim | None = None,
+        image: str | None = None,
+        description: str | None = None,
+        labels: list[str] | None = None,
+        command: str | None = None,
+        arguments: list[str] | None = None,
+        environments: dict[str, str] | None = None,
+        working_directory: str | None = None,
+        max_instances: int | None = None,
+        delay_release: int | None = None,
+        schema: ApplicationSchema | None = None,
+        url: str | None = None,
+        installer: str | None = None,
+        *,
+        attributes: ApplicationAttributes | None = None,
+    ) -> None:
+        if isinstance(name, ApplicationAttributes):  # ours, positionally: (name, attributes, ...)
+            name, attributes = None, name
+        ident = id if id is not None else name
+        if ident is None:
+            raise InvalidArgumentError("an Application needs a name")
+        values = dict(locals())
+        if attributes is not None:
+            values.update(attributes.__dict__)
+        values["shim"] = Shim(values["shim"]) if values["shim"] is not None else Shim.HOST
+        values["arguments"] = list(values["arguments"] or [])
+        setter = object.__setattr__
+        setter(self, "id", ident)
+        setter(self, "name", name if name is not None else ident)
+        setter(self, "state", ApplicationState(state))
+        setter(self, "creation_time", creation_time)
+        for key in _APP_FIELDS:
+            setter(self, key, values[key])
+        if attributes is None:
+            attributes = ApplicationAttributes(**{key: values[key] for key in _APP_FIELDS})
+        setter(self, "attributes", attributes)
 
 
 @dataclass(frozen=True)
@@ -212,18 +282,28 @@ class ApplicationContext:
     OnSessionEnter (the executor sends it, ``flamepy.run`` hands it to the service)."""
 
     name: str
-    shim: Shim = Shim.HOST
     image: str | None = None
     command: str | None = None
     working_directory: str | None = None
     url: str | None = None
+    shim: Shim = Shim.HOST
     installer: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
 
     @classmethod
     def of(cls, app: Application) -> ApplicationContext:
         """The context of a registered application."""
-        a = app.attributes
-        return cls(app.name, app.shim, a.image, a.command, a.working_directory, a.url, a.installer)
+        return cls(
+            app.name,
+            app.image,
+            app.command,
+            app.working_directory,
+            app.url,
+            app.shim,
+            app.installer,
+        )
 
 
 @dataclass(frozen=True)
@@ -234,8 +314,8 @@ class SessionAttributes:
     min_instances: int = 0
     max_instances: int | None = None
     batch_size: int = 1
-    priority: int = 0
     resreq: ResourceRequirement | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,9 +336,9 @@ class Task:
     id: str
     session_id: str
     state: TaskState
+    creation_time: int = 0
     input: bytes | None = None
     output: bytes | None = None
-    creation_time: int = 0
     completion_time: int | None = None
     events: tuple[Event, ...] = field(default_factory=tuple)
 
@@ -283,7 +363,7 @@ class Executor:
     node: str
     state: ExecutorState
     session_id: str | None = None
-    resreq: ResourceRequirement = ResourceRequirement()
+    resreq: ResourceRequirement = ResourceRequirement(cpu=1)
     shim: Shim = Shim.HOST
 
 

@@ -26,8 +26,9 @@ from flamepy.cache.api import (
     upload_object,
 )
 from flamepy.cache.client import CacheClient
-from flamepy.common.cache_keys import WILDCARD_SESSION, ObjectKey
-from flamepy.common.cache_types import DeltaInfo, Encoding, ObjectInfo, ObjectRef, TransferStats
+from flamepy.cache.refs import ObjectKey, ObjectRef
+from flamepy.common.cache_keys import WILDCARD_SESSION
+from flamepy.common.cache_types import DeltaInfo, Encoding, ObjectInfo, TransferStats
 
 __all__ = [
     "WILDCARD_SESSION",

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from flamepy.cache import refs
 from flamepy.cache.codec import decode, encode
 from flamepy.cache.local import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, Held, LocalCache
 from flamepy.common.cache_convert import CHUNK_BYTES
@@ -106,7 +107,7 @@ class CacheClient:
         return str(ObjectKey.parse(ref.key))
 
     def _ref(self, info: ObjectInfo) -> ObjectRef:
-        return ObjectRef(self.endpoint, info.key, info.version)
+        return refs.ObjectRef(self.endpoint, info.key, info.version)
 
     # -- same-host file hand-over --------------------------------------------------------------
 

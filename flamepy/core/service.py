@@ -1,4 +1,5 @@
-"""The service runtime: host a :class:`FlameService` on ``flame.v1.Instance`` for an executor.
+"""The service runtime (``flamepy.core.service``, re-exported by ``flamepy.service`` and ``flamepy``):
+host a :class:`FlameService` on ``flame.v1.Instance`` for an executor.
 
 The executor starts the service process with ``FLAME_INSTANCE_ENDPOINT``: the bare path of the Unix
 socket to serve on, as Flame's executors pass it (``unix:///path`` and ``unix:path`` are accepted
@@ -13,47 +14,72 @@ service one at a time whichever way it came.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import logging
 import os
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flamepy.errors import InvalidConfigError
+import grpc
+
+from flamepy.errors import FlameError, InternalError, InvalidConfigError
+from flamepy.proto import shim_pb2_grpc
 from flamepy.types import ApplicationContext
+
+__all__ = [
+    "FLAME_INSTANCE_ENDPOINT",
+    "ApplicationContext",
+    "FlameInstanceServer",
+    "FlameInstanceServicer",
+    "FlameService",
+    "SessionContext",
+    "TaskContext",
+    "TraceFn",
+    "run",
+    "socket_path",
+]
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "FLAME_INSTANCE_ENDPOINT"
+FLAME_INSTANCE_ENDPOINT = "FLAME_INSTANCE_ENDPOINT"  # the environment variable's name
+ENDPOINT_ENV = FLAME_INSTANCE_ENDPOINT
 LOG_ENV = "FLAME_LOG"
 STOP_GRACE_S = 2.0
 
 
+@dataclass
 class SessionContext:
-    """The session a service instance is bound to."""
+    """The session a service instance is bound to: its id, its application (an
+    :class:`ApplicationContext`; ``str()`` of it is the name) and :meth:`common_data`."""
 
-    def __init__(
-        self,
-        session_id: str,
-        application: ApplicationContext,
-        common_data: bytes | None = None,
-    ) -> None:
-        self.session_id = session_id
-        self.application_context = application
-        self._common_data = common_data
+    _common_data: bytes | None
+    session_id: str
+    application: ApplicationContext = field(default_factory=lambda: ApplicationContext(""))
 
     @property
-    def application(self) -> str:
-        """The application's name."""
-        return self.application_context.name
+    def application_context(self) -> ApplicationContext:
+        """The same as :attr:`application` (the name this SDK used before)."""
+        return self.application
 
     def common_data(self) -> bytes | None:
         return self._common_data
 
-    def __repr__(self) -> str:
-        return f"SessionContext(session_id={self.session_id!r}, application={self.application!r})"
+
+class TraceFn:
+    """A context manager that logs entering and leaving ``name`` at debug level."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> TraceFn:
+        log.debug("%s: enter", self.name)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        log.debug("%s: leave", self.name)
 
 
 @dataclass(frozen=True)
@@ -98,9 +124,9 @@ def _session_enter(service: FlameService, request: Any) -> Any:
     from flamepy.proto import types_pb2
 
     ctx = SessionContext(
-        session_id=request.session_id,
-        application=app_context_from_pb(request.application),
-        common_data=request.common_data if request.HasField("common_data") else None,
+        request.common_data if request.HasField("common_data") else None,
+        request.session_id,
+        app_context_from_pb(request.application),
     )
     log.info("entering session %s of %s", ctx.session_id, ctx.application)
     try:
@@ -144,26 +170,26 @@ def _session_leave(service: FlameService, left: threading.Event) -> Any:
     return types_pb2.Result(return_code=0)
 
 
-def _make_servicer(service: FlameService, left: threading.Event) -> Any:
-    """The Instance servicer; one call into ``service`` at a time (gRPC or the task pipe)."""
-    from flamepy.proto import shim_pb2_grpc
+class FlameInstanceServicer(shim_pb2_grpc.InstanceServicer):
+    """``flame.v1.Instance`` over a :class:`FlameService`: one call into the service at a time,
+    whichever way it came (gRPC or the task pipe). ``left`` is set after OnSessionLeave."""
 
-    one_at_a_time = threading.Lock()
+    def __init__(self, service: FlameService) -> None:
+        self._service = service
+        self._one_at_a_time = threading.Lock()
+        self.left = threading.Event()
 
-    class _InstanceServicer(shim_pb2_grpc.InstanceServicer):
-        def OnSessionEnter(self, request, context):
-            with one_at_a_time:
-                return _session_enter(service, request)
+    def OnSessionEnter(self, request: Any, context: Any) -> Any:
+        with self._one_at_a_time:
+            return _session_enter(self._service, request)
 
-        def OnTaskInvoke(self, request, context):
-            with one_at_a_time:
-                return _task_invoke(service, request)
+    def OnTaskInvoke(self, request: Any, context: Any) -> Any:
+        with self._one_at_a_time:
+            return _task_invoke(self._service, request)
 
-        def OnSessionLeave(self, request, context):
-            with one_at_a_time:
-                return _session_leave(service, left)
-
-    return _InstanceServicer()
+    def OnSessionLeave(self, request: Any, context: Any) -> Any:
+        with self._one_at_a_time:
+            return _session_leave(self._service, self.left)
 
 
 def socket_path(endpoint: str | None) -> Path:
@@ -194,41 +220,58 @@ def _configure_logging() -> None:
     root.setLevel(level)
 
 
+class FlameInstanceServer:
+    """Serves a :class:`FlameService` on the Unix socket of ``FLAME_INSTANCE_ENDPOINT``.
+
+    :meth:`start` serves until OnSessionLeave, then stops and returns (0.6.0's server never
+    returned; the executor had to kill it). :meth:`stop` stops it early, from another thread."""
+
+    def __init__(self, service: FlameService, endpoint: str | None = None) -> None:
+        if not isinstance(service, FlameService):
+            raise InvalidConfigError(f"flamepy.run() needs a FlameService, got {type(service).__name__}")
+        self._service = service
+        self._endpoint = endpoint
+        self._servicer = FlameInstanceServicer(service)
+
+    def start(self) -> None:
+        path = socket_path(self._endpoint if self._endpoint is not None else os.environ.get(ENDPOINT_ENV))
+        _configure_logging()
+        if path.exists() and path.is_socket():
+            path.unlink()
+        pipe = _start_task_pipe(self._servicer)  # before gRPC serves: the executor looks for it then
+        server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        shim_pb2_grpc.add_InstanceServicer_to_server(self._servicer, server)
+        try:
+            server.add_insecure_port(f"unix:{path}")
+        except RuntimeError as exc:
+            if pipe is not None:
+                pipe.close()
+            raise InvalidConfigError(f"cannot listen on unix socket {path}: {exc}") from exc
+        server.start()
+        name = type(self._service).__name__
+        log.info("service %s listening on unix:%s", name, path)
+        try:
+            self._servicer.left.wait()
+        finally:
+            if pipe is not None:
+                pipe.close()
+            # the grace lets the OnSessionLeave answer reach the executor
+            server.stop(STOP_GRACE_S).wait()
+            log.info("service %s stopped", name)
+
+    def stop(self) -> None:
+        """Make :meth:`start` return (as if the executor had said OnSessionLeave)."""
+        self._servicer.left.set()
+
+
 def run(service: FlameService, endpoint: str | None = None) -> None:
     """Serve ``service`` on the Unix socket of ``FLAME_INSTANCE_ENDPOINT`` until OnSessionLeave."""
-    import concurrent.futures
-
-    import grpc
-
-    from flamepy.proto import shim_pb2_grpc
-
-    if not isinstance(service, FlameService):
-        raise InvalidConfigError(f"flamepy.run() needs a FlameService, got {type(service).__name__}")
-    path = socket_path(endpoint if endpoint is not None else os.environ.get(ENDPOINT_ENV))
-    _configure_logging()
-    if path.exists() and path.is_socket():
-        path.unlink()
-    left = threading.Event()
-    servicer = _make_servicer(service, left)
-    pipe = _start_task_pipe(servicer)  # before gRPC serves: the executor looks for it then
-    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=1))
-    shim_pb2_grpc.add_InstanceServicer_to_server(servicer, server)
     try:
-        server.add_insecure_port(f"unix:{path}")
-    except RuntimeError as exc:
-        if pipe is not None:
-            pipe.close()
-        raise InvalidConfigError(f"cannot listen on unix socket {path}: {exc}") from exc
-    server.start()
-    log.info("service %s listening on unix:%s", type(service).__name__, path)
-    try:
-        left.wait()
-    finally:
-        if pipe is not None:
-            pipe.close()
-        # the grace lets the OnSessionLeave answer reach the executor
-        server.stop(STOP_GRACE_S).wait()
-        log.info("service %s stopped", type(service).__name__)
+        FlameInstanceServer(service, endpoint).start()
+    except FlameError:
+        raise
+    except OSError as exc:
+        raise InternalError(f"failed to start the instance server: {exc}") from exc
 
 
 def _start_task_pipe(servicer: Any) -> Any:

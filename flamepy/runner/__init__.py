@@ -9,7 +9,9 @@
 
 Pieces: :class:`Runner` (package, register, services, close), :class:`RunnerService` (the remote
 callable), :class:`ObjectFuture` (the result of a call, inline or in the object cache),
-:func:`get_data` (decode task data), ``@function`` / :func:`invoke` (the decorator and run-a-file
+:func:`get_data` (decode task data), flamepy 0.6.0's :class:`RunnerContext`,
+:class:`RunnerRequest`, :class:`SessionContext` (choose a service's session id) and
+:class:`ObjectFutureIterator`, ``@function`` / :func:`invoke` (the decorator and run-a-file
 helpers, also exported as ``flamepy.function`` / ``flamepy.invoke``). The service side is
 :mod:`flamepy.runner.runpy`.
 """
@@ -18,17 +20,26 @@ from __future__ import annotations
 
 from flamepy.runner.codec import RemoteError, get_data
 from flamepy.runner.decorator import RemoteFunction, function, invoke, shutdown
-from flamepy.runner.future import ObjectFuture
-from flamepy.runner.runner import PackageUpload, Runner, current_runner
-from flamepy.runner.service import RunnerService
+from flamepy.runner.future import ObjectFuture, ObjectFutureIterator
+from flamepy.runner.helper import ErrorType, RunnerError
+from flamepy.runner.runner import PackageUpload, Runner, RunnerService, current_runner
+from flamepy.runner.runpy import FlameRunpyService
+from flamepy.runner.types import RunnerContext, RunnerRequest, SessionContext
 
 __all__ = [
+    "ErrorType",
+    "FlameRunpyService",
     "ObjectFuture",
+    "ObjectFutureIterator",
     "PackageUpload",
     "RemoteError",
     "RemoteFunction",
     "Runner",
+    "RunnerContext",
+    "RunnerError",
+    "RunnerRequest",
     "RunnerService",
+    "SessionContext",
     "current_runner",
     "function",
     "get_data",

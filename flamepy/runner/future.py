@@ -18,7 +18,7 @@ from typing import Any
 
 from flamepy.errors import FlameError, InternalError
 from flamepy.runner import codec
-from flamepy.runner.store import ObjectStore
+from flamepy.runner.store import CacheStore, ObjectStore
 
 _UNSET: Any = object()
 _FAILED_PREFIX = " failed: "
@@ -27,9 +27,9 @@ _FAILED_PREFIX = " failed: "
 class ObjectFuture:
     """A handle on the result of a remote call (see the module docstring)."""
 
-    def __init__(self, future: Future, store: ObjectStore, key_prefix: str = "") -> None:
+    def __init__(self, future: Future, store: ObjectStore | None = None, key_prefix: str = "") -> None:
         self._future = future
-        self._store = store
+        self._store = store if store is not None else CacheStore()
         self._key_prefix = key_prefix  # where ref() puts a small result
         self._lock = threading.Lock()
         self._ref: Any = _UNSET
@@ -158,6 +158,19 @@ def wait_all(futures: Iterable[ObjectFuture], timeout: float | None = None) -> b
     """Wait for every call; False if ``timeout`` passed first."""
     _, not_done = concurrent.futures.wait([f.future for f in futures], timeout=timeout)
     return not not_done
+
+
+class ObjectFutureIterator:
+    """Iterates ``futures`` in the order their calls finish."""
+
+    def __init__(self, futures: Iterable[ObjectFuture], timeout: float | None = None) -> None:
+        self._items = select(futures, timeout)
+
+    def __iter__(self) -> ObjectFutureIterator:
+        return self
+
+    def __next__(self) -> ObjectFuture:
+        return next(self._items)
 
 
 def select(futures: Iterable[ObjectFuture], timeout: float | None = None) -> Iterator[ObjectFuture]:

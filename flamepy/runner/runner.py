@@ -4,12 +4,13 @@
         svc = runner.service(add)
         print(svc(1, 2).get())
 
-Start (``__enter__``): package the working directory (see :mod:`flamepy.runner.package`); the
-package is content-addressed in the cache under ``flmrun/packages/<digest>`` and uploaded only
-when that digest is not there yet, and it is kept after the Runner closes so that re-running
-unchanged code uploads nothing (``delete_objects("flmrun/packages")`` clears them). Then register
-application ``name`` as a copy of the ``flmrun`` template with the package in its ``url`` and
-environment, unless it exists (``fail_if_exists=True`` → AlreadyExistsError; otherwise it is
+Start (on first use — :meth:`Runner.service`, :meth:`Runner.put_object` — or ``__enter__``; an
+interpreter exit closes a Runner left open): package the working directory (see
+:mod:`flamepy.runner.package`), content-addressed in the cache under ``flmrun/packages/<digest>``
+and uploaded only when that digest is not there yet; it is kept after the Runner closes, so
+re-running unchanged code uploads nothing (``delete_objects("flmrun/packages")`` clears them). Then
+register application ``name`` as a copy of the template (``flmrun``) with the package in its ``url``
+and environment, unless it exists (``fail_if_exists=True`` → AlreadyExistsError; otherwise it is
 reused and left in place).
 
 Each :meth:`Runner.service` is one session; the callable is stored in the cache under the
@@ -23,6 +24,8 @@ arguments finish later. Thread-safe.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import logging
 import tempfile
@@ -45,17 +48,29 @@ from flamepy.errors import (
     NotFoundError,
 )
 from flamepy.runner import codec, future
-from flamepy.runner.codec import PackageInfo, ServiceKind, ServiceSpec
-from flamepy.runner.future import ObjectFuture
+from flamepy.runner.codec import PackageInfo, ServiceSpec
+from flamepy.runner.future import ObjectFuture, ObjectFutureIterator
 from flamepy.runner.package import build_archive, collect_files, package_digest
-from flamepy.runner.service import RunnerService, kind_of, public_methods
+from flamepy.runner.service import RemoteService, kind_of, public_methods
 from flamepy.runner.store import CacheStore, ObjectStore
+from flamepy.runner.types import RunnerContext
 from flamepy.tls import TlsConfig
 from flamepy.types import ResourceRequirement
+
+__all__ = [
+    "ObjectFuture",
+    "ObjectFutureIterator",
+    "PackageUpload",
+    "Runner",
+    "RunnerService",
+    "current_runner",
+]
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_APPLICATION = "flmrun"
+PYTHON_VERSION_ENV = "FLAME_PYTHON_VERSION"
+DEPENDENCIES_ENV = "FLAME_RUNNER_DEPENDENCIES"
 PACKAGE_PREFIX = "flmrun/packages"
 PACKAGE_ENV = "FLAME_RUNNER_PACKAGE"
 DIGEST_ENV = "FLAME_RUNNER_PACKAGE_DIGEST"
@@ -88,6 +103,8 @@ class Runner:
         self,
         name: str,
         fail_if_exists: bool = False,
+        dependencies: list[str] | None = None,
+        python_version: str | None = None,
         *,
         root: str | Path | None = None,
         context: FlameContext | None = None,
@@ -97,13 +114,15 @@ class Runner:
             raise InvalidArgumentError(f"Runner name must be a non-empty string, got {name!r}")
         self.name = name
         self.fail_if_exists = fail_if_exists
+        self.dependencies = list(dependencies or [])
+        self.python_version = python_version
         self.root = Path(root) if root is not None else Path.cwd()
         self._context = context
         self._store: ObjectStore | None = store
         self._conn: Connection | None = None
         self._lock = threading.Lock()
-        self._services: list[RunnerService] = []
-        self._by_key: dict[object, RunnerService] = {}
+        self._services: list[RemoteService] = []
+        self._by_key: dict[object, RemoteService] = {}
         self._submitter: ThreadPoolExecutor | None = None
         self._registered = False
         self._state = "new"  # new → open → closed
@@ -148,6 +167,7 @@ class Runner:
             self._state = "open"
         with _active_lock:
             _active.append(self)
+        atexit.register(self.close)
         log.info(
             "runner %s: package %s (%d files, %s), application %s",
             self.name,
@@ -171,6 +191,7 @@ class Runner:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
+        atexit.unregister(self.close)
         for svc in services:
             _quietly(svc.close, f"close session {svc.session_id}")
         if self._submitter is not None:
@@ -183,6 +204,17 @@ class Runner:
             if self._registered:
                 _quietly(lambda: conn.unregister_application(self.name), "unregister")
             conn.close()
+
+    @property
+    def template(self) -> str:
+        """The application this Runner's application copies (``runner.template``, default flmrun)."""
+        ctx = self._context or load_context()
+        return ctx.runner_template or TEMPLATE_APPLICATION
+
+    def put_object(self, obj: Any) -> Any:
+        """Store ``obj`` where every service of this Runner can read it (``<name>/shared``)."""
+        _, store, _ = self._open_parts()
+        return store.put(f"{self.name}/shared", obj)
 
     @property
     def registered(self) -> bool:
@@ -200,19 +232,12 @@ class Runner:
     ) -> RunnerService:
         """A remote service of a function or class (stateless) or an object (stateful, one instance)."""
         conn, store, submitter = self._open_parts()
-        if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
-            raise InvalidArgumentError(f"warmup must be a non-negative integer, got {warmup!r}")
+        scaling = RunnerContext(execution_object, autoscale=autoscale, warmup=warmup)
+        min_instances, max_instances = scaling.min_instances, scaling.max_instances
         kind = kind_of(execution_object)
-        if kind is ServiceKind.OBJECT:
-            if autoscale:
-                raise InvalidArgumentError("an object instance is stateful: it cannot autoscale")
-            min_instances, max_instances = 1, 1
-        elif autoscale is None or autoscale:
-            min_instances, max_instances = warmup, None
-        else:
-            min_instances = max_instances = max(warmup, 1)
         name = _display_name(execution_object)
-        session_id = default_session_id(self.name)
+        chosen = getattr(execution_object, "_session_context", None)
+        session_id = getattr(chosen, "session_id", None) or default_session_id(self.name)
         prefix = f"{self.name}/{session_id}"
         object_ref = store.put(prefix, execution_object)
         assert self.package is not None
@@ -225,7 +250,8 @@ class Runner:
         except BaseException:
             _quietly(lambda: store.delete(prefix), "delete objects")
             raise
-        svc = RunnerService(session, kind, name, public_methods(execution_object, kind), store, submitter)
+        methods = public_methods(execution_object, kind)
+        svc: RunnerService = RunnerService.attach(session, kind, name, methods, store, submitter)
         with self._lock:
             if self._state != "open":
                 _quietly(session.close, f"close session {session_id}")
@@ -233,7 +259,7 @@ class Runner:
             self._services.append(svc)
         return svc
 
-    def service_for(self, key: object, execution_object: Any, **options: Any) -> RunnerService:
+    def service_for(self, key: object, execution_object: Any, **options: Any) -> RemoteService:
         """The service made for ``key`` by an earlier call, else a new :meth:`service` remembered
         under ``key`` (how ``@flamepy.function`` reuses one session per function and Runner)."""
         with self._lock:
@@ -269,29 +295,40 @@ class Runner:
     # -- internals -------------------------------------------------------------------------------
 
     def _open_parts(self) -> tuple[Connection, ObjectStore, ThreadPoolExecutor]:
+        """The open Runner's parts; a new Runner starts here (first use)."""
+        with self._lock:
+            state = self._state
+        if state == "new":
+            with contextlib.suppress(InvalidStateError):  # another thread started it meanwhile
+                self.start()
         with self._lock:
             if self._state != "open":
-                raise InvalidStateError(f"Runner {self.name!r} is not open (use it as a context manager)")
+                raise InvalidStateError(f"Runner {self.name!r} is {self._state}")
         assert self._conn is not None and self._store is not None and self._submitter is not None
         return self._conn, self._store, self._submitter
 
     def _register(self, conn: Connection, package: PackageUpload) -> bool:
         """Register ``name`` from the template; False when someone else registered it meanwhile."""
-        template = conn.get_application(TEMPLATE_APPLICATION)
+        template_name = self.template
+        template = conn.get_application(template_name)
         if template is None:
             raise NotFoundError(
-                f"the Runner template application {TEMPLATE_APPLICATION!r} is not registered "
+                f"the Runner template application {template_name!r} is not registered "
                 "on this cluster; register it (it runs `python -m flamepy.runner.runpy`)"
             )
         base = template.attributes
+        extra = {PYTHON_VERSION_ENV: self.python_version} if self.python_version else {}
+        if self.dependencies:
+            extra[DEPENDENCIES_ENV] = " ".join(self.dependencies)
         attrs = dataclasses.replace(
             base,
-            description=f"Runner application {self.name} (from {TEMPLATE_APPLICATION})",
+            description=f"Runner application {self.name} (from {template_name})",
             url=f"{package.ref.endpoint}/{package.ref.key}",
             environments={
                 **(base.environments or {}),
                 PACKAGE_ENV: package.ref.key,
                 DIGEST_ENV: package.digest,
+                **extra,
             },
         )
         try:
@@ -301,6 +338,40 @@ class Runner:
                 raise
             return False
         return True
+
+
+class RunnerService(RemoteService):
+    """The remote handle :meth:`Runner.service` returns. Made directly (flamepy 0.6.0's way),
+    ``RunnerService(app, obj, ...)`` is a service of application ``app`` through this process's
+    open Runner of that name, or through a new Runner that :meth:`close` also closes."""
+
+    def __init__(
+        self,
+        app: str,
+        execution_object: Any,
+        autoscale: bool | None = None,
+        warmup: int = 0,
+        resreq: ResourceRequirement | str | None = None,
+    ) -> None:
+        runner = _open_runner(app)
+        owned = runner is None
+        if runner is None:
+            runner = Runner(app)
+        made = runner.service(execution_object, autoscale, warmup, resreq)
+        self.__dict__.update(made.__dict__)
+        self._owner = runner if owned else None
+
+    def close(self) -> None:
+        """Close the session (and the Runner this handle made, if it made one)."""
+        super().close()
+        owner = self.__dict__.get("_owner")
+        if owner is not None:
+            owner.close()
+
+
+def _open_runner(name: str) -> Runner | None:
+    with _active_lock:
+        return next((r for r in reversed(_active) if r.name == name), None)
 
 
 def _upload_package(store: ObjectStore, root: Path, excludes: tuple[str, ...]) -> PackageUpload:

@@ -24,20 +24,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flamepy.core.service import FlameService, SessionContext, TaskContext
 from flamepy.errors import InvalidArgumentError
 from flamepy.runner import codec
 from flamepy.runner.codec import Call, CallFailed, CallRef, ErrorInfo, PackageInfo, ServiceKind, ServiceSpec
 from flamepy.runner.package import extract_package
 from flamepy.runner.store import CacheStore, ObjectStore
-from flamepy.service import FlameService, SessionContext, TaskContext
+from flamepy.runner.types import RunnerRequest
+
+__all__ = ["MAX_PARALLEL_RESOLVE", "FlameRunpyService", "RunnerRuntime", "main"]
 
 log = logging.getLogger(__name__)
+
+# flamepy 0.6.0 fetched up to this many ObjectRef arguments of a call at once; we fetch them one
+# after the other (each is one streamed get from the cache).
+MAX_PARALLEL_RESOLVE = 8
 
 WORK_DIR_ENV = "FLAME_RUNNER_WORK_DIR"
 _UNSET: Any = object()
 
 
-class RunnerRuntime(FlameService):
+class FlameRunpyService(FlameService):
+    """The ``flmrun`` service: runs the calls of Runner sessions (see the module docstring)."""
+
     def __init__(
         self,
         store_factory: Callable[[], ObjectStore] = CacheStore,
@@ -93,7 +102,7 @@ class RunnerRuntime(FlameService):
     # -- loading ---------------------------------------------------------------------------------
 
     def _app(self) -> str:
-        return self._context.application if self._context is not None else "unknown"
+        return self._context.application.name if self._context is not None else "unknown"
 
     def _get_store(self) -> ObjectStore:
         if self._store is None:
@@ -140,6 +149,8 @@ class RunnerRuntime(FlameService):
         value = codec.get_data(data)
         if isinstance(value, CallRef):
             value = store.get(value.ref)
+        if isinstance(value, RunnerRequest):
+            value = value.to_call()
         if not isinstance(value, Call):
             raise InvalidArgumentError(f"task input is {type(value).__name__}, not a Runner call")
         return value
@@ -163,10 +174,13 @@ def _fetch(store: ObjectStore, value: object) -> object:
     return store.get(value) if store.is_ref(value) else codec.KEEP
 
 
-def main() -> None:
-    from flamepy.service import run
+RunnerRuntime = FlameRunpyService  # this SDK's earlier name
 
-    run(RunnerRuntime())
+
+def main() -> None:
+    from flamepy.core.service import run
+
+    run(FlameRunpyService())
 
 
 if __name__ == "__main__":

@@ -43,10 +43,28 @@ def public_methods(obj: object, kind: ServiceKind) -> frozenset[str]:
     return frozenset(n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n, None)))
 
 
-class RunnerService:
-    """Remote callable: ``svc(*args, **kwargs)`` and ``svc.method(*args, **kwargs)`` → ObjectFuture."""
+class RemoteService:
+    """Remote callable: ``svc(*args, **kwargs)`` and ``svc.method(*args, **kwargs)`` → ObjectFuture.
 
-    def __init__(
+    Made by :meth:`Runner.service <flamepy.runner.Runner.service>` (as its subclass
+    :class:`flamepy.runner.RunnerService`) through :meth:`attach`."""
+
+    @classmethod
+    def attach(
+        cls,
+        session: Any,
+        kind: ServiceKind,
+        name: str,
+        methods: frozenset[str],
+        store: ObjectStore,
+        submitter: Executor,
+    ) -> Any:
+        """A handle of ``cls`` on ``session`` (without running a subclass's constructor)."""
+        svc = cls.__new__(cls)
+        RemoteService._setup(svc, session, kind, name, methods, store, submitter)
+        return svc
+
+    def _setup(
         self,
         session: Any,
         kind: ServiceKind,
@@ -85,7 +103,7 @@ class RunnerService:
         return method
 
     def __repr__(self) -> str:
-        return f"RunnerService({self.name!r}, {self.kind.value}, session={self._session.id!r})"
+        return f"{type(self).__name__}({self.name!r}, {self.kind.value}, session={self._session.id!r})"
 
     def call(self, method: str | None, *args: Any, **kwargs: Any) -> ObjectFuture:
         """Call ``method`` (None: the object itself) remotely."""

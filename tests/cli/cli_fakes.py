@@ -61,9 +61,9 @@ class FakeFrontend:
             )
         }
         tasks = [
-            Task("1", "ssn-1", TaskState.SUCCEED, b"in", b"out", T0, T0 + 1500,
+            Task("1", "ssn-1", TaskState.SUCCEED, T0, b"in", b"out", T0 + 1500,
                  (Event(0, None, T0), Event(2, None, T0 + 1500))),
-            Task("2", "ssn-1", TaskState.FAILED, b"\xff\x00", None, T0, T0 + 20,
+            Task("2", "ssn-1", TaskState.FAILED, T0, b"\xff\x00", None, T0 + 20,
                  (Event(0, None, T0), Event(3, "ValueError: boom", T0 + 20))),
         ]  # fmt: skip
         self.sessions = {

@@ -9,5 +9,5 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "conformance: compares our flamepy's public surface with flamepy 0.6.0 from PyPI "
-        "(needs the network once; opt in with FLAME_CONFORMANCE=1)",
+        "(needs the network once, to install it into .venv-flame060)",
     )

@@ -10,8 +10,9 @@ from typing import Any
 from flamepy.errors import InternalError, InvalidStateError
 from flamepy.runner import codec
 from flamepy.runner.codec import ServiceSpec
+from flamepy.runner.runner import RunnerService
 from flamepy.runner.runpy import RunnerRuntime
-from flamepy.runner.service import RunnerService, kind_of, public_methods
+from flamepy.runner.service import kind_of, public_methods
 from flamepy.runner.store import MemoryStore
 from flamepy.service import ApplicationContext, SessionContext, TaskContext
 
@@ -24,7 +25,7 @@ class LoopbackSession:
         self.id = session_id
         self.runtimes = [RunnerRuntime(store_factory=lambda: store) for _ in range(workers)]
         for rt in self.runtimes:
-            rt.on_session_enter(SessionContext(session_id, ApplicationContext(APP), common_data))
+            rt.on_session_enter(SessionContext(common_data, session_id, ApplicationContext(APP)))
         self._free = list(self.runtimes)
         self._pool = ThreadPoolExecutor(workers)
         self._ids = itertools.count(1)
@@ -60,5 +61,5 @@ def make_service(
     spec = ServiceSpec(kind, "obj", store.put(f"{APP}/{session_id}", obj), None)
     session = LoopbackSession(session_id, codec.encode(spec), store, workers)
     submitter = ThreadPoolExecutor(1)
-    svc = RunnerService(session, kind, "obj", public_methods(obj, kind), store, submitter)
+    svc = RunnerService.attach(session, kind, "obj", public_methods(obj, kind), store, submitter)
     return svc, session, spec

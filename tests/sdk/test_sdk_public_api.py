@@ -10,7 +10,7 @@ import flamepy
 EXPECTED = {
     # errors
     "FlameError", "FlameErrorCode", "InvalidConfigError", "InvalidStateError", "InvalidArgumentError",
-    "InternalError", "AlreadyExistsError", "NotFoundError", "UnavailableError",
+    "InternalError", "AlreadyExistsError", "NotFoundError", "UnavailableError", "TaskTimeoutError",
     # types
     "SessionState", "TaskState", "ApplicationState", "ExecutorState", "NodeState", "Shim",
     "ResourceRequirement", "SessionAttributes", "SessionStatus", "ApplicationAttributes",
@@ -26,6 +26,11 @@ EXPECTED = {
     "ObjectRef", "put_object", "get_object", "update_object",
     # runner
     "function", "invoke",
+    # flamepy 0.6.0's names: aliases, defaults, configuration, and its subpackages as attributes
+    "TaskID", "SessionID", "ApplicationID", "Message", "TaskInput", "TaskOutput", "CommonData",
+    "DEFAULT_FLAME_CONF", "DEFAULT_FLAME_ENDPOINT", "DEFAULT_FLAME_CACHE_ENDPOINT",
+    "FLAME_INSTANCE_ENDPOINT", "FlameContext", "FlameContextRunner", "FlamePackage", "TaskInformer",
+    "runner", "service", "util",
 }  # fmt: skip
 
 
