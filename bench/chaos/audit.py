@@ -11,8 +11,12 @@ Definitions (the rows of the report):
   duplicated  = outputs that are not the task's own input (on the client or in storage)
                 + inputs stored as more than one task;
   re-runs     = executions in the log beyond the first of each task;
-  re-runs with a task event = per task, min(re-runs, events recording a new attempt: a Pending
-                event after the first event, or a message naming a requeue/retry/attempt/re-run).
+  re-runs with a task event = per task, min(re-runs, re-runs its events record): the highest
+                attempt number an event names ("attempt 3") less one, or, where no event names
+                one, the events recording a new attempt (a Pending event after the first event,
+                or a message naming a requeue/retry/re-run).
+Storage is read once, right after the futures settled (or the deadline came): a task still
+finishing then is counted in the state the session manager reports at that moment.
 A ``concurrent.futures.Future`` cannot be resolved twice (the second result is dropped), so a
 second outcome shows up as a wrong output or a second stored task, not as a second resolution.
 """
@@ -27,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import flamepy
-from bench.chaos.workload import error_kind
+from bench.chaos.workload import error_kind, fold
 
-RERUN_WORDS = re.compile(r"requeue|retr(y|ied|ies)|attempt|re-?run", re.IGNORECASE)
+ATTEMPT = re.compile(r"\battempt\s*#?\s*(\d+)", re.IGNORECASE)
+RERUN_WORDS = re.compile(r"requeue|retr(y|ied|ies)|re-?run", re.IGNORECASE)
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Counts:
     unresolved: int = 0
     lost_error: int = 0
     missing: int = 0
+    not_succeed: int = 0  # resolved with a result on the client, yet not Succeed in storage
     wrong_output: int = 0
     stored_twice: int = 0
     stored_wrong: int = 0
@@ -75,13 +81,23 @@ def read_executions(path: Path) -> Counter[str]:
 
 
 def rerun_events(task: flamepy.Task) -> list[flamepy.Event]:
-    """Events of ``task`` that record a new attempt (see the module docstring)."""
+    """Events of ``task`` that record a re-run (see the module docstring)."""
     found = []
     for i, ev in enumerate(task.events):
-        pending_again = i > 0 and ev.code == flamepy.TaskState.PENDING.value
-        if pending_again or RERUN_WORDS.search(ev.message or ""):
+        attempt = ATTEMPT.search(ev.message or "")
+        if attempt is not None:
+            if int(attempt.group(1)) >= 2:
+                found.append(ev)
+        elif (i > 0 and ev.code == flamepy.TaskState.PENDING.value) or RERUN_WORDS.search(ev.message or ""):
             found.append(ev)
     return found
+
+
+def recorded_reruns(task: flamepy.Task) -> int:
+    """How many re-runs of ``task`` its events record: the highest attempt number they name, less
+    one; without attempt numbers, the number of :func:`rerun_events`."""
+    attempts = [int(m.group(1)) for ev in task.events if (m := ATTEMPT.search(ev.message or ""))]
+    return max(attempts) - 1 if attempts else len(rerun_events(task))
 
 
 def audit(
@@ -119,6 +135,7 @@ def _count_client(
             c.completed += 1
             c.wrong_output += fut.result(timeout=0) != key.encode()
             c.missing += storage_read and key not in by_input
+            c.not_succeed += any(t.state != flamepy.TaskState.SUCCEED for t in by_input.get(key, ()))
             continue
         c.failed += 1
         c.rejected += storage_read and key not in by_input
@@ -147,6 +164,7 @@ def _count_runs(
         c.tasks_ran += 1
         if n > 1:
             c.reruns += n - 1
-            events = [ev for t in by_input.get(key, ()) for ev in rerun_events(t)]
-            c.reruns_with_event += min(n - 1, len(events))
-            c.rerun_reasons.update(re.sub(r"\d+", "N", ev.message or f"code {ev.code}") for ev in events)
+            tasks = by_input.get(key, [])
+            c.reruns_with_event += min(n - 1, sum(recorded_reruns(t) for t in tasks))
+            events = [ev for t in tasks for ev in rerun_events(t)]
+            c.rerun_reasons.update(fold(ev.message or f"event code {ev.code}") for ev in events)

@@ -52,6 +52,7 @@ def rows(info: RunInfo, c: Counts, chaos: ChaosLog) -> list[Row]:
             "duplicated outcomes: wrong output / stored twice / wrong stored output",
             f"{c.duplicated:,} ({c.wrong_output} / {c.stored_twice} / {c.stored_wrong})",
         ),
+        ("completed on the client, yet not Succeed in storage", f"{c.not_succeed:,}"),
         ("executions (service's own log) / distinct tasks run", f"{c.executions:,} / {c.tasks_ran:,}"),
         ("re-runs (executions beyond a task's first)", f"{c.reruns:,}"),
         ("re-runs with a task event recording them", f"{c.reruns_with_event:,}"),

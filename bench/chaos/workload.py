@@ -81,17 +81,22 @@ def wait_futures(work: Workload, submitters: list[threading.Thread], deadline: f
 
 
 def error_kind(exc: BaseException) -> str:
-    """A short label for an error: the FlameError code (or the type) and the start of its first
-    line, with quoted names and numbers folded so that errors of one kind group together."""
+    """A short label for an error: the FlameError code (or the type) and its folded message."""
     label = exc.code.name if isinstance(exc, flamepy.FlameError) else type(exc).__name__
-    text = (exc.message if isinstance(exc, flamepy.FlameError) else str(exc)).strip()
-    first = text.splitlines()[0] if text else ""
-    folded = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)
-    folded = re.sub(r"\b(session|node|executor) (?!')\S+", r"\1 …", folded)
+    folded = fold(exc.message if isinstance(exc, flamepy.FlameError) else str(exc))
+    return f"{label}: {folded}" if folded else label
+
+
+def fold(text: str) -> str:
+    """The first line of ``text`` with quoted names, session/node/executor ids and numbers folded,
+    cut to ``KIND_CHARS``, so that messages of one kind group together."""
+    lines = text.strip().splitlines()
+    folded = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", lines[0] if lines else "")
+    folded = re.sub(r"\b(session|node|executor) (?!')[^\s,;:()']+", r"\1 …", folded)
     folded = re.sub(r"\d+", "N", folded)
     if len(folded) > KIND_CHARS:
         folded = folded[: KIND_CHARS - 1].rstrip() + "…"
-    return f"{label}: {folded}" if folded else label
+    return folded
 
 
 def close_sessions(work: Workload) -> list[str]:

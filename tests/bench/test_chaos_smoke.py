@@ -18,7 +18,7 @@ from rich.console import Console
 
 import flamepy
 from bench.chaos import report
-from bench.chaos.audit import Counts, audit, read_executions, rerun_events
+from bench.chaos.audit import Counts, audit, read_executions, recorded_reruns, rerun_events
 from bench.chaos.schedule import EXECUTOR_MANAGER, SERVICE, SESSION_MANAGER, ChaosLog, make_schedule
 from bench.chaos.workload import error_kind
 
@@ -69,10 +69,33 @@ def test_audit_counts_lost_duplicated_and_reruns_on_fake_outcomes(tmp_path: Path
     assert (c.wrong_output, c.stored_twice, c.stored_wrong, c.duplicated) == (1, 1, 0, 2)
     assert (c.executions, c.tasks_ran, c.reruns, c.reruns_with_event) == (7, 4, 3, 1)
     assert c.ran_after_error == 1  # "gone" failed on the client yet ran
+    assert c.not_succeed == 0
+    behind = audit({"ok": _future(b"ok")}, Counter(), runs, [_task("1", "ok", flamepy.TaskState.RUNNING)])
+    assert (behind.completed, behind.not_succeed, behind.missing) == (1, 1, 0)
     assert c.stored == Counter({"SUCCEED": 5, "PENDING": 1})
     assert rerun_events(stored[0]) == [rerun_event]
-    assert c.rerun_reasons == Counter({"requeued: node chaos-b disconnected": 1})
+    assert c.rerun_reasons == Counter({"requeued: node … disconnected": 1})
     assert "UNAVAILABLE: create N tasks in session '…': down" in c.errors
+
+
+def test_attempt_numbers_in_events_count_as_recorded_reruns_from_the_second_on() -> None:
+    def ev(code: flamepy.TaskState, message: str) -> flamepy.Event:
+        return flamepy.Event(int(code), message)
+
+    first = ev(flamepy.TaskState.RUNNING, "running on executor chaos-a-1 (node chaos-a), attempt 1")
+    again = ev(flamepy.TaskState.PENDING, "requeued after session manager restart (attempt 2)")
+    second = ev(flamepy.TaskState.RUNNING, "running on executor chaos-b-7 (node chaos-b), attempt 2")
+    recorded = _task(
+        "1", "a", flamepy.TaskState.SUCCEED, (ev(flamepy.TaskState.PENDING, ""), first, again, second)
+    )
+    silent = _task("2", "b", flamepy.TaskState.SUCCEED, (ev(flamepy.TaskState.PENDING, ""), first))
+    assert (recorded_reruns(recorded), recorded_reruns(silent)) == (1, 0)
+    assert rerun_events(recorded) == [again, second] and rerun_events(silent) == []
+    c = audit(
+        {"a": _future(b"a"), "b": _future(b"b")}, Counter(), Counter({"a": 3, "b": 2}), [recorded, silent]
+    )
+    assert (c.reruns, c.reruns_with_event) == (3, 1)
+    assert c.rerun_reasons["running on executor … (node …), attempt N"] == 1
 
 
 def test_table_rows_and_markdown_on_fake_counts(capsys: pytest.CaptureFixture[str]) -> None:
