@@ -68,3 +68,4 @@ async def _read(
         log.exception("node %s: error handling a message", link.name)
     finally:
         link.close()
+    return None

@@ -110,14 +110,14 @@ def _checked(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | N
         return handler
     decode = functools.partial(wire_check.decode, cls)
     if handler.request_streaming:
-        return handler._replace(request_deserializer=decode)  # type: ignore[attr-defined]
+        return handler._replace(request_deserializer=decode)
     if handler.response_streaming:
         if not inspect.isasyncgenfunction(handler.unary_stream):
             return handler  # not an async generator: left to grpc's own decoding
         behavior, slot = _decoded_stream(handler.unary_stream, decode), "unary_stream"
     else:
         behavior, slot = _decoded_unary(handler.unary_unary, decode), "unary_unary"
-    return handler._replace(request_deserializer=None, **{slot: behavior})  # type: ignore[attr-defined]
+    return handler._replace(request_deserializer=None, **{slot: behavior})
 
 
 async def _decode_or_abort(
