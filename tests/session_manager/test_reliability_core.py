@@ -261,7 +261,7 @@ def test_requeued_tasks_go_to_an_idle_bound_executor_on_the_next_scheduling_pass
 def test_recovery_requeues_running_tasks_naming_the_attempt_and_keeps_the_count() -> None:
     b = Core(clock=FakeClock())
     save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 3)
-    tasks = [Task("1", "s", TaskState.RUNNING, 5, b"a"), Task("2", "s", TaskState.PENDING, 5, b"b")]
+    tasks = [Task("1", "s", TaskState.RUNNING, input=b"a"), Task("2", "s", TaskState.PENDING, input=b"b")]
     runs = {("s", 1): effects.TaskRun(2, "n1-x", "n1", 1, ("attempt 1: node n1 lost",))}
     b.handle(ev.Recover([], [save], tasks, {}, (), runs, {"s": {"k1": 1}}))
     out = b.drain()

@@ -18,13 +18,17 @@ RUN = effects.TaskRun(2, "n1-ab", "n1", 1, ("attempt 1: node n1 lost",))
 
 
 def batch() -> list[effects.Record]:
-    pending = Task("1", "s", TaskState.PENDING, 5, b"in", events=(Event(0, "task created", 5),))
-    running = Task("1", "s", TaskState.RUNNING, 5, b"in", events=(Event(1, "running", 6),))
-    other = Task("2", "s", TaskState.SUCCEED, 5, b"in2", b"out", 7)
+    pending = Task(
+        "1", "s", TaskState.PENDING, creation_time=5, input=b"in", events=(Event(0, "task created", 5),)
+    )
+    running = Task(
+        "1", "s", TaskState.RUNNING, creation_time=5, input=b"in", events=(Event(1, "running", 6),)
+    )
+    other = Task("2", "s", TaskState.SUCCEED, creation_time=5, input=b"in2", output=b"out", completion_time=7)
     return [
         SESSION,
         effects.InsertTask(pending, "key-1"),
-        effects.InsertTask(Task("2", "s", TaskState.PENDING, 5, b"in2"), None),
+        effects.InsertTask(Task("2", "s", TaskState.PENDING, creation_time=5, input=b"in2"), None),
         effects.UpdateTask(running, RUN),
         effects.UpdateTask(other, effects.TaskRun(1, None, None, 0, ())),
     ]
@@ -46,9 +50,9 @@ def test_running_is_stored_with_its_run_and_keys_come_back(kind: str, tmp_path: 
 
 def test_sqlite_keys_are_unique_per_session(tmp_path: Path) -> None:
     store = SqliteStorage(tmp_path)
-    store.commit([SESSION, effects.InsertTask(Task("1", "s", TaskState.PENDING, 5), "k")])
+    store.commit([SESSION, effects.InsertTask(Task("1", "s", TaskState.PENDING, creation_time=5), "k")])
     with pytest.raises(sqlite3.IntegrityError):
-        store.commit([effects.InsertTask(Task("2", "s", TaskState.PENDING, 5), "k")])
+        store.commit([effects.InsertTask(Task("2", "s", TaskState.PENDING, creation_time=5), "k")])
     store.close()
 
 
@@ -79,9 +83,12 @@ def test_sqlite_migrates_a_version_2_database(tmp_path: Path) -> None:
     assert tasks["2"].state == TaskState.PENDING
     snap = store.load()
     assert snap.runs == {} and snap.keys == {}
-    running = Task("2", "s1", TaskState.RUNNING, 7)
+    running = Task("2", "s1", TaskState.RUNNING, creation_time=7)
     store.commit(
-        [effects.InsertTask(Task("3", "s1", TaskState.PENDING, 8), "k"), effects.UpdateTask(running, RUN)]
+        [
+            effects.InsertTask(Task("3", "s1", TaskState.PENDING, creation_time=8), "k"),
+            effects.UpdateTask(running, RUN),
+        ]
     )
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
