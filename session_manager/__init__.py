@@ -19,14 +19,15 @@ Where what comes next goes:
   ``frontend_ext.py``), one ``Broker`` method, and, if it changes state, an event in ``events.py``
   with a handler in the ``core/`` module of its noun (and a command in ``effects.py`` +
   ``backend_convert.py`` when a node must act);
-* a new task state — ``flamepy.types.TaskState`` and its edges in ``states.py``; task retries with
-  attempt numbers and a persisted Running state hook in at ``core/state.py``
-  (``CoreState.task_to`` / ``requeue``) and ``core/recovery.py``, plus a storage column;
+* a new task state — ``flamepy.types.TaskState`` and its edges in ``states.py``; re-runs (attempt
+  numbers, event 1003, the retry limit) go through ``core/state.py`` (``CoreState.task_to`` /
+  ``requeue``), retry policies live in ``core/retries.py``, start-up requeues in
+  ``core/recovery.py``;
 * a new transport — one module beside ``local.py`` calling ``Broker`` and ``node_stream``, wired
   in ``server.py``;
 * client/node credentials — one gRPC server interceptor passed to ``grpc.aio.server`` in
   ``server.py``;
-* heartbeat liveness checks — a timer in ``broker.py`` beside the scheduler's, feeding the core an
-  event handled in ``core/placement.py``; why a session can never run (the bind-failure limit,
+* heartbeat liveness — the ``CheckLiveness`` timer in ``broker.py`` beside the scheduler's, handled
+  in ``core/placement.py`` (``check_liveness``); why a session can never run (the bind-failure limit,
   impossible resources) and what its callers are told — ``core/failures.py``.
 """

@@ -9,10 +9,12 @@ one module per noun works on the shared records of ``state.py``:
 * ``sessions.py``     — sessions and their tasks, dealing tasks to bound executors;
 * ``placement.py``    — nodes, executors (what executor managers report) and the scheduling pass;
 * ``failures.py``     — sessions that can never run (bind-failure limit, impossible resources);
+* ``retries.py``      — retry policies of applications and sessions (``CoreState.requeue`` applies
+  them);
 * ``recovery.py``     — rebuilding the records at start-up.
 
-Imports point down: facade → recovery → applications → failures; facade → placement → sessions
-→ failures → state.
+Imports point down: facade → recovery → retries → applications → failures; retries → sessions;
+facade → placement → sessions → failures → state.
 """
 
 from __future__ import annotations
