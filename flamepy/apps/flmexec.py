@@ -11,6 +11,11 @@ Two input forms, told apart by the input itself:
   encoding Flame uses for ``Vec<u8>`` fields (``bytes(json.loads(out)["data"])`` decodes it).
   Python runs with this service's interpreter unless ``runtime`` names another; shell runs with
   ``/bin/bash`` (``/bin/sh`` where there is no bash) unless ``runtime`` names another shell.
+- **A job task** (``{"kind": "flame.job/v1", ...}``, see :mod:`flamepy.jobs.launch`): run by
+  :mod:`flamepy.apps.jobrun` in its own process group with live per-task logs, timeout and
+  cancellation; the output is a ``flame.job-result/v1`` JSON and a non-zero exit fails the task
+  with ``exit code N (REASON)`` in the message (:mod:`flamepy.apps.jobresult`). When this runs as
+  the service process, SIGTERM/SIGINT are forwarded to the running job's process group first.
 - **Anything else** is a raw shell script run with ``/bin/sh -c``; the output is its raw stdout.
   Our own job features send this form.
 
@@ -36,6 +41,7 @@ import tempfile
 from dataclasses import dataclass
 
 import flamepy
+from flamepy.apps.jobrun import JobRunner, install_signal_forwarding
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +169,18 @@ def run_raw(script: bytes | None, env: dict[str, str]) -> bytes:
     return run_process(["/bin/sh", "-c", text], None, env, None, "script")
 
 
+def _looks_like_job(raw: bytes | None) -> bool:
+    """Cheap pre-check before :func:`flamepy.jobs.launch.is_job_input` (which imports the jobs
+    package): only job inputs mention their kind."""
+    return raw is not None and b"flame.job/" in raw[:65536] and raw.lstrip()[:1] == b"{"
+
+
 class Exec(flamepy.FlameService):
-    def __init__(self) -> None:
+    """The flmexec service: job tasks, Flame JSON requests and raw shell scripts."""
+
+    def __init__(self, jobs: JobRunner | None = None) -> None:
         self.env = dict(os.environ)
+        self.jobs = jobs or JobRunner()
 
     def on_session_enter(self, context: flamepy.SessionContext) -> None:
         data = context.common_data()
@@ -175,6 +190,13 @@ class Exec(flamepy.FlameService):
 
     def on_task_invoke(self, context: flamepy.TaskContext) -> bytes | None:
         env = {**self.env, "FLAME_TASK_ID": context.task_id}
+        if _looks_like_job(context.input):
+            from flamepy.jobs.launch import is_job_input
+
+            if is_job_input(context.input):
+                assert context.input is not None
+                extra = {k: v for k, v in env.items() if k.startswith("FLAME_")}
+                return self.jobs.run_task(context.input, extra)
         request = parse_request(context.input)
         if request is None:
             return run_raw(context.input, env)
@@ -184,5 +206,12 @@ class Exec(flamepy.FlameService):
         pass
 
 
+def main() -> None:
+    """The service process: forward SIGTERM/SIGINT to a running job, then serve."""
+    service = Exec()
+    install_signal_forwarding(service.jobs)
+    flamepy.run(service)
+
+
 if __name__ == "__main__":
-    flamepy.run(Exec())
+    main()
