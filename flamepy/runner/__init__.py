@@ -18,13 +18,25 @@ helpers, also exported as ``flamepy.function`` / ``flamepy.invoke``). The servic
 
 from __future__ import annotations
 
+from typing import Any
+
 from flamepy.runner.codec import RemoteError, get_data
 from flamepy.runner.decorator import RemoteFunction, function, invoke, shutdown
 from flamepy.runner.future import ObjectFuture, ObjectFutureIterator
 from flamepy.runner.helper import ErrorType, RunnerError
 from flamepy.runner.runner import PackageUpload, Runner, RunnerService, current_runner
-from flamepy.runner.runpy import FlameRunpyService
 from flamepy.runner.types import RunnerContext, RunnerRequest, SessionContext
+
+
+def __getattr__(name: str) -> Any:
+    # The service class loads on first use: ``python -m flamepy.runner.runpy`` (the flmrun command)
+    # imports this package first, and must not find its own module imported already.
+    if name == "FlameRunpyService":
+        from flamepy.runner.runpy import FlameRunpyService
+
+        return FlameRunpyService
+    raise AttributeError(f"module 'flamepy.runner' has no attribute {name!r}")
+
 
 __all__ = [
     "ErrorType",

@@ -1,8 +1,6 @@
 """Runner: ship plain Python functions, classes and objects of the current directory as services.
 
-    with Runner("add-app") as runner:
-        svc = runner.service(add)
-        print(svc(1, 2).get())
+    print(Runner("add-app").service(add)(1, 2).get())     # or: with Runner("add-app") as runner: ...
 
 Start (on first use — :meth:`Runner.service`, :meth:`Runner.put_object` — or ``__enter__``; an
 interpreter exit closes a Runner left open): package the working directory (see
@@ -121,6 +119,7 @@ class Runner:
         self._store: ObjectStore | None = store
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self._first_use = threading.Lock()  # one thread starts a Runner on first use; others wait
         self._services: list[RemoteService] = []
         self._by_key: dict[object, RemoteService] = {}
         self._submitter: ThreadPoolExecutor | None = None
@@ -296,11 +295,12 @@ class Runner:
 
     def _open_parts(self) -> tuple[Connection, ObjectStore, ThreadPoolExecutor]:
         """The open Runner's parts; a new Runner starts here (first use)."""
-        with self._lock:
-            state = self._state
-        if state == "new":
-            with contextlib.suppress(InvalidStateError):  # another thread started it meanwhile
-                self.start()
+        with self._first_use:
+            with self._lock:
+                state = self._state
+            if state == "new":
+                with contextlib.suppress(InvalidStateError):  # ``with`` started it meanwhile
+                    self.start()
         with self._lock:
             if self._state != "open":
                 raise InvalidStateError(f"Runner {self.name!r} is {self._state}")
