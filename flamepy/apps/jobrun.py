@@ -22,16 +22,19 @@
    ``kill_grace_s`` (10 s), exit code 124, reason ``Timeout``. :meth:`JobRunner.cancel` (called by
    :func:`install_signal_forwarding` when the service gets SIGTERM/SIGINT): the same with
    ``cancel_grace_s`` (2.5 s — under the executor's 3 s between its SIGTERM and SIGKILL of the
-   service, so the job is gone before the service is), reason ``Cancelled``, exit code 128+signal;
-   a second cancel kills at once. When the command exits, processes it left in its group are
-   stopped the same way (as SLURM ends a job step);
+   service, so the job is gone and its log closed before the service is), reason ``Cancelled``,
+   the exit code the process ended with (143 on SIGTERM, 137 after SIGKILL; 128+signal if it
+   exited 0); a second cancel kills at once. When the command exits, processes it left in its
+   group are stopped the same way (as SLURM ends a job step). A :mod:`~flamepy.apps.jobguard`
+   process per job process stops the group (SIGTERM, SIGKILL after ``kill_grace_s``) if this
+   service dies without doing so (SIGKILL, crash);
 6. answers with :class:`~flamepy.apps.jobresult.JobResult`: exit code 0 → the task succeeds with
    the result JSON as output; anything else raises :class:`~flamepy.apps.jobresult.JobFailed`
    (message ``exit code N (REASON); log PATH`` + tail), so the task is Failed and the exit code is
    recoverable with :func:`~flamepy.apps.jobresult.parse_failure`. See that module for why.
 
 Exit codes the runner makes up: 124 timeout, 126 command not executable, 127 command not found,
-128+N killed by signal N, 1 for a working directory that does not exist.
+128+N killed by signal N (or cancelled by it), 1 for a working directory that does not exist.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from flamepy.apps.jobguard import Guard
 from flamepy.apps.joblog import TaskLog, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
 
@@ -153,16 +157,20 @@ class JobRunner:
             launch = launch.fill(master_addr or DEFAULT_MASTER_ADDR)
         cwd = self.resolve_cwd(launch)
         path = log_path(self.logs_dir, launch)
-        log = TaskLog(path, *self._plain_paths(launch, cwd))
+        log, problem = self._open_log(launch, cwd, path)
         attempt = _Attempt()
-        log.note("start", f"job {launch.job_id} task {launch.index} (rank {launch.rank}) in {cwd}",
-                 job_id=launch.job_id, index=launch.index, rank=launch.rank, cwd=str(cwd))  # fmt: skip
         if launch.timeout_s is not None:
             attempt.deadline = time.monotonic() + launch.timeout_s
         with self._lock:
             self._active.append(attempt)
         try:
-            code, reason = self._attempt(launch, cwd, self.environment(launch, extra_env), log, attempt)
+            code: int
+            reason: Reason
+            if problem is not None:
+                log.output("err", b"", f"flame: {problem}", False)
+                code, reason = 1, "SetupFailed"
+            else:
+                code, reason = self._attempt(launch, cwd, self.environment(launch, extra_env), log, attempt)
             log.note("exit", f"exit code {code} ({reason})", code=code, reason=reason)
             return JobResult(exit_code=code, reason=reason, log=str(path), tail=log.tail())
         finally:
@@ -211,13 +219,22 @@ class JobRunner:
     # -- one attempt ---------------------------------------------------------------------------
 
     @staticmethod
-    def _plain_paths(launch: TaskLaunch, cwd: Path) -> tuple[Path | None, Path | None]:
+    def _open_log(launch: TaskLaunch, cwd: Path, path: Path) -> tuple[TaskLog, str | None]:
+        """The task's log with its plain ``stdout``/``stderr`` files (relative to ``cwd``), and
+        why those could not be opened (the task then fails as SetupFailed), or None."""
+
         def one(pattern: str | None) -> Path | None:
             return None if pattern is None else cwd / pattern
 
-        if not cwd.is_dir():
-            return None, None
-        return one(launch.stdout), one(launch.stderr)
+        problem = None
+        try:
+            log = TaskLog(path, *((one(launch.stdout), one(launch.stderr)) if cwd.is_dir() else ()))
+        except OSError as exc:
+            problem = f"cannot open the output file {exc.filename!r}: {exc.strerror or exc}"
+            log = TaskLog(path)
+        log.note("start", f"job {launch.job_id} task {launch.index} (rank {launch.rank}) in {cwd}",
+                 job_id=launch.job_id, index=launch.index, rank=launch.rank, cwd=str(cwd))  # fmt: skip
+        return log, problem
 
     def _attempt(
         self, launch: TaskLaunch, cwd: Path, env: dict[str, str], log: TaskLog, attempt: _Attempt
@@ -249,7 +266,20 @@ class JobRunner:
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             log.output("err", b"", f"flame: cannot run {argv[0]!r}: {exc.strerror or exc}", False)
             return code, "Completed"
+        guard = Guard(proc.pid, self.kill_grace_s)
         log.note("exec", f"pid {proc.pid}: {subprocess.list2cmdline(argv)[:500]}", pid=proc.pid)
+        try:
+            reason = self._follow(proc, attempt, log)
+        finally:
+            guard.release()
+        assert proc.returncode is not None
+        code = TIMEOUT_EXIT_CODE if reason == "Timeout" else _exit_code(proc.returncode)
+        if reason == "Cancelled" and code == 0 and attempt.cancelled is not None:
+            code = 128 + attempt.cancelled  # a cancelled job never reads as a success
+        return code, reason
+
+    def _follow(self, proc: subprocess.Popen[bytes], attempt: _Attempt, log: TaskLog) -> Reason:
+        """Read the output, watch for the end, timeout or cancel, and clean up the group."""
         readers = [
             threading.Thread(target=pump, args=(pipe, name, log), name=f"job-{name}", daemon=True)
             for pipe, name in ((proc.stdout, "out"), (proc.stderr, "err"))
@@ -260,7 +290,6 @@ class JobRunner:
             target=lambda: attempt.events.put(("exit", proc.pid, proc.wait())), name="job-wait", daemon=True
         ).start()
         reason = self._watch(proc.pid, attempt, log)
-        assert proc.returncode is not None
         if reason == "Completed":
             self._finish_group(proc.pid, log)
         for t in readers:
@@ -269,8 +298,7 @@ class JobRunner:
                 log.note(
                     "warning", f"std{t.name[-3:]} still open by a process outside the job; not read further"
                 )
-        code = TIMEOUT_EXIT_CODE if reason == "Timeout" else _exit_code(proc.returncode)
-        return code, reason
+        return reason
 
     def _watch(self, pid: int, attempt: _Attempt, log: TaskLog) -> Reason:
         """Wait for the process to exit, its timeout or a cancel; stop the group for the last two."""

@@ -183,6 +183,13 @@ def test_stdout_and_stderr_pattern_files(runner: JobRunner, tmp_path: Path) -> N
     assert (tmp_path / "a-j-1_4.out").read_bytes() == b"\xffraw\n"
 
 
+def test_an_output_file_that_cannot_be_opened_fails_the_setup(runner: JobRunner, tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    result = runner.run(launch_of(tmp_path, "echo never", stdout="taken"))
+    assert (result.exit_code, result.reason) == (1, "SetupFailed")
+    assert "cannot open the output file" in result.tail and "never" not in result.tail
+
+
 def test_non_utf8_output_is_replaced_in_the_log(runner: JobRunner, tmp_path: Path) -> None:
     result = runner.run(launch_of(tmp_path, "printf 'caf\\303\\251 \\377\\376 end\\n'; printf 'no newline'"))
     assert lines(result, "out") == ["café \ufffd\ufffd end", "no newline"]
@@ -255,12 +262,25 @@ def test_cancel_from_another_thread_stops_the_job(runner: JobRunner, tmp_path: P
     wait_until(lambda: all(gone(p) for p in job_pids(log)), "the job's processes to be gone")
 
 
+def test_a_job_that_exits_0_on_sigterm_still_reads_as_cancelled(runner: JobRunner, tmp_path: Path) -> None:
+    launch = launch_of(tmp_path, "trap 'exit 0' TERM; sleep 300 & echo \"pids $$ $!\"; wait")
+    results: list[JobResult] = []
+    thread = threading.Thread(target=lambda: results.append(runner.run(launch)))
+    thread.start()
+    log = log_path(runner.logs_dir, launch)
+    wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+    runner.cancel(signal.SIGTERM)
+    thread.join(BOUND_S)
+    assert (results[0].exit_code, results[0].reason) == (128 + signal.SIGTERM, "Cancelled")
+
+
 DRIVER = textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
     from flamepy.apps.jobrun import JobRunner, install_signal_forwarding
-    runner = JobRunner(logs_dir=Path(sys.argv[1]), cancel_grace_s=float(sys.argv[2]))
+    grace = float(sys.argv[2])
+    runner = JobRunner(logs_dir=Path(sys.argv[1]), cancel_grace_s=grace, kill_grace_s=grace)
     install_signal_forwarding(runner)
     raw = sys.stdin.buffer.read()
     worker = threading.Thread(target=lambda: runner.run_task(raw), daemon=True)
@@ -296,6 +316,22 @@ def test_sigterm_to_the_service_cancels_the_job_then_the_service_dies(
     sys_records = [r for r in read_records(log) if r["s"] == "sys"]
     assert [r["e"] for r in sys_records] == ["start", "exec", "cancel", "exit"]
     assert sys_records[-1]["reason"] == "Cancelled"
+
+
+def test_a_service_killed_hard_leaves_no_job_behind(tmp_path: Path) -> None:
+    """SIGKILL reaches neither the job (own session) nor a handler: the guard process stops it."""
+    launch = launch_of(tmp_path, PIDS_AND_SLEEP)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path / "logs"), "0.3"], stdin=subprocess.PIPE
+    )
+    assert driver.stdin is not None
+    driver.stdin.write(launch.to_task_input())
+    driver.stdin.close()
+    log = log_path(tmp_path / "logs", launch)
+    wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+    driver.kill()
+    assert driver.wait(BOUND_S) == -signal.SIGKILL
+    wait_until(lambda: all(gone(p) for p in job_pids(log)), "the guard to stop the orphaned job")
 
 
 def test_service_without_a_running_job_dies_of_sigterm_at_once(tmp_path: Path) -> None:
