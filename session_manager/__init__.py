@@ -5,7 +5,9 @@ Layers (imports point down only; ``tests/session_manager/test_layers.py`` checks
 * wiring — ``server.py`` (imported only by ``__main__``), ``config.py``;
 * transports — ``frontend.py``, ``frontend_ext.py``, ``backend.py`` (gRPC servicers) and
   ``local.py`` (Unix socket): decode → one ``Broker`` call → encode; they share the Backend stream
-  handler ``node_stream.py`` and its conversion ``backend_convert.py``, never each other;
+  handler ``node_stream.py`` and its conversion ``backend_convert.py``, never each other; every
+  request is checked right after decoding by ``validate.py`` against ``limits.py`` (pure; bytes
+  are decoded by the interceptor in ``flamepy.common.grpc_status``, see ``docs/limits.md``);
 * shell — ``broker.py`` (the one application API, asyncio), ``tasks_view.py`` (reading and
   watching tasks), ``links.py`` (node streams), ``watchers.py``, ``persist.py`` (group commit),
   ``storage/`` (memory, SQLite);
