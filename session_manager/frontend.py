@@ -12,7 +12,7 @@ from typing import TypeAlias
 import grpc
 
 from flamepy.common import convert as conv
-from flamepy.common.grpc_status import status_of, stream, unary
+from flamepy.common.grpc_status import details_of, status_of, stream, unary
 from flamepy.errors import FlameError, InvalidArgumentError
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
@@ -36,7 +36,7 @@ async def _result(op: Awaitable[None]) -> pb.Result:
     try:
         await op
     except FlameError as exc:
-        return pb.Result(return_code=status_of(exc).value[0], message=exc.message)
+        return pb.Result(return_code=status_of(exc).value[0], message=details_of(exc))
     return pb.Result(return_code=0)
 
 
