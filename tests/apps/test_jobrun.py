@@ -9,8 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from flamepy.apps.joblog import MAX_LINE_BYTES, read_records
 from flamepy.apps.jobresult import JobFailed, JobResult, parse_failure
 from flamepy.apps.jobrun import JobRunner, log_path
 from flamepy.jobs import ArraySpec, JobSpec, TaskLaunch, expand
+from tests.support import wait_until
 
 BOUND_S = 20.0
 
@@ -50,16 +50,6 @@ def records(result: JobResult, stream: str | None = None) -> list[dict[str, Any]
 
 def lines(result: JobResult, stream: str) -> list[str]:
     return [r["l"] for r in records(result, stream)]
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = BOUND_S) -> None:
-    """Poll ``check`` (a file appearing, a process ending) up to ``timeout``: a bounded wait for
-    something that has no event to wait on, not a sleep standing in for one."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def gone(pid: int) -> bool:
@@ -235,7 +225,7 @@ def test_timeout_kills_the_process_group_and_exits_124(runner: JobRunner, tmp_pa
     assert (result.exit_code, result.reason) == (124, "Timeout")
     pids = job_pids(Path(result.log))
     assert len(pids) == 2
-    wait_until(lambda: all(gone(p) for p in pids), "the job's shell and its sleep to be gone")
+    wait_until(lambda: all(gone(p) for p in pids), BOUND_S)
     assert [r["e"] for r in records(result, "sys")] == ["start", "exec", "timeout", "exit"]
     with pytest.raises(JobFailed, match=r"exit code 124 \(Timeout\)"):
         runner.run_task(launch_of(tmp_path, "sleep 300", timeout=0.3).to_task_input())
@@ -245,7 +235,7 @@ def test_processes_left_behind_after_exit_are_stopped(runner: JobRunner, tmp_pat
     result = runner.run(launch_of(tmp_path, 'sleep 300 & echo "pids $!"'))
     assert result.reason == "Completed"
     pids = job_pids(Path(result.log))
-    wait_until(lambda: all(gone(p) for p in pids), "the background sleep to be gone")
+    wait_until(lambda: all(gone(p) for p in pids), BOUND_S)
 
 
 def test_cancel_from_another_thread_stops_the_job(runner: JobRunner, tmp_path: Path) -> None:
@@ -254,12 +244,12 @@ def test_cancel_from_another_thread_stops_the_job(runner: JobRunner, tmp_path: P
     thread = threading.Thread(target=lambda: results.append(runner.run(launch)))
     thread.start()
     log = log_path(runner.logs_dir, launch)
-    wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
     assert runner.busy and runner.cancel(signal.SIGTERM) == 1
     thread.join(BOUND_S)
     assert not runner.busy and runner.wait_idle(0)
     assert (results[0].exit_code, results[0].reason) == (128 + signal.SIGKILL, "Cancelled")
-    wait_until(lambda: all(gone(p) for p in job_pids(log)), "the job's processes to be gone")
+    wait_until(lambda: all(gone(p) for p in job_pids(log)), BOUND_S)
 
 
 def test_a_job_that_exits_0_on_sigterm_still_reads_as_cancelled(runner: JobRunner, tmp_path: Path) -> None:
@@ -268,7 +258,7 @@ def test_a_job_that_exits_0_on_sigterm_still_reads_as_cancelled(runner: JobRunne
     thread = threading.Thread(target=lambda: results.append(runner.run(launch)))
     thread.start()
     log = log_path(runner.logs_dir, launch)
-    wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
     runner.cancel(signal.SIGTERM)
     thread.join(BOUND_S)
     assert (results[0].exit_code, results[0].reason) == (128 + signal.SIGTERM, "Cancelled")
@@ -305,14 +295,14 @@ def test_sigterm_to_the_service_cancels_the_job_then_the_service_dies(
         driver.stdin.write(launch.to_task_input())
         driver.stdin.close()
         log = log_path(tmp_path / "logs", launch)
-        wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+        wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
         driver.send_signal(signal.SIGTERM)
         assert driver.wait(BOUND_S) == -signal.SIGTERM
     finally:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-    wait_until(lambda: all(gone(p) for p in job_pids(log)), "the job's processes to be gone")
+    wait_until(lambda: all(gone(p) for p in job_pids(log)), BOUND_S)
     sys_records = [r for r in read_records(log) if r["s"] == "sys"]
     assert [r["e"] for r in sys_records] == ["start", "exec", "cancel", "exit"]
     assert sys_records[-1]["reason"] == "Cancelled"
@@ -328,10 +318,10 @@ def test_a_service_killed_hard_leaves_no_job_behind(tmp_path: Path) -> None:
     driver.stdin.write(launch.to_task_input())
     driver.stdin.close()
     log = log_path(tmp_path / "logs", launch)
-    wait_until(lambda: len(job_pids(log)) == 2, "the job to start")
+    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
     driver.kill()
     assert driver.wait(BOUND_S) == -signal.SIGKILL
-    wait_until(lambda: all(gone(p) for p in job_pids(log)), "the guard to stop the orphaned job")
+    wait_until(lambda: all(gone(p) for p in job_pids(log)), BOUND_S)
 
 
 def test_service_without_a_running_job_dies_of_sigterm_at_once(tmp_path: Path) -> None:

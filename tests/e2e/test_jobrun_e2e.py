@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
+import psutil
 import pytest
 
 import flamepy
 from flamepy.apps.joblog import read_records
 from flamepy.apps.jobresult import JobResult, parse_failure
+from flamepy.cluster import LocalCluster
 from flamepy.jobs import JobSpec, expand
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
+BOUND_S = 30.0
 
 
 def test_job_task_runs_in_flmexec_and_fails_with_its_exit_code(
@@ -49,3 +55,45 @@ def test_job_task_runs_in_flmexec_and_fails_with_its_exit_code(
         ssn.close()
     status = conn.get_session(ssn.id).status
     assert (status.succeed, status.failed) == (1, 1)
+
+
+def _pids(path: Path) -> list[int]:
+    text = path.read_text() if path.exists() else ""
+    return [int(p) for p in text.split()] if text.endswith("\n") else []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_sigterm_to_the_service_process_cancels_the_running_job(
+    conn: flamepy.Connection, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The real flmexec service forwards SIGTERM to the job's process group before it exits."""
+    marker = tmp_path / "pids"
+    spec = JobSpec(
+        command=f'sleep 300 & echo "$$ $! $PPID" > {marker}; wait',
+        workdir=str(tmp_path),
+        upload=False,
+    )
+    ssn = conn.create_session(flamepy.SessionAttributes(application="flmexec"))
+    try:
+        [launch] = expand(spec, job_id=ssn.id)
+        ssn.run(launch.to_task_input())  # its outcome depends on the executor's recovery; not checked
+        shell, sleeper, service = wait_until(lambda: _pids(marker), BOUND_S)
+        marker.unlink()
+        os.kill(service, signal.SIGTERM)
+        wait_until(lambda: _gone(shell) and _gone(sleeper) and _gone(service), BOUND_S)
+        [log] = wait_until(
+            lambda: list(cluster.data_dir.rglob(f".flame-logs/{ssn.id}/{launch.index}.log")), BOUND_S
+        )
+        first = [r for r in read_records(log) if r["s"] == "sys"][:4]
+        assert [r["e"] for r in first] == ["start", "exec", "cancel", "exit"]
+        assert (first[-1]["code"], first[-1]["reason"]) == (143, "Cancelled")
+    finally:
+        ssn.close()
+        for pid in _pids(marker)[:2]:  # a re-run the executor may have started: the close stops it
+            wait_until(lambda pid=pid: _gone(pid), BOUND_S)
