@@ -95,5 +95,5 @@ def test_sigterm_to_the_service_process_cancels_the_running_job(
         assert (first[-1]["code"], first[-1]["reason"]) == (143, "Cancelled")
     finally:
         ssn.close()
-        for pid in _pids(marker)[:2]:  # a re-run the executor may have started: the close stops it
-            wait_until(lambda pid=pid: _gone(pid), BOUND_S)
+        rerun = _pids(marker)[:2]  # a re-run the executor may have started: the close stops it
+        wait_until(lambda: all(_gone(pid) for pid in rerun), BOUND_S)
