@@ -65,6 +65,7 @@ KILL_GRACE_S = 10.0
 CANCEL_GRACE_S = 2.5
 LEFTOVER_GRACE_S = 2.0
 READER_JOIN_S = 5.0
+STUCK_S = 30.0
 LOGS_DIR_NAME = ".flame-logs"
 _HIDDEN_ENV = ("FLAME_INSTANCE_ENDPOINT", "FLAMEPY_TASK_PIPE")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -107,7 +108,8 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 @dataclasses.dataclass
 class _Attempt:
-    """One running task attempt: its event queue, current process group and how it is ending."""
+    """One running task attempt: its events (``("exit", pid, returncode)`` from a waiter thread,
+    ``("cancel", signal, 0)`` from :meth:`JobRunner.cancel`), its deadline, and the cancel signal."""
 
     events: queue.SimpleQueue[tuple[str, int, int]] = dataclasses.field(default_factory=queue.SimpleQueue)
     cancelled: int | None = None  # the signal that cancelled it
@@ -272,8 +274,8 @@ class JobRunner:
             reason = self._follow(proc, attempt, log)
         finally:
             guard.release()
-        assert proc.returncode is not None
-        code = TIMEOUT_EXIT_CODE if reason == "Timeout" else _exit_code(proc.returncode)
+        returncode = -signal.SIGKILL if proc.returncode is None else proc.returncode  # see _stop
+        code = TIMEOUT_EXIT_CODE if reason == "Timeout" else _exit_code(returncode)
         if reason == "Cancelled" and code == 0 and attempt.cancelled is not None:
             code = 128 + attempt.cancelled  # a cancelled job never reads as a success
         return code, reason
@@ -292,8 +294,9 @@ class JobRunner:
         reason = self._watch(proc.pid, attempt, log)
         if reason == "Completed":
             self._finish_group(proc.pid, log)
+        until = time.monotonic() + READER_JOIN_S
         for t in readers:
-            t.join(READER_JOIN_S)
+            t.join(max(0.0, until - time.monotonic()))
             if t.is_alive():
                 log.note(
                     "warning", f"std{t.name[-3:]} still open by a process outside the job; not read further"
@@ -341,8 +344,11 @@ class JobRunner:
         if exited:
             _wait_group_gone(pgid, deadline)
         _signal_group(pgid, signal.SIGKILL)
-        while not exited:
-            kind, value, _ = attempt.events.get(timeout=30)
+        while not exited:  # a process stuck in the kernel (D state) may outlive SIGKILL: stop waiting
+            try:
+                kind, value, _ = attempt.events.get(timeout=STUCK_S)
+            except queue.Empty:
+                return
             exited = kind == "exit" and value == pgid
 
     def _finish_group(self, pgid: int, log: TaskLog) -> None:
