@@ -155,3 +155,40 @@ def test_runner_without_with_opens_on_first_use_and_closes_at_exit(
     assert conn.get_application("compat-nowith") is None  # unregistered by the exit hook
     leftover = [s for s in conn.list_sessions() if s.application == "compat-nowith"]
     assert all(s.state == flamepy.SessionState.CLOSED for s in leftover)
+
+
+def test_runner_service_made_directly_and_object_future_iterator(
+    conn: flamepy.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flamepy.runner import ObjectFuture, ObjectFutureIterator, Runner, RunnerService
+
+    monkeypatch.chdir(tmp_path)  # the Runner packages the working directory
+
+    def _add(a: int, b: int) -> int:  # local: pickled by value, the service needs no test module
+        return a + b
+
+    with Runner("compat-rs") as runner:
+        svc = RunnerService("compat-rs", _add)  # 0.6.0's way: through the open Runner of that name
+        futures = [svc(i, i) for i in range(4)]
+        assert all(isinstance(f, ObjectFuture) for f in futures)
+        assert sorted(f.get() for f in ObjectFutureIterator(futures)) == [0, 2, 4, 6]
+        ref = runner.put_object({"shared": True})
+        assert ref.key.startswith("compat-rs/shared/")
+    assert conn.get_application("compat-rs") is None
+    alone = RunnerService("compat-alone", _add)  # no Runner open: it makes (and closes) its own
+    try:
+        assert alone(40, 2).get() == 42
+    finally:
+        alone.close()
+    assert conn.get_application("compat-alone") is None
+
+
+def test_connection_instance_is_the_helpers_default_connection(conn: flamepy.Connection) -> None:
+    default = flamepy.core.ConnectionInstance.instance()
+    assert default is flamepy.core.ConnectionInstance.instance()
+    ssn = flamepy.core.create_session("compat-agent")
+    try:
+        assert ssn.connection is default and ssn.state == flamepy.SessionState.OPEN
+        assert flamepy.core.get_session(ssn.id).application == "compat-agent"
+    finally:
+        flamepy.core.close_session(ssn.id)
