@@ -172,7 +172,7 @@ def run_raw(script: bytes | None, env: dict[str, str]) -> bytes:
 def _looks_like_job(raw: bytes | None) -> bool:
     """Cheap pre-check before :func:`flamepy.jobs.launch.is_job_input` (which imports the jobs
     package): only job inputs mention their kind."""
-    return raw is not None and b"flame.job/" in raw[:65536] and raw.lstrip()[:1] == b"{"
+    return raw is not None and raw.lstrip()[:1] == b"{" and b"flame.job/" in raw
 
 
 class Exec(flamepy.FlameService):

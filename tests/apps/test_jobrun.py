@@ -371,6 +371,11 @@ def test_flmexec_runs_job_inputs_and_keeps_its_other_forms(
     sandbox = json.dumps({"language": "shell", "code": "echo sandbox", "input": None}).encode()
     answer = exec_service.on_task_invoke(flamepy.TaskContext(task_id="7", session_id="ssn-9", input=sandbox))
     assert answer is not None and bytes(json.loads(answer)["data"]) == b"sandbox\n"
+    big = launch_of(tmp_path, "echo ${#BIG}", env={"BIG": "x" * 100_000})  # "kind" far into the JSON
+    big_out = exec_service.on_task_invoke(
+        flamepy.TaskContext(task_id="9", session_id="ssn-9", input=big.to_task_input())
+    )
+    assert big_out is not None and lines(JobResult.from_json(big_out), "out") == ["100000"]
     wrong = json.dumps({"kind": "flame.job/v9"}).encode()
     with pytest.raises(flamepy.jobs.JobSpecError, match="expected kind"):
         exec_service.on_task_invoke(flamepy.TaskContext(task_id="8", session_id="ssn-9", input=wrong))
