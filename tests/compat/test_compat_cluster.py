@@ -192,3 +192,15 @@ def test_connection_instance_is_the_helpers_default_connection(conn: flamepy.Con
         assert flamepy.core.get_session(ssn.id).application == "compat-agent"
     finally:
         flamepy.core.close_session(ssn.id)
+
+
+def test_python_m_flamepy_runner_self_test_passes(conn: flamepy.Connection, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "flamepy.runner", "--tasks", "3", "--name", "compat-selftest"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "function results: [0, 1, 4]" in proc.stdout
+    assert "chained result: 13" in proc.stdout and "stateful result: 3" in proc.stdout
+    assert conn.get_application("compat-selftest") is None
