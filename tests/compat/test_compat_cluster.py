@@ -161,6 +161,7 @@ def test_runner_service_made_directly_and_object_future_iterator(
     conn: flamepy.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flamepy.runner import ObjectFuture, ObjectFutureIterator, Runner, RunnerService
+    from flamepy.runner import SessionContext as RunnerSessionContext
 
     monkeypatch.chdir(tmp_path)  # the Runner packages the working directory
 
@@ -172,6 +173,10 @@ def test_runner_service_made_directly_and_object_future_iterator(
         futures = [svc(i, i) for i in range(4)]
         assert all(isinstance(f, ObjectFuture) for f in futures)
         assert sorted(f.get() for f in ObjectFutureIterator(futures)) == [0, 2, 4, 6]
+        _add._session_context = RunnerSessionContext(session_id="compat-chosen-1")  # type: ignore[attr-defined]
+        chosen = runner.service(_add)
+        assert chosen.session_id == "compat-chosen-1" and chosen(1, 1).get() == 2
+        del _add._session_context  # type: ignore[attr-defined]  # an id names one session, ever
         ref = runner.put_object({"shared": True})
         assert ref.key.startswith("compat-rs/shared/")
     assert conn.get_application("compat-rs") is None
