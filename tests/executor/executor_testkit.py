@@ -210,12 +210,13 @@ def bind_msg(
 
 
 def task_msg(
-    executor_id: str, task_id: str, data: bytes | None, session_id: str = "s1"
+    executor_id: str, task_id: str, data: bytes | None, session_id: str = "s1", attempt: int = 0
 ) -> backend_pb2.ManagerMessage:
     ctx = shim_pb2.TaskContext(task_id=task_id, session_id=session_id)
     if data is not None:
         ctx.input = data
-    return backend_pb2.ManagerMessage(invoke_task=backend_pb2.InvokeTask(executor_id=executor_id, task=ctx))
+    invoke = backend_pb2.InvokeTask(executor_id=executor_id, task=ctx, attempt=attempt)
+    return backend_pb2.ManagerMessage(invoke_task=invoke)
 
 
 def release_msg(executor_id: str) -> backend_pb2.ManagerMessage:
