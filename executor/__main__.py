@@ -34,6 +34,14 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         help="seconds for a service process to serve its socket (default 30)",
     )
     parser.add_argument(
+        "--kill-grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when a service process is stopped (release, task timeout, cancel): seconds between "
+        "SIGTERM and SIGKILL to its process group (default 10)",
+    )
+    parser.add_argument(
         "--no-local-pipe",
         action="store_true",
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
@@ -45,19 +53,25 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         parser.error(exc.message)
     if args.bind_timeout <= 0:
         parser.error("--bind-timeout must be positive")
+    if args.kill_grace < 0:
+        parser.error("--kill-grace must not be negative")
     return ManagerConfig(
         endpoint=args.endpoint,
         name=args.name,
         work_dir=args.work_dir.resolve(),
         log_level=args.log_level.upper(),
         bind_timeout=args.bind_timeout,
+        terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
     )
 
 
 async def serve(config: ManagerConfig) -> None:
     stop = stop_event()
-    config.work_dir.mkdir(parents=True, exist_ok=True)
+    config.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # sockets, logs: owner only
+    if config.work_dir.stat().st_mode & 0o077:
+        log.warning("%s was open to other users: made it 0700 (owner only)", config.work_dir)
+        config.work_dir.chmod(0o700)
     log.info(
         "executor manager %s: work dir %s, session manager %s", config.name, config.work_dir, config.endpoint
     )

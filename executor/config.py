@@ -20,7 +20,8 @@ class ManagerConfig:
     backoff_max: float = 5.0
     register_timeout: float = 10.0
     leave_timeout: float = 5.0
-    terminate_grace: float = 3.0
+    # SIGTERM → SIGKILL grace when a service process is stopped (release, task timeout, cancel)
+    terminate_grace: float = 10.0
     local_pipe: bool = True  # attach over the session manager's local socket when it is on this host
 
 

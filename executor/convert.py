@@ -10,6 +10,7 @@ from __future__ import annotations
 from executor.events import (
     BindFailed,
     BindRequest,
+    CancelRequest,
     ExecutorBound,
     HeartbeatTick,
     InboundMessage,
@@ -48,7 +49,10 @@ def decode_manager_messages(m: backend_pb2.ManagerMessage) -> list[InboundMessag
 
 
 def _task_request(t: backend_pb2.InvokeTask) -> TaskRequest:
-    return TaskRequest(t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"), t.attempt)
+    timeout = t.timeout_ms / 1000 if t.timeout_ms else None
+    return TaskRequest(
+        t.executor_id, t.task.task_id, t.task.session_id, _opt(t.task, "input"), t.attempt, timeout
+    )
 
 
 def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
@@ -70,6 +74,9 @@ def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
         return _task_request(m.invoke_task)
     if kind == "release_executor":
         return ReleaseRequest(m.release_executor.executor_id)
+    if kind == "cancel_task":
+        c = m.cancel_task
+        return CancelRequest(c.executor_id, c.session_id, c.task_id, c.attempt, c.reason or "cancelled")
     raise InvalidArgumentError(f"unknown ManagerMessage kind {kind!r}")
 
 
@@ -127,6 +134,9 @@ def _outcome_to_pb(o: TaskOutcome) -> backend_pb2.TaskOutcome:
         requeue=o.requeue,
         attempt=o.attempt,
         crashed=o.crashed,
+        timed_out=o.timed_out,
+        cancelled=o.cancelled,
+        service_stopped=o.service_stopped,
     )
     if o.output is not None:
         m.output = o.output

@@ -1,7 +1,7 @@
 """Typed messages between the node stream and the executors (our side of the Backend boundary).
 
 Inbound (from the session manager): :class:`Registered`, :class:`BindRequest`,
-:class:`TaskRequest`, :class:`ReleaseRequest`. Outbound (to the session manager):
+:class:`TaskRequest`, :class:`ReleaseRequest`, :class:`CancelRequest`. Outbound (to the session manager):
 :class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`, :class:`BindFailed`,
 :class:`TaskOutcome`, :class:`ExecutorReleased`. ``executor.convert`` maps them to/from protobuf.
 """
@@ -31,6 +31,7 @@ class TaskRequest:
     session_id: str
     input: bytes | None = None
     attempt: int = 0  # which run of the task (echoed in its TaskOutcome); 0: not given
+    timeout: float | None = None  # seconds this attempt may run at the service; None: no limit
 
 
 # -- inbound ---------------------------------------------------------------------------------
@@ -58,7 +59,18 @@ class ReleaseRequest:
     executor_id: str
 
 
-InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest
+@dataclass(frozen=True)
+class CancelRequest:
+    """Cancel one task of an executor (the session manager already recorded it Cancelled)."""
+
+    executor_id: str
+    session_id: str
+    task_id: str
+    attempt: int = 0
+    reason: str = "cancelled"
+
+
+InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest | CancelRequest
 
 
 # -- outbound --------------------------------------------------------------------------------
@@ -97,6 +109,37 @@ class TaskOutcome:
     requeue: bool = False
     attempt: int = 0  # the TaskRequest's
     crashed: bool = False  # the service process died running it (not an error the task returned)
+    timed_out: bool = False  # its timeout passed: the executor stopped the service
+    cancelled: bool = False  # the session manager cancelled it
+    service_stopped: bool = False  # the service's process group was stopped to end it
+
+    @classmethod
+    def stopped(cls, task: TaskRequest, timed_out: bool, message: str) -> TaskOutcome:
+        """The answer for a running task the executor ended by stopping its service."""
+        return cls(
+            task.executor_id,
+            task.session_id,
+            task.task_id,
+            -1,
+            message=message,
+            attempt=task.attempt,
+            timed_out=timed_out,
+            cancelled=not timed_out,
+            service_stopped=True,
+        )
+
+    @classmethod
+    def cancelled_unstarted(cls, task: TaskRequest, reason: str) -> TaskOutcome:
+        """The answer for a cancelled task the service never ran (or whose answer is dropped)."""
+        return cls(
+            task.executor_id,
+            task.session_id,
+            task.task_id,
+            -1,
+            message=reason,
+            attempt=task.attempt,
+            cancelled=True,
+        )
 
     @classmethod
     def requeued(cls, task: TaskRequest, why: str) -> TaskOutcome:

@@ -24,6 +24,10 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
+# How long a process group gets to be reaped after SIGKILL before it is given up on (a process in
+# uninterruptible sleep, D state, outlives SIGKILL): the executor is released anyway.
+REAP_AFTER_KILL_S = 5.0
+
 
 class LaunchError(Exception):
     """The process could not be started at all (command missing, not executable, bad cwd...)."""
@@ -51,7 +55,8 @@ class ServiceProcess(Protocol):
         ...
 
     async def terminate(self, grace: float) -> int:
-        """SIGTERM the whole process group, SIGKILL it after ``grace`` seconds; the exit code."""
+        """SIGTERM the whole process group, SIGKILL it after ``grace`` seconds; the exit code (-9
+        when the process outlives SIGKILL too: it returns anyway, after a bounded wait)."""
         ...
 
 
@@ -131,7 +136,15 @@ class SubprocessService:
                 log.warning("service process %d ignored SIGTERM for %.1fs: SIGKILL", self.pid, grace)
         # SIGKILL whatever is left of the group (the leader, or children it left behind)
         self._signal_group(signal.SIGKILL)
-        return await self._proc.wait()
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._proc.wait()), REAP_AFTER_KILL_S)
+        except TimeoutError:
+            log.error(
+                "service process %d outlived SIGKILL by %.0fs (uninterruptible?): given up on",
+                self.pid,
+                REAP_AFTER_KILL_S,
+            )
+            return -9
 
 
 class SubprocessLauncher:
@@ -140,7 +153,7 @@ class SubprocessLauncher:
 
     async def start(self, spec: LaunchSpec) -> ServiceProcess:
         _check_startable(spec)
-        spec.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        spec.stdout_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(spec.stdout_path, "ab") as out, open(spec.stderr_path, "ab") as err:
             try:
                 proc = await asyncio.create_subprocess_exec(

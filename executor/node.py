@@ -13,6 +13,7 @@ import logging
 from executor.events import (
     BindFailed,
     BindRequest,
+    CancelRequest,
     ExecutorReleased,
     InboundMessage,
     Registered,
@@ -40,6 +41,10 @@ class NodeSession:
             self._invoke(msg)
         elif isinstance(msg, ReleaseRequest):
             self._release(msg)
+        elif isinstance(msg, CancelRequest):
+            executor = self.executors.get(msg.executor_id)
+            if executor is not None:
+                executor.cancel(msg)
         elif isinstance(msg, Registered):
             log.warning("ignoring a second 'registered' on the same stream")
 

@@ -54,7 +54,7 @@ class ShimSettings:
     log_level: str = "INFO"
     bind_timeout: float = 30.0  # for the socket to appear, and again for OnSessionEnter
     leave_timeout: float = 5.0
-    terminate_grace: float = 3.0
+    terminate_grace: float = 10.0  # SIGTERM → SIGKILL (--kill-grace)
     crash_grace: float = 2.0  # after a transport error, how long to wait for the exit code
 
 
@@ -138,11 +138,11 @@ class HostShim:
     async def bind(self, req: BindRequest) -> ServiceInstance:
         """Start, wait for the socket, OnSessionEnter. Raises :class:`BindError`."""
         sock = self.socket_path(req.executor_id)
-        sock.parent.mkdir(parents=True, exist_ok=True)
+        sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         sock.unlink(missing_ok=True)
         Path(str(sock) + taskpipe.SUFFIX).unlink(missing_ok=True)  # never mistake a stale pipe for this one
         spec = self.launch_spec(req, self.environment(req, sock))
-        spec.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        spec.stderr_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         offset = spec.stderr_path.stat().st_size if spec.stderr_path.exists() else 0
         try:
             process = await self._launcher.start(spec)

@@ -9,8 +9,9 @@ and changes phase only through :meth:`PhaseTracker.advance`.
        │  │       │   ╲       │   ► CRASHED ──► RELEASED
        │  │       ▼    ╲      ▼
        │  └──► RELEASING ──► RELEASED
-       ▼
-    BIND_FAILED
+       ▼           │
+    BIND_FAILED    └──► STOPPING ──► RELEASED   (also from BOUND and RUNNING: a task timed out or
+                                                 was cancelled, the service is being stopped)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ExecutorPhase(enum.Enum):
     RUNNING = "running"  # a task inside OnTaskInvoke (over the task pipe: tasks sent, not all answered)
     RELEASING = "releasing"  # release asked: finish the running task, OnSessionLeave, terminate
     CRASHED = "crashed"  # the service process died on its own
+    STOPPING = "stopping"  # a running task timed out or was cancelled: the service is being stopped
     BIND_FAILED = "bind_failed"  # terminal: bind_failed was sent, nothing follows
     RELEASED = "released"  # terminal: executor_released was sent (or the node stream is gone)
 
@@ -39,10 +41,15 @@ ALLOWED_TRANSITIONS: Mapping[ExecutorPhase, frozenset[ExecutorPhase]] = {
     ExecutorPhase.BINDING: frozenset(
         {ExecutorPhase.BOUND, ExecutorPhase.BIND_FAILED, ExecutorPhase.RELEASING}
     ),
-    ExecutorPhase.BOUND: frozenset({ExecutorPhase.RUNNING, ExecutorPhase.RELEASING, ExecutorPhase.CRASHED}),
-    ExecutorPhase.RUNNING: frozenset({ExecutorPhase.BOUND, ExecutorPhase.RELEASING, ExecutorPhase.CRASHED}),
-    ExecutorPhase.RELEASING: frozenset({ExecutorPhase.RELEASED}),
+    ExecutorPhase.BOUND: frozenset(
+        {ExecutorPhase.RUNNING, ExecutorPhase.RELEASING, ExecutorPhase.CRASHED, ExecutorPhase.STOPPING}
+    ),
+    ExecutorPhase.RUNNING: frozenset(
+        {ExecutorPhase.BOUND, ExecutorPhase.RELEASING, ExecutorPhase.CRASHED, ExecutorPhase.STOPPING}
+    ),
+    ExecutorPhase.RELEASING: frozenset({ExecutorPhase.RELEASED, ExecutorPhase.STOPPING}),
     ExecutorPhase.CRASHED: frozenset({ExecutorPhase.RELEASED}),
+    ExecutorPhase.STOPPING: frozenset({ExecutorPhase.RELEASED}),
     ExecutorPhase.BIND_FAILED: frozenset(),
     ExecutorPhase.RELEASED: frozenset(),
 }

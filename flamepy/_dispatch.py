@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 from flamepy._outcome import fail, resolve
+from flamepy._task_future import bind_task_ids
 from flamepy.dispatch_state import (
     QUEUE_LIMIT,
     Completed,
@@ -160,6 +161,7 @@ class Dispatcher:
         with self._cond:
             ticket = self._state.begin_submit()
         ids, err = transport.create_tasks(self._sid, [d for d, _ in batch])
+        bind_task_ids([f for _, f in batch], ids)  # Future.cancel() can now cancel the task on the server
         self._feed(Submitted(ticket, ids, [f for _, f in batch], err))
 
     # -- watcher ---------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from flamepy import _dispatch
 from flamepy._dispatch import Dispatcher
 from flamepy._outcome import check_input, outcome_error, outcome_of_task, where
+from flamepy._task_future import TaskFuture
 from flamepy.errors import InvalidStateError, TaskTimeoutError
 from flamepy.transport import base
-from flamepy.types import Event, SessionAttributes, SessionState, SessionStatus, Task
+from flamepy.types import Event, SessionAttributes, SessionState, SessionStatus, Task, TaskState
 
 if TYPE_CHECKING:
     from flamepy.connection import Connection
@@ -75,7 +76,13 @@ class Session:
     ) -> None:
         attrs = SessionAttributes(application, id, common_data)
         status = SessionStatus(
-            SessionState(state), creation_time, completion_time, pending, running, succeed, failed,
+            SessionState(state),
+            creation_time,
+            completion_time,
+            pending,
+            running,
+            succeed,
+            failed,
             events=tuple(events or ()),
         )
         self._setup(connection, attrs, status)
@@ -154,6 +161,13 @@ class Session:
     def get_task(self, task_id: str) -> Task:
         return self._transport.get_task(self.id, str(task_id))
 
+    def cancel_task(self, task_id: str, reason: str | None = None) -> Task:
+        """Cancel a task: a pending one at once; a running one at once too, and its service process
+        group is stopped (SIGTERM, then SIGKILL after the node's kill grace), so its executor is
+        released and later tasks run on a fresh one; a finished one is left as it is (idempotent).
+        Returns the task as it is now; NotFoundError for an unknown task."""
+        return self._transport.cancel_task(self.id, str(task_id), reason)
+
     def list_tasks(self) -> TaskWatcher:
         """Every task of the session, in id order (streamed)."""
         found = self._transport.list_tasks(self.id)
@@ -190,11 +204,14 @@ class Session:
 
     def run(self, input_data: bytes | bytearray | memoryview | None) -> Future:
         """Submit a task in the background; the Future resolves to its output (bytes or None).
+        ``Future.cancel()`` cancels the task on the server too once it is submitted (see
+        :meth:`cancel_task`), returning True when the server cancelled it.
 
         Blocks while the client-side queue is full (backpressure).
         """
         data = check_input(input_data)
-        fut: Future = Future()
+        sid, transport = self.id, self._transport
+        fut: Future = TaskFuture(lambda tid: transport.cancel_task(sid, tid, "cancelled by Future.cancel()"))
         self._ensure_dispatcher().enqueue(data, fut)
         return fut
 
@@ -210,8 +227,12 @@ class Session:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Close the session on the server (idempotent); pending futures fail with InvalidStateError."""
+    def close(self, cancel_running: bool = False) -> None:
+        """Close the session on the server (idempotent); pending futures fail with InvalidStateError.
+
+        Tasks already running finish (flame.v1's CloseSession) unless ``cancel_running``: then, once
+        the session is closed (no task starts after that), every task still running is cancelled
+        (:meth:`cancel_task`: its service is stopped) and its future fails as cancelled."""
         with self._lock:
             if self._closed:
                 return
@@ -223,6 +244,8 @@ class Session:
                 disp.stop_submitting(f"session {self.id!r} was closed before the task was submitted")
             self.attributes, self.status = self._transport.close_session(self.id)
             closed = True
+            if cancel_running:
+                self._cancel_running()
         finally:
             if disp is not None:
                 disp.shutdown(f"session {self.id!r} was closed", grace=_dispatch.CLOSE_GRACE_S)
@@ -230,6 +253,13 @@ class Session:
             if not closed:  # the server did not close it: let the caller retry
                 with self._lock:
                     self._closed, self._dispatcher = False, None
+
+    def _cancel_running(self) -> None:
+        running = [t.id for t in self._transport.list_tasks(self.id) if t.state == TaskState.RUNNING]
+        for tid in running:
+            self._transport.cancel_task(self.id, tid, "session closed")
+        if running:
+            self.refresh()
 
     def stop_background(self, reason: str) -> None:
         """Stop the threads without closing the session on the server (connection closing)."""

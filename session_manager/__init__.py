@@ -30,6 +30,9 @@ Where what comes next goes:
 * client/node credentials — one gRPC server interceptor passed to ``grpc.aio.server`` in
   ``server.py``;
 * heartbeat liveness — the ``CheckLiveness`` timer in ``broker.py`` beside the scheduler's, handled
-  in ``core/placement.py`` (``check_liveness``); why a session can never run (the bind-failure limit,
+  in ``core/placement.py`` (``check_liveness``); the backstops of task timeouts and releases
+  (``CheckDeadlines``, ``core/deadlines.py``) ride on the same timer; cancelling a task —
+  ``core/sessions.py`` (``cancel_task``) and ``effects.CancelCmd`` for the executor's node;
+  why a session can never run (the bind-failure limit,
   impossible resources) and what its callers are told — ``core/failures.py``.
 """

@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         node_timeout=a.node_timeout,
         max_retries=a.max_retries,
         retry_on_error=a.retry_on_error,
+        task_timeout=a.task_timeout or None,
+        stop_timeout=a.stop_timeout,
         local_socket=a.local_socket,
         limits=limits,
     )
@@ -121,6 +123,29 @@ def _add_reliability_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also re-run tasks that failed on their own (an exception in the service), under --max-retries",
     )
+    p.add_argument(
+        "--task-timeout",
+        type=_non_negative_float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of one attempt of a task, for applications and sessions that set "
+        "none (default: no limit); past it the service is stopped and the task fails (Timeout)",
+    )
+    p.add_argument(
+        "--stop-timeout",
+        type=_non_negative_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long an executor manager may take to stop a service (release, timeout, cancel) "
+        "before its executor is dropped and its resources returned (default 30)",
+    )
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of seconds, got {text}")
+    return value
 
 
 def _non_negative_int(text: str) -> int:

@@ -55,6 +55,9 @@ def _outcome(r: be.TaskOutcome) -> events.TaskOutcome:
         r.requeue,
         r.attempt,
         r.crashed,
+        r.timed_out,
+        r.cancelled,
+        r.service_stopped,
     )
 
 
@@ -102,7 +105,8 @@ def _invoke_pb(cmd: effects.InvokeCmd) -> be.InvokeTask:
     task = shim_pb2.TaskContext(task_id=cmd.task_id, session_id=cmd.session_id)
     if cmd.input is not None:
         task.input = cmd.input
-    return be.InvokeTask(executor_id=cmd.executor_id, task=task, attempt=cmd.attempt)
+    timeout_ms = max(1, round(cmd.timeout * 1000)) if cmd.timeout is not None else 0
+    return be.InvokeTask(executor_id=cmd.executor_id, task=task, attempt=cmd.attempt, timeout_ms=timeout_ms)
 
 
 def _invokes_message(run: list[be.InvokeTask]) -> be.ManagerMessage:
@@ -119,6 +123,15 @@ def command_pb(cmd: effects.Command) -> be.ManagerMessage:
             return be.ManagerMessage(bind_executor=_bind_pb(cmd))
         case effects.ReleaseCmd():
             return be.ManagerMessage(release_executor=be.ReleaseExecutor(executor_id=cmd.executor_id))
+        case effects.CancelCmd():
+            cancel = be.CancelTask(
+                executor_id=cmd.executor_id,
+                session_id=cmd.session_id,
+                task_id=cmd.task_id,
+                attempt=cmd.attempt,
+                reason=cmd.reason,
+            )
+            return be.ManagerMessage(cancel_task=cancel)
     raise TypeError(f"unknown command {cmd!r}")
 
 

@@ -68,8 +68,9 @@ class Broker:
             prefetch=config.prefetch,
             max_bind_failures=config.max_bind_failures,
             unschedulable_timeout=config.unschedulable_timeout,
-            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error),
+            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error, config.task_timeout),
             node_timeout=config.node_timeout,
+            stop_timeout=config.stop_timeout,
         )
         self.endpoints = Endpoints(cache=config.cache_endpoint or "")
         self._storage = storage
@@ -188,10 +189,17 @@ class Broker:
         return ses.info()
 
     async def set_retry_policy(
-        self, kind: str, name: str, max_retries: int | None, retry_on_error: bool | None
+        self,
+        kind: str,
+        name: str,
+        max_retries: int | None,
+        retry_on_error: bool | None,
+        task_timeout: float | None = None,
     ) -> RetryPolicy:
-        """Set an application's or a session's retry policy; returns the one now in effect."""
-        policy = self.core.handle(events.SetRetryPolicy(kind, name, max_retries, retry_on_error))
+        """Set an application's or a session's retry policy (``task_timeout`` 0 clears the task
+        timeout); returns the one now in effect."""
+        event = events.SetRetryPolicy(kind, name, max_retries, retry_on_error, task_timeout)
+        policy = self.core.handle(event)
         await self._flush()
         return policy
 
@@ -236,6 +244,13 @@ class Broker:
 
     def get_task(self, sid: str, tid: str) -> Task:
         return self._tasks.get(sid, tid)
+
+    async def cancel_task(self, sid: str, tid: str, reason: str) -> Task:
+        """Cancel a pending or running task (a running one's executor stops its service); a
+        finished one is returned as it is."""
+        snap = self.core.handle(events.CancelTask(sid, tid, reason))
+        await self._flush()
+        return snap if snap is not None else self._tasks.get(sid, tid)
 
     def list_tasks(self, sid: str) -> Iterator[Task]:
         """Every task of the session in id order (finished ones read from storage in chunks)."""
@@ -306,14 +321,19 @@ class Broker:
 
     def _check_liveness(self) -> None:
         """Declare silent nodes lost; re-armed for when the next node could time out (or after a
-        node timeout when none is ready: a node registering meanwhile is checked by then)."""
+        node timeout when none is ready: a node registering meanwhile is checked by then). The
+        backstops of task timeouts and releases (``CheckDeadlines``) ride on the same timer: they
+        are checked at least every node timeout."""
         self._liveness_timer = None
         try:
             wake_in = self.core.handle(events.CheckLiveness())
+            due = self.core.handle(events.CheckDeadlines())
         except Exception:
             log.exception("liveness check failed")
-            wake_in = 1.0
+            wake_in = due = 1.0
         self._flush()
+        if due is not None:
+            wake_in = due if wake_in is None else min(wake_in, due)
         delay = self.core.node_timeout if wake_in is None else wake_in
         loop = asyncio.get_running_loop()
         self._liveness_timer = loop.call_later(delay + 0.05, self._check_liveness)

@@ -32,6 +32,11 @@ class ServerConfig:
     # it) before it fails with its history; the default of applications and sessions
     max_retries: int = 3
     retry_on_error: bool = False  # also re-run (under max_retries) tasks that failed on their own
+    # seconds one attempt of a task may run (None: no limit); the default of applications/sessions
+    task_timeout: float | None = None
+    # seconds an executor manager may take to stop a service before the session manager drops the
+    # executor and returns its resources (timed-out tasks: this long after their timeout)
+    stop_timeout: float = 30.0
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None

@@ -42,10 +42,13 @@ class DeleteSession:
 class RetryPolicy:
     """How often a task may run again: ``max_retries`` re-runs after infrastructure failures (its
     node lost, its executor or service process died while running it) and, when
-    ``retry_on_error``, after the task itself failed; past that it fails with its history."""
+    ``retry_on_error``, after the task itself failed; past that it fails with its history.
+    ``task_timeout``: seconds one attempt may run at its executor (None: no limit); past it the
+    service is stopped and the task fails with reason Timeout (a failure of its own)."""
 
     max_retries: int = 3
     retry_on_error: bool = False
+    task_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,20 @@ class InvokeCmd:
     task_id: str
     input: bytes | None
     attempt: int = 0
+    timeout: float | None = None  # seconds this attempt may run at the service; None: no limit
+
+
+@dataclass(frozen=True)
+class CancelCmd:
+    """Stop one task at its executor: dropped if queued there; if running, its service is stopped
+    (the task is already Cancelled in the core)."""
+
+    node: str
+    executor_id: str
+    session_id: str
+    task_id: str
+    attempt: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -120,7 +137,7 @@ class DropNodeCmd:
     node: str
 
 
-Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd
+Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd | CancelCmd
 
 
 @dataclass

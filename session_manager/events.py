@@ -5,14 +5,15 @@ what ``handle`` returns for that event, so the shell's calls stay typed.
 
 * Client requests (built by the shell's API, ``session_manager.broker``): :class:`RegisterApplication`,
   :class:`UpdateApplication`, :class:`UnregisterApplication`, :class:`CreateSession`,
-  :class:`OpenSession`, :class:`CloseSession`, :class:`DeleteSession`, :class:`CreateTasks`.
+  :class:`OpenSession`, :class:`CloseSession`, :class:`DeleteSession`, :class:`CreateTasks`,
+  :class:`CancelTask`.
 * From executor managers (decoded by ``session_manager.backend_convert``; the counterpart of
   ``executor.events``' outbound messages): :class:`NodeRegistered`, :class:`NodeHeartbeat`,
   :class:`ExecutorBound`, :class:`BindFailed`, :class:`TaskResults` (of :class:`TaskOutcome`),
   :class:`ExecutorReleased`; and :class:`NodeLost` when a node's stream ends.
 * From the shell itself: :class:`Recover` (start-up), :class:`TasksDurable` (a commit finished),
   :class:`SchedulePass` (the scheduler loop woke up), :class:`CheckResources` (nodes or sessions
-  came or went, or its timer fired).
+  came or went, or its timer fired), :class:`CheckDeadlines` (a task or release backstop is due).
 
 A new RPC that changes state gets one event here and one handler in ``session_manager.core``.
 """
@@ -112,6 +113,17 @@ class SetRetryPolicy(Stimulus[RetryPolicy]):
     name: str
     max_retries: int | None = None
     retry_on_error: bool | None = None
+    task_timeout: float | None = None  # seconds; 0 clears it (no limit)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTask(Stimulus[Task | None]):
+    """Cancel a pending or running task (a finished one is left as it is). ``handle`` returns the
+    task as it is now, or None when it is finished and only in storage."""
+
+    session_id: str
+    task_id: str
+    reason: str = "cancelled by the client"
 
 
 # -- from executor managers ----------------------------------------------------------------------
@@ -171,6 +183,9 @@ class TaskOutcome:
     requeue: bool = False  # the task never started: run it again
     attempt: int = 0  # the attempt it reports on; 0: unknown (an older executor manager)
     crashed: bool = False  # the service process died running it: retried under max_retries
+    timed_out: bool = False  # past its timeout: the executor stopped its service
+    cancelled: bool = False  # ended by a CancelCmd
+    service_stopped: bool = False  # its service was stopped to end it: the executor is going away
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +231,13 @@ class TasksDurable(Stimulus[None]):
 @dataclass(frozen=True, slots=True)
 class SchedulePass(Stimulus[float | None]):
     """Run the scheduler once; ``handle`` returns seconds until a timer-based pass is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDeadlines(Stimulus[float | None]):
+    """Act on backstops that are due: a task whose executor never answered within its timeout plus
+    the stop timeout, an executor Releasing for longer than the stop timeout. ``handle`` returns
+    seconds until the next one is due (None: none)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait.
+"""flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait,
+retry policies (with task timeouts), cancelling a task.
 
 Decode, call the broker, encode. New job RPCs (task logs, cancelling a running task) go here as
 methods on the proto's FrontendExt service, each calling one new broker method.
@@ -77,5 +78,12 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         name = request.session_id if kind == "session" else request.application
         retries = request.max_retries if request.HasField("max_retries") else None
         on_error = request.retry_on_error if request.HasField("retry_on_error") else None
-        policy = await self.broker.set_retry_policy(kind, name, retries, on_error)
-        return ext.RetryPolicy(max_retries=policy.max_retries, retry_on_error=policy.retry_on_error)
+        timeout = request.task_timeout_s if request.HasField("task_timeout_s") else None
+        policy = await self.broker.set_retry_policy(kind, name, retries, on_error, timeout)
+        return conv.retry_policy_to_pb(policy)
+
+    @unary
+    async def CancelTask(self, request: ext.CancelTaskRequest, context: Ctx) -> pb.Task:
+        sid = validate.reference(request.session_id, "session_id", self.limits)
+        reason = validate.cancel_reason(request.reason if request.HasField("reason") else None)
+        return conv.task_to_pb(await self.broker.cancel_task(sid, request.task_id, reason))

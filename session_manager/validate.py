@@ -89,6 +89,17 @@ def task_request(sid: str, count: int, limits: Limits) -> None:
         )
 
 
+MAX_CANCEL_REASON_BYTES = 1000
+
+
+def cancel_reason(reason: str | None) -> str:
+    """A CancelTask's reason (the cancelled task's event message); default "cancelled by the client"."""
+    if not reason:
+        return "cancelled by the client"
+    _text(reason, "reason", MAX_CANCEL_REASON_BYTES, _CONTROL)
+    return reason
+
+
 # -- applications and sessions ----------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from flamepy.proto import extensions_pb2 as ext_pb
 from flamepy.proto import shim_pb2
 from flamepy.proto import types_pb2 as pb
@@ -318,3 +320,20 @@ def completion_to_pb(c: TaskCompletion) -> ext_pb.TaskCompletion:
 
 def completion_from_pb(m: ext_pb.TaskCompletion) -> TaskCompletion:
     return TaskCompletion(m.task_id, TaskState(m.state), _opt(m, "output"), _opt(m, "message"))
+
+
+class RetryPolicyView(Protocol):
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def retry_on_error(self) -> bool: ...
+    @property
+    def task_timeout(self) -> float | None: ...
+
+
+def retry_policy_to_pb(p: RetryPolicyView) -> ext_pb.RetryPolicy:
+    """A retry policy in effect (``max_retries``, ``retry_on_error``, ``task_timeout`` in seconds or
+    None); no timeout is 0 on the wire."""
+    return ext_pb.RetryPolicy(
+        max_retries=p.max_retries, retry_on_error=p.retry_on_error, task_timeout_s=p.task_timeout or 0.0
+    )

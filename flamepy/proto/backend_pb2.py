@@ -26,7 +26,7 @@ from . import types_pb2 as types__pb2
 from . import shim_pb2 as shim__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbackend.proto\x12\nflamepy.v1\x1a\x0btypes.proto\x1a\nshim.proto\"K\n\x0cRegisterNode\x12\x1c\n\x04node\x18\x01 \x01(\x0b\x32\x0e.flame.v1.Node\x12\x1d\n\x05shims\x18\x02 \x03(\x0e\x32\x0e.flame.v1.Shim\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x03\"$\n\rExecutorBound\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"2\n\nBindFailed\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xd1\x01\n\x0bTaskOutcome\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x13\n\x0breturn_code\x18\x04 \x01(\x05\x12\x13\n\x06output\x18\x05 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0f\n\x07requeue\x18\x07 \x01(\x08\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\r\x12\x0f\n\x07\x63rashed\x18\t \x01(\x08\x42\t\n\x07_outputB\n\n\x08_message\"I\n\x10\x45xecutorReleased\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_message\"9\n\x0cTaskOutcomes\x12)\n\x08outcomes\x18\x01 \x03(\x0b\x32\x17.flamepy.v1.TaskOutcome\"\xef\x02\n\x0bNodeMessage\x12,\n\x08register\x18\x01 \x01(\x0b\x32\x18.flamepy.v1.RegisterNodeH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.HeartbeatH\x00\x12\x33\n\x0e\x65xecutor_bound\x18\x03 \x01(\x0b\x32\x19.flamepy.v1.ExecutorBoundH\x00\x12-\n\x0b\x62ind_failed\x18\x04 \x01(\x0b\x32\x16.flamepy.v1.BindFailedH\x00\x12.\n\x0btask_result\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.TaskOutcomeH\x00\x12\x39\n\x11\x65xecutor_released\x18\x06 \x01(\x0b\x32\x1c.flamepy.v1.ExecutorReleasedH\x00\x12\x30\n\x0ctask_results\x18\x07 \x01(\x0b\x32\x18.flamepy.v1.TaskOutcomesH\x00\x42\x05\n\x03msg\"V\n\x0eNodeRegistered\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x19\n\x11\x66rontend_endpoint\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61\x63he_endpoint\x18\x03 \x01(\t\"\xcc\x01\n\x0c\x42indExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\'\n\x04spec\x18\x03 \x01(\x0b\x32\x19.flame.v1.ApplicationSpec\x12)\n\x07session\x18\x04 \x01(\x0b\x32\x18.flame.v1.SessionContext\x12-\n\x06resreq\x18\x05 \x01(\x0b\x32\x1d.flame.v1.ResourceRequirement\x12\x0f\n\x07gpu_ids\x18\x06 \x03(\x05\"W\n\nInvokeTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x15.flame.v1.TaskContext\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\"4\n\x0bInvokeTasks\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.flamepy.v1.InvokeTask\"&\n\x0fReleaseExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"\x95\x02\n\x0eManagerMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.flamepy.v1.NodeRegisteredH\x00\x12\x31\n\rbind_executor\x18\x02 \x01(\x0b\x32\x18.flamepy.v1.BindExecutorH\x00\x12-\n\x0binvoke_task\x18\x03 \x01(\x0b\x32\x16.flamepy.v1.InvokeTaskH\x00\x12\x37\n\x10release_executor\x18\x04 \x01(\x0b\x32\x1b.flamepy.v1.ReleaseExecutorH\x00\x12/\n\x0cinvoke_tasks\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.InvokeTasksH\x00\x42\x05\n\x03msg2N\n\x07\x42\x61\x63kend\x12\x43\n\x06\x41ttach\x12\x17.flamepy.v1.NodeMessage\x1a\x1a.flamepy.v1.ManagerMessage\"\x00(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbackend.proto\x12\nflamepy.v1\x1a\x0btypes.proto\x1a\nshim.proto\"K\n\x0cRegisterNode\x12\x1c\n\x04node\x18\x01 \x01(\x0b\x32\x0e.flame.v1.Node\x12\x1d\n\x05shims\x18\x02 \x03(\x0e\x32\x0e.flame.v1.Shim\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x03\"$\n\rExecutorBound\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"2\n\nBindFailed\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x90\x02\n\x0bTaskOutcome\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x13\n\x0breturn_code\x18\x04 \x01(\x05\x12\x13\n\x06output\x18\x05 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0f\n\x07requeue\x18\x07 \x01(\x08\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\r\x12\x0f\n\x07\x63rashed\x18\t \x01(\x08\x12\x11\n\ttimed_out\x18\n \x01(\x08\x12\x11\n\tcancelled\x18\x0b \x01(\x08\x12\x17\n\x0fservice_stopped\x18\x0c \x01(\x08\x42\t\n\x07_outputB\n\n\x08_message\"I\n\x10\x45xecutorReleased\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_message\"9\n\x0cTaskOutcomes\x12)\n\x08outcomes\x18\x01 \x03(\x0b\x32\x17.flamepy.v1.TaskOutcome\"\xef\x02\n\x0bNodeMessage\x12,\n\x08register\x18\x01 \x01(\x0b\x32\x18.flamepy.v1.RegisterNodeH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.HeartbeatH\x00\x12\x33\n\x0e\x65xecutor_bound\x18\x03 \x01(\x0b\x32\x19.flamepy.v1.ExecutorBoundH\x00\x12-\n\x0b\x62ind_failed\x18\x04 \x01(\x0b\x32\x16.flamepy.v1.BindFailedH\x00\x12.\n\x0btask_result\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.TaskOutcomeH\x00\x12\x39\n\x11\x65xecutor_released\x18\x06 \x01(\x0b\x32\x1c.flamepy.v1.ExecutorReleasedH\x00\x12\x30\n\x0ctask_results\x18\x07 \x01(\x0b\x32\x18.flamepy.v1.TaskOutcomesH\x00\x42\x05\n\x03msg\"V\n\x0eNodeRegistered\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x19\n\x11\x66rontend_endpoint\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61\x63he_endpoint\x18\x03 \x01(\t\"\xcc\x01\n\x0c\x42indExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\'\n\x04spec\x18\x03 \x01(\x0b\x32\x19.flame.v1.ApplicationSpec\x12)\n\x07session\x18\x04 \x01(\x0b\x32\x18.flame.v1.SessionContext\x12-\n\x06resreq\x18\x05 \x01(\x0b\x32\x1d.flame.v1.ResourceRequirement\x12\x0f\n\x07gpu_ids\x18\x06 \x03(\x05\"k\n\nInvokeTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x15.flame.v1.TaskContext\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x04\"4\n\x0bInvokeTasks\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.flamepy.v1.InvokeTask\"&\n\x0fReleaseExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"g\n\nCancelTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xc4\x02\n\x0eManagerMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.flamepy.v1.NodeRegisteredH\x00\x12\x31\n\rbind_executor\x18\x02 \x01(\x0b\x32\x18.flamepy.v1.BindExecutorH\x00\x12-\n\x0binvoke_task\x18\x03 \x01(\x0b\x32\x16.flamepy.v1.InvokeTaskH\x00\x12\x37\n\x10release_executor\x18\x04 \x01(\x0b\x32\x1b.flamepy.v1.ReleaseExecutorH\x00\x12/\n\x0cinvoke_tasks\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.InvokeTasksH\x00\x12-\n\x0b\x63\x61ncel_task\x18\x06 \x01(\x0b\x32\x16.flamepy.v1.CancelTaskH\x00\x42\x05\n\x03msg2N\n\x07\x42\x61\x63kend\x12\x43\n\x06\x41ttach\x12\x17.flamepy.v1.NodeMessage\x1a\x1a.flamepy.v1.ManagerMessage\"\x00(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,25 +42,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BINDFAILED']._serialized_start=196
   _globals['_BINDFAILED']._serialized_end=246
   _globals['_TASKOUTCOME']._serialized_start=249
-  _globals['_TASKOUTCOME']._serialized_end=458
-  _globals['_EXECUTORRELEASED']._serialized_start=460
-  _globals['_EXECUTORRELEASED']._serialized_end=533
-  _globals['_TASKOUTCOMES']._serialized_start=535
-  _globals['_TASKOUTCOMES']._serialized_end=592
-  _globals['_NODEMESSAGE']._serialized_start=595
-  _globals['_NODEMESSAGE']._serialized_end=962
-  _globals['_NODEREGISTERED']._serialized_start=964
-  _globals['_NODEREGISTERED']._serialized_end=1050
-  _globals['_BINDEXECUTOR']._serialized_start=1053
-  _globals['_BINDEXECUTOR']._serialized_end=1257
-  _globals['_INVOKETASK']._serialized_start=1259
-  _globals['_INVOKETASK']._serialized_end=1346
-  _globals['_INVOKETASKS']._serialized_start=1348
-  _globals['_INVOKETASKS']._serialized_end=1400
-  _globals['_RELEASEEXECUTOR']._serialized_start=1402
-  _globals['_RELEASEEXECUTOR']._serialized_end=1440
-  _globals['_MANAGERMESSAGE']._serialized_start=1443
-  _globals['_MANAGERMESSAGE']._serialized_end=1720
-  _globals['_BACKEND']._serialized_start=1722
-  _globals['_BACKEND']._serialized_end=1800
+  _globals['_TASKOUTCOME']._serialized_end=521
+  _globals['_EXECUTORRELEASED']._serialized_start=523
+  _globals['_EXECUTORRELEASED']._serialized_end=596
+  _globals['_TASKOUTCOMES']._serialized_start=598
+  _globals['_TASKOUTCOMES']._serialized_end=655
+  _globals['_NODEMESSAGE']._serialized_start=658
+  _globals['_NODEMESSAGE']._serialized_end=1025
+  _globals['_NODEREGISTERED']._serialized_start=1027
+  _globals['_NODEREGISTERED']._serialized_end=1113
+  _globals['_BINDEXECUTOR']._serialized_start=1116
+  _globals['_BINDEXECUTOR']._serialized_end=1320
+  _globals['_INVOKETASK']._serialized_start=1322
+  _globals['_INVOKETASK']._serialized_end=1429
+  _globals['_INVOKETASKS']._serialized_start=1431
+  _globals['_INVOKETASKS']._serialized_end=1483
+  _globals['_RELEASEEXECUTOR']._serialized_start=1485
+  _globals['_RELEASEEXECUTOR']._serialized_end=1523
+  _globals['_CANCELTASK']._serialized_start=1525
+  _globals['_CANCELTASK']._serialized_end=1628
+  _globals['_MANAGERMESSAGE']._serialized_start=1631
+  _globals['_MANAGERMESSAGE']._serialized_end=1955
+  _globals['_BACKEND']._serialized_start=1957
+  _globals['_BACKEND']._serialized_end=2035
 # @@protoc_insertion_point(module_scope)

@@ -37,7 +37,7 @@ class BindFailed(_message.Message):
     def __init__(self, executor_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskOutcome(_message.Message):
-    __slots__ = ("executor_id", "session_id", "task_id", "return_code", "output", "message", "requeue", "attempt", "crashed")
+    __slots__ = ("executor_id", "session_id", "task_id", "return_code", "output", "message", "requeue", "attempt", "crashed", "timed_out", "cancelled", "service_stopped")
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,9 @@ class TaskOutcome(_message.Message):
     REQUEUE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CRASHED_FIELD_NUMBER: _ClassVar[int]
+    TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_STOPPED_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     session_id: str
     task_id: str
@@ -56,7 +59,10 @@ class TaskOutcome(_message.Message):
     requeue: bool
     attempt: int
     crashed: bool
-    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., return_code: _Optional[int] = ..., output: _Optional[bytes] = ..., message: _Optional[str] = ..., requeue: _Optional[bool] = ..., attempt: _Optional[int] = ..., crashed: _Optional[bool] = ...) -> None: ...
+    timed_out: bool
+    cancelled: bool
+    service_stopped: bool
+    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., return_code: _Optional[int] = ..., output: _Optional[bytes] = ..., message: _Optional[str] = ..., requeue: _Optional[bool] = ..., attempt: _Optional[int] = ..., crashed: _Optional[bool] = ..., timed_out: _Optional[bool] = ..., cancelled: _Optional[bool] = ..., service_stopped: _Optional[bool] = ...) -> None: ...
 
 class ExecutorReleased(_message.Message):
     __slots__ = ("executor_id", "message")
@@ -117,14 +123,16 @@ class BindExecutor(_message.Message):
     def __init__(self, executor_id: _Optional[str] = ..., application: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ApplicationSpec, _Mapping]] = ..., session: _Optional[_Union[_shim_pb2.SessionContext, _Mapping]] = ..., resreq: _Optional[_Union[_types_pb2.ResourceRequirement, _Mapping]] = ..., gpu_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class InvokeTask(_message.Message):
-    __slots__ = ("executor_id", "task", "attempt")
+    __slots__ = ("executor_id", "task", "attempt", "timeout_ms")
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     task: _shim_pb2.TaskContext
     attempt: int
-    def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
+    timeout_ms: int
+    def __init__(self, executor_id: _Optional[str] = ..., task: _Optional[_Union[_shim_pb2.TaskContext, _Mapping]] = ..., attempt: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class InvokeTasks(_message.Message):
     __slots__ = ("tasks",)
@@ -138,16 +146,32 @@ class ReleaseExecutor(_message.Message):
     executor_id: str
     def __init__(self, executor_id: _Optional[str] = ...) -> None: ...
 
+class CancelTask(_message.Message):
+    __slots__ = ("executor_id", "session_id", "task_id", "attempt", "reason")
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    session_id: str
+    task_id: str
+    attempt: int
+    reason: str
+    def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class ManagerMessage(_message.Message):
-    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks")
+    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks", "cancel_task")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     BIND_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASK_FIELD_NUMBER: _ClassVar[int]
     RELEASE_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASKS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
     registered: NodeRegistered
     bind_executor: BindExecutor
     invoke_task: InvokeTask
     release_executor: ReleaseExecutor
     invoke_tasks: InvokeTasks
-    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ...) -> None: ...
+    cancel_task: CancelTask
+    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ...) -> None: ...

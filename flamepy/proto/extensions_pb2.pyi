@@ -74,21 +74,35 @@ class LocalEndpoint(_message.Message):
     def __init__(self, path: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
 
 class SetRetryPolicyRequest(_message.Message):
-    __slots__ = ("application", "session_id", "max_retries", "retry_on_error")
+    __slots__ = ("application", "session_id", "max_retries", "retry_on_error", "task_timeout_s")
     APPLICATION_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
     RETRY_ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TASK_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     application: str
     session_id: str
     max_retries: int
     retry_on_error: bool
-    def __init__(self, application: _Optional[str] = ..., session_id: _Optional[str] = ..., max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ...) -> None: ...
+    task_timeout_s: float
+    def __init__(self, application: _Optional[str] = ..., session_id: _Optional[str] = ..., max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ..., task_timeout_s: _Optional[float] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
-    __slots__ = ("max_retries", "retry_on_error")
+    __slots__ = ("max_retries", "retry_on_error", "task_timeout_s")
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
     RETRY_ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TASK_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     max_retries: int
     retry_on_error: bool
-    def __init__(self, max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ...) -> None: ...
+    task_timeout_s: float
+    def __init__(self, max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ..., task_timeout_s: _Optional[float] = ...) -> None: ...
+
+class CancelTaskRequest(_message.Message):
+    __slots__ = ("session_id", "task_id", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    task_id: str
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -60,6 +60,11 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.SetRetryPolicyRequest.SerializeToString,
                 response_deserializer=extensions__pb2.RetryPolicy.FromString,
                 _registered_method=True)
+        self.CancelTask = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/CancelTask',
+                request_serializer=extensions__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=types__pb2.Task.FromString,
+                _registered_method=True)
 
 
 class FrontendExtServicer:
@@ -101,6 +106,14 @@ class FrontendExtServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelTask(self, request, context):
+        """Cancels a pending or running task (see CancelTaskRequest). NOT_FOUND for an unknown session
+        or task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrontendExtServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +141,11 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.SetRetryPolicy,
                     request_deserializer=extensions__pb2.SetRetryPolicyRequest.FromString,
                     response_serializer=extensions__pb2.RetryPolicy.SerializeToString,
+            ),
+            'CancelTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTask,
+                    request_deserializer=extensions__pb2.CancelTaskRequest.FromString,
+                    response_serializer=types__pb2.Task.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,6 +283,33 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/SetRetryPolicy',
             extensions__pb2.SetRetryPolicyRequest.SerializeToString,
             extensions__pb2.RetryPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/CancelTask',
+            extensions__pb2.CancelTaskRequest.SerializeToString,
+            types__pb2.Task.FromString,
             options,
             channel_credentials,
             insecure,

@@ -326,6 +326,11 @@ class GrpcTransport:
         what = f"get task {task_id} of session {session_id!r}"
         return _convert.task_from_pb(self._call(self._fe.GetTask, req, what))
 
+    def cancel_task(self, session_id: str, task_id: str, reason: str | None = None) -> Task:
+        req = extensions_pb2.CancelTaskRequest(session_id=session_id, task_id=str(task_id), reason=reason)
+        what = f"cancel task {task_id} of session {session_id!r}"
+        return _convert.task_from_pb(self._call(self._ext_stub.CancelTask, req, what))
+
     def list_tasks(self, session_id: str) -> TaskWatcher:
         what = f"list tasks of session {session_id!r}"
         call = self._open(self._fe.ListTask, frontend_pb2.ListTaskRequest(session_id=session_id), what)

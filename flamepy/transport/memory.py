@@ -29,6 +29,7 @@ from flamepy.errors import (
     NotFoundError,
 )
 from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
+from flamepy.transport.memory_cancel import cancel_task as _cancel_task
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
 from flamepy.types import (
@@ -299,6 +300,8 @@ class MemoryTransport:
         with self.cond:
             self._enter("get_task")
             return self.task(session_id, task_id)
+
+    cancel_task = _cancel_task
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
         with self.cond:

@@ -12,8 +12,9 @@ a new task state is an enum member and table edges in ``states.py``, reached onl
 ``CoreState.task_to`` (which persists every state, Running included, with the task's attempt,
 executor and node). Re-runs go through ``CoreState.requeue`` (event ``REQUEUED``, the retry limit
 of ``RetryPolicy``); start-up requeues what was Running in ``recovery._restore_task``.
-Cancelling a running task is a ``CancelTask`` event handled in ``sessions`` that emits a new
-command in ``effects`` for the executor's node.
+Cancelling a task is a ``CancelTask`` event handled in ``sessions`` (a running one also emits a
+``CancelCmd`` for its executor's node); task timeouts travel with ``InvokeCmd`` and are enforced by
+the executor manager, with backstops in ``deadlines`` (``CheckDeadlines``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any, TypeVar
 from flamepy.types import ResourceRequirement
 from session_manager import effects, events
 from session_manager.clock import Clock
-from session_manager.core import applications, failures, placement, recovery, retries, sessions
+from session_manager.core import applications, deadlines, failures, placement, recovery, retries, sessions
 from session_manager.core.state import (
     DEFAULT_MAX_BIND_FAILURES,
     DEFAULT_NODE_TIMEOUT,
     DEFAULT_RESREQ,
+    DEFAULT_STOP_TIMEOUT,
     DEFAULT_UNSCHEDULABLE_TIMEOUT,
     CoreState,
 )
@@ -53,6 +55,8 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
     events.DeleteSession: sessions.delete,
     events.CreateTasks: sessions.create_tasks,
     events.CreateKeyedTasks: sessions.create_keyed_tasks,
+    events.CancelTask: sessions.cancel_task,
+    events.CheckDeadlines: deadlines.check_deadlines,
     events.TasksDurable: sessions.tasks_durable,
     events.NodeRegistered: placement.node_registered,
     events.NodeHeartbeat: placement.node_heartbeat,
@@ -80,6 +84,7 @@ class Core:
         unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
         retry: RetryPolicy | None = None,
         node_timeout: float = DEFAULT_NODE_TIMEOUT,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         self.state = CoreState(
             clock,
@@ -90,6 +95,7 @@ class Core:
             unschedulable_timeout,
             retry,
             node_timeout,
+            stop_timeout,
         )
         self._seq = 0
 
@@ -122,6 +128,12 @@ class Core:
     def node_timeout(self) -> float:
         """Seconds of silence after which a node is lost (``CheckLiveness``)."""
         return self.state.node_timeout
+
+    @property
+    def next_deadline(self) -> float | None:
+        """Monotonic seconds when the earliest backstop is due (``CheckDeadlines``), or None."""
+        heap = self.state.deadlines
+        return heap[0][0] if heap else None
 
     @property
     def clock(self) -> Clock:

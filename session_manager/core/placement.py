@@ -195,7 +195,7 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
         )
     else:
         _apply_outcome(st, ses, rec, r)
-    if r.crashed and ex is not None and ex.state == ExecutorState.BOUND:
+    if (r.crashed or r.service_stopped) and ex is not None and ex.state == ExecutorState.BOUND:
         st.executor_to(ex, ExecutorState.RELEASING)  # its service is dead: the node releases it
     if ex is None or ex.state != ExecutorState.BOUND:
         return
@@ -211,6 +211,10 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
 def _apply_outcome(st: CoreState, ses: SessionRecord, rec: TaskRecord, r: events.TaskOutcome) -> None:
     if r.requeue:
         st.requeue(ses, rec, r.message or f"executor {r.executor_id} gave the task back")
+    elif r.timed_out:
+        st.fail_or_retry(ses, rec, f"{r.message or 'timed out'} (attempt {rec.attempt})")
+    elif r.cancelled:
+        st.task_to(ses, rec, TaskState.CANCELLED, r.message or "cancelled")
     elif r.return_code == 0:
         rec.output = r.output
         st.task_to(ses, rec, TaskState.SUCCEED, None)
@@ -218,11 +222,12 @@ def _apply_outcome(st: CoreState, ses: SessionRecord, rec: TaskRecord, r: events
         why = (r.message or "").splitlines()[0] if r.message else "its service process died"
         st.requeue(ses, rec, f"{why} (node {rec.node})", charged=True)
     else:
-        message = r.message or f"task failed with return code {r.return_code}"
-        if st.policy(ses).retry_on_error:
-            st.requeue(ses, rec, message.splitlines()[0] if message else message, charged=True)
-        else:
-            st.task_to(ses, rec, TaskState.FAILED, message)
+        st.fail_or_retry(ses, rec, r.message or f"task failed with return code {r.return_code}")
+
+
+def forget_executor(st: CoreState, ex: ExecutorRecord, reason: str, charged: bool = False) -> None:
+    """Drop an executor the core stopped waiting for (``core.deadlines``), as if it were released."""
+    _forget_executor(st, ex, reason, charged)
 
 
 def _forget_executor(st: CoreState, ex: ExecutorRecord, reason: str, charged: bool = False) -> None:

@@ -17,11 +17,16 @@ from session_manager.model import RetryPolicy
 
 APPLICATION, SESSION = "application", "session"
 MAX_RETRIES_LIMIT = 100
+MAX_TASK_TIMEOUT_S = 30 * 86_400.0
 
 
 def set_policy(st: CoreState, ev: events.SetRetryPolicy) -> RetryPolicy:
     if ev.max_retries is not None and not 0 <= ev.max_retries <= MAX_RETRIES_LIMIT:
         raise InvalidArgumentError(f"max_retries must be from 0 to {MAX_RETRIES_LIMIT}, got {ev.max_retries}")
+    if ev.task_timeout is not None and not 0 <= ev.task_timeout <= MAX_TASK_TIMEOUT_S:
+        raise InvalidArgumentError(
+            f"task_timeout_s must be from 0 (no limit) to {MAX_TASK_TIMEOUT_S:g}, got {ev.task_timeout}"
+        )
     if ev.kind == APPLICATION:
         app = applications.get(st, ev.name)
         app.retry = _merged(app.retry or st.retry, ev)
@@ -41,6 +46,8 @@ def _merged(base: RetryPolicy, ev: events.SetRetryPolicy) -> RetryPolicy:
         policy = replace(policy, max_retries=ev.max_retries)
     if ev.retry_on_error is not None:
         policy = replace(policy, retry_on_error=ev.retry_on_error)
+    if ev.task_timeout is not None:
+        policy = replace(policy, task_timeout=ev.task_timeout or None)
     return policy
 
 

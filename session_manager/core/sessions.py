@@ -25,11 +25,12 @@ from flamepy.types import (
     ExecutorState,
     SessionAttributes,
     SessionState,
+    Task,
     TaskState,
 )
 from session_manager import effects, events, validate
 from session_manager.core import failures
-from session_manager.core.state import CoreState
+from session_manager.core.state import TASK_DEADLINE, CoreState
 from session_manager.model import ExecutorRecord, SessionRecord, TaskRecord
 
 MAX_KEY_CHARS = 256  # of a task's idempotency key
@@ -122,11 +123,12 @@ def close(st: CoreState, ev: events.CloseSession) -> SessionRecord:
 
 
 def delete(st: CoreState, ev: events.DeleteSession) -> SessionRecord:
-    """Close, cancel what still runs (its watchers get a terminal state), release, forget."""
+    """Close, cancel what still runs (its watchers get a terminal state; its executor stops the
+    service), release, forget."""
     ses = close(st, events.CloseSession(ev.session_id))
-    for rec in ses.tasks.values():
+    for rec in list(ses.tasks.values()):
         if rec.state == TaskState.RUNNING:
-            st.task_to(ses, rec, TaskState.CANCELLED, "session deleted")
+            _cancel_running(st, ses, rec, "session deleted")
     for eid in list(ses.executors):
         ex = st.executors[eid]
         if ex.state == ExecutorState.BOUND:
@@ -201,6 +203,29 @@ def _create_tasks(
     return created
 
 
+def cancel_task(st: CoreState, ev: events.CancelTask) -> Task | None:
+    """Pending: Cancelled at once. Running: Cancelled at once, and its executor stops the service
+    (``CancelCmd``). Finished: as it is (idempotent). None: finished and only in storage."""
+    rec = find_task(st, ev.session_id, ev.task_id)
+    if rec is None:
+        return None
+    ses = get(st, ev.session_id)
+    if rec.state == TaskState.PENDING:
+        ses.pending.remove(rec.id)
+        st.task_to(ses, rec, TaskState.CANCELLED, ev.reason)
+    elif rec.state == TaskState.RUNNING:
+        _cancel_running(st, ses, rec, ev.reason)
+    return rec.snapshot()
+
+
+def _cancel_running(st: CoreState, ses: SessionRecord, rec: TaskRecord, reason: str) -> None:
+    eid, attempt = rec.executor_id, rec.attempt
+    st.task_to(ses, rec, TaskState.CANCELLED, reason)
+    ex = st.executors.get(eid) if eid is not None else None
+    if ex is not None:
+        st.out.commands.append(effects.CancelCmd(ex.node, ex.id, ses.id, str(rec.id), attempt, reason))
+
+
 def find_task(st: CoreState, sid: str, tid: str) -> TaskRecord | None:
     """The task's record, or None when it is finished and only in storage; NotFoundError when
     the session never had such a task."""
@@ -263,4 +288,9 @@ def _push(st: CoreState, ex: ExecutorRecord, ses: SessionRecord) -> None:
     ex.inflight.append(rec.id)
     text = f"running on executor {ex.id} (node {ex.node}), attempt {rec.attempt}"
     st.task_to(ses, rec, TaskState.RUNNING, text)
-    st.out.commands.append(effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input, rec.attempt))
+    timeout = st.policy(ses).task_timeout
+    cmd = effects.InvokeCmd(ex.node, ex.id, ses.id, str(rec.id), rec.input, rec.attempt, timeout)
+    st.out.commands.append(cmd)
+    if timeout is not None:  # backstop: the tasks ahead of it end within their timeouts too
+        due = st.clock.mono() + timeout * len(ex.inflight) + st.stop_timeout
+        st.add_deadline(due, TASK_DEADLINE, ex.id, rec.id, rec.attempt, timeout)

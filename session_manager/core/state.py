@@ -9,6 +9,7 @@ injected one, no I/O; only the shell's event loop calls it (through ``Core.handl
 
 from __future__ import annotations
 
+import heapq
 import logging
 
 from flamepy.types import Event, ExecutorState, ResourceRequirement, SessionState, TaskState
@@ -29,6 +30,11 @@ DEFAULT_RESREQ = ResourceRequirement(cpu=1, memory=0, gpu=0)
 DEFAULT_MAX_BIND_FAILURES = 5
 DEFAULT_UNSCHEDULABLE_TIMEOUT = 10.0
 DEFAULT_NODE_TIMEOUT = 10.0
+# How long an executor manager may take to stop a service (OnSessionLeave, SIGTERM, the kill grace,
+# SIGKILL) before the core stops waiting: a task past its timeout by this much, or an executor
+# Releasing this long, has its executor dropped and its resources returned.
+DEFAULT_STOP_TIMEOUT = 30.0
+TASK_DEADLINE, RELEASE_DEADLINE = "task", "release"
 # Task event code of a task going back to Pending to run again (the message names the cause and the
 # attempt that ended). Independent Flame clients read only code 3 (Failed); this is our extension.
 REQUEUED = 1003
@@ -45,8 +51,13 @@ class CoreState:
         unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
         retry: RetryPolicy | None = None,
         node_timeout: float = DEFAULT_NODE_TIMEOUT,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         self.clock = clock or Clock()
+        self.stop_timeout = max(0.0, stop_timeout)
+        # backstops (core.deadlines): (due, seq, kind, executor id, task number, attempt, timeout)
+        self.deadlines: list[tuple[float, int, str, str, int, int, float]] = []
+        self._deadline_seq = 0
         self.retry = retry or RetryPolicy()  # the default of applications and sessions that set none
         self.node_timeout = max(0.1, node_timeout)
         self.default_resreq = default_resreq
@@ -111,6 +122,21 @@ class CoreState:
         if terminal:
             self.maybe_drained(ses)
 
+    def fail_or_retry(self, ses: SessionRecord, rec: TaskRecord, message: str) -> None:
+        """The task failed on its own (its service raised, or it timed out): Failed, or run again
+        under the retry limit when the policy retries errors."""
+        if self.policy(ses).retry_on_error:
+            self.requeue(ses, rec, message.splitlines()[0] if message else message, charged=True)
+        else:
+            self.task_to(ses, rec, TaskState.FAILED, message)
+
+    def add_deadline(
+        self, due: float, kind: str, executor_id: str, task: int = 0, attempt: int = 0, timeout: float = 0.0
+    ) -> None:
+        """A backstop checked by ``core.deadlines`` once ``due`` (monotonic seconds) has passed."""
+        self._deadline_seq += 1
+        heapq.heappush(self.deadlines, (due, self._deadline_seq, kind, executor_id, task, attempt, timeout))
+
     def policy(self, ses: SessionRecord) -> RetryPolicy:
         if ses.retry is not None:
             return ses.retry
@@ -151,6 +177,8 @@ class CoreState:
     def executor_to(self, ex: ExecutorRecord, new: ExecutorState) -> None:
         states.check("executor", ex, ex.state, new, self.stimulus_id)
         ex.state = new
+        if new == ExecutorState.RELEASING:  # backstop: dropped if the node never says released
+            self.add_deadline(self.clock.mono() + self.stop_timeout, RELEASE_DEADLINE, ex.id)
 
     def release(self, ex: ExecutorRecord) -> None:
         """Ask the executor's node to release it (it is forgotten once the node says so)."""

@@ -210,13 +210,27 @@ def bind_msg(
 
 
 def task_msg(
-    executor_id: str, task_id: str, data: bytes | None, session_id: str = "s1", attempt: int = 0
+    executor_id: str,
+    task_id: str,
+    data: bytes | None,
+    session_id: str = "s1",
+    attempt: int = 0,
+    timeout_ms: int = 0,
 ) -> backend_pb2.ManagerMessage:
     ctx = shim_pb2.TaskContext(task_id=task_id, session_id=session_id)
     if data is not None:
         ctx.input = data
-    invoke = backend_pb2.InvokeTask(executor_id=executor_id, task=ctx, attempt=attempt)
+    invoke = backend_pb2.InvokeTask(executor_id=executor_id, task=ctx, attempt=attempt, timeout_ms=timeout_ms)
     return backend_pb2.ManagerMessage(invoke_task=invoke)
+
+
+def cancel_msg(
+    executor_id: str, task_id: str, session_id: str = "s1", attempt: int = 0, reason: str = "by test"
+) -> backend_pb2.ManagerMessage:
+    cancel = backend_pb2.CancelTask(
+        executor_id=executor_id, session_id=session_id, task_id=task_id, attempt=attempt, reason=reason
+    )
+    return backend_pb2.ManagerMessage(cancel_task=cancel)
 
 
 def release_msg(executor_id: str) -> backend_pb2.ManagerMessage:

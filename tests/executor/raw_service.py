@@ -8,6 +8,7 @@ MODE (default ``echo``):
   fail_enter     OnSessionEnter returns code 1 with a message
   exit_at_start  write to stderr and exit with code 3 before serving
   no_socket      never serve (sleep until killed)
+  ignore_term    serve, but ignore SIGTERM (only SIGKILL stops it)
 
 Task inputs with a special meaning in every serving mode:
   b"fail"   return_code 1, message "task failed on purpose"
@@ -15,6 +16,8 @@ Task inputs with a special meaning in every serving mode:
   b"none"   return_code 0 with no output (unset)
   b"empty"  return_code 0 with output b""
   b"env"    JSON with the environment, cwd and argv
+  b"hang"   start a ``sleep 3600`` child (same process group; its pid on stdout as ``child <pid>``),
+            then never answer
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from concurrent import futures
@@ -54,6 +58,10 @@ class RawInstance(shim_pb2_grpc.InstanceServicer):
         if data == b"crash":
             log(f"raw service crashing on task {request.task_id}")
             os.kill(os.getpid(), signal.SIGKILL)
+        if data == b"hang":
+            child = subprocess.Popen(["sleep", "3600"])
+            log(f"child {child.pid}", sys.stdout)
+            threading.Event().wait()
         if data == b"none":
             return types_pb2.TaskResult(return_code=0)
         if data == b"empty":
@@ -81,7 +89,10 @@ def main() -> None:
     # as Flame's runtimes do: the variable holds a bare socket path, the service adds the scheme
     server.add_insecure_port("unix://" + os.environ["FLAME_INSTANCE_ENDPOINT"])
     server.start()
-    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    if mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     server.wait_for_termination()
 
 
