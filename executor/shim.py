@@ -203,7 +203,7 @@ class ServiceInstance:
         self.client = InstanceClient(f"unix://{socket_path}")
         self.pipe: TaskPipe | None = None
         self.exited: asyncio.Future[int] = asyncio.ensure_future(process.wait())
-        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
 
     def with_stderr(self, message: str) -> str:
         return logtail.with_tail(message, self.stderr_path, self._stderr_offset)
@@ -327,10 +327,13 @@ class ServiceInstance:
                 log.warning("executor %s: OnSessionLeave returned %d: %s", self.executor_id, code, message)
 
     async def close(self) -> None:
-        """Terminate the process group, close the channel, remove the socket (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Terminate the process group, close the channel, remove the socket (idempotent; a caller
+        that is cancelled meanwhile does not cut it short, and a second caller waits for it)."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         try:
             code = await self.process.terminate(self._settings.terminate_grace)
             log.info("executor %s: service process %d ended (%d)", self.executor_id, self.process.pid, code)

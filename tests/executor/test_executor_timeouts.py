@@ -160,3 +160,21 @@ async def test_terminate_gives_up_on_a_process_that_outlives_sigkill(monkeypatch
     started = time.monotonic()
     code = await SubprocessService(_Unkillable()).terminate(0.2)  # type: ignore[arg-type]
     assert code == -9 and time.monotonic() - started < 2.0
+
+
+async def test_a_stream_that_breaks_while_a_service_is_being_stopped_still_kills_it(tmp_path: Path) -> None:
+    async with fake_backend() as backend, running_manager(backend, tmp_path, terminate_grace=GRACE) as m:
+        stream, _ = await backend.accept()
+        stream.send(bind_msg("e1", "ignore_term"))
+        await stream.recv("executor_bound")
+        pid = service_pid(m, "e1")
+        stream.send(task_msg("e1", "t1", b"hang", timeout_ms=300))
+        child = await child_pid(tmp_path, "e1")
+        executor = m.session.executors["e1"] if m.session is not None else None
+        assert executor is not None
+        deadline = time.monotonic() + 10
+        while executor.phase.value != "stopping":  # SIGTERM sent, ignored: in the kill grace now
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)  # bounded poll of the executor's phase
+        stream.close()  # the node stream breaks: the executor is aborted mid-stop
+        assert await wait_gone(pid, GRACE + 5) and await wait_gone(child)
