@@ -178,3 +178,13 @@ async def test_a_stream_that_breaks_while_a_service_is_being_stopped_still_kills
             await asyncio.sleep(0.02)  # bounded poll of the executor's phase
         stream.close()  # the node stream breaks: the executor is aborted mid-stop
         assert await wait_gone(pid, GRACE + 5) and await wait_gone(child)
+
+
+def test_kill_grace_flag(tmp_path: Path) -> None:
+    from executor.__main__ import parse_args
+
+    base = ["--endpoint", "http://127.0.0.1:1", "--work-dir", str(tmp_path)]
+    assert parse_args(base).terminate_grace == 10.0
+    assert parse_args([*base, "--kill-grace", "2.5"]).terminate_grace == 2.5
+    with pytest.raises(SystemExit):
+        parse_args([*base, "--kill-grace", "-1"])

@@ -231,3 +231,14 @@ def test_delete_session_cancels_running_tasks_at_their_executors() -> None:
     cmds = b.drain().commands
     assert effects.CancelCmd("n1", cmd.executor_id, "s", "1", 1, "session deleted") in cmds
     assert effects.ReleaseCmd("n1", cmd.executor_id) in cmds
+
+
+def test_server_flags() -> None:
+    from session_manager.__main__ import parse_args
+
+    cfg, _ = parse_args([])
+    assert (cfg.task_timeout, cfg.stop_timeout) == (None, 30.0)
+    cfg, _ = parse_args(["--task-timeout", "7200", "--stop-timeout", "5"])
+    assert (cfg.task_timeout, cfg.stop_timeout) == (7200.0, 5.0)
+    with pytest.raises(SystemExit):
+        parse_args(["--task-timeout", "-1"])
