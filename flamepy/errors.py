@@ -8,7 +8,8 @@
      ├── AlreadyExistsError      ALREADY_EXISTS                                       ↔ ALREADY_EXISTS
      ├── NotFoundError           NOT_FOUND                                            ↔ NOT_FOUND
      └── UnavailableError        UNAVAILABLE       transient: server down, stream lost ↔ UNAVAILABLE
-          └── TaskTimeoutError                     a result did not come in time (also a TimeoutError)
+          ├── TaskTimeoutError                     a result did not come in time (also a TimeoutError)
+          └── ResourceExhaustedError               the server is out of space (disk full) ↔ RESOURCE_EXHAUSTED
 
 Build one from a code with :func:`error_for`. The client maps ``grpc.RpcError`` to this tree in
 exactly one place (``flamepy._rpc``); the servers map it to gRPC status codes in exactly one place.
@@ -84,6 +85,11 @@ class UnavailableError(FlameError):
 class TaskTimeoutError(UnavailableError, TimeoutError):
     """A wait for a task's result ran out (``Session.invoke(..., timeout=...)``); the task may
     still run. Also a ``TimeoutError``."""
+
+
+class ResourceExhaustedError(UnavailableError):
+    """The server could not store the request: its disk (or quota) is full. Nothing of the request
+    was applied; the same request may succeed once space is freed. RESOURCE_EXHAUSTED on the wire."""
 
 
 _BY_CODE: dict[FlameErrorCode, type[FlameError]] = {

@@ -2,10 +2,12 @@
 
 :class:`Broker` is the asyncio shell around the sans-IO core (``session_manager.core.Core``): every
 servicer (gRPC Frontend, FrontendExt, Backend) and the local socket transport call only this.
-It turns each call into one core event, then drains the core's outbox: commands go to the nodes'
-streams at once (``links``), records to the group-commit writer (``persist``), and task changes
-are published to watchers once their records are durable. A client's call returns after its
-records are committed; a node's report is persisted without waiting. Scheduling passes run in
+It turns each call into one core event, then drains the core's outbox: records go to the
+group-commit writer (``persist``); commands to the nodes' streams (``links``) and task changes to
+watchers follow in the loop turn the records became durable, never before. A client's call returns
+after its records are committed; a node's report is persisted without waiting. A failed commit
+fails its callers (RESOURCE_EXHAUSTED or UNAVAILABLE with the cause) and re-syncs memory from disk
+(``resync``). Scheduling passes run in
 one loop task, woken by an event (work changed) or by a timer the scheduler asks for, never by
 polling; when nodes or sessions came or went, that loop also asks the core whether some node can
 hold each session (``CheckResources``), again on the timer the core returns while a session
@@ -23,16 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from flamepy.errors import NotFoundError
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
-from session_manager import effects, events
+from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
 from session_manager.core import Core
-from session_manager.defaults import default_applications
 from session_manager.links import Links, NodeLink
 from session_manager.model import RetryPolicy, SessionInfo
 from session_manager.persist import GroupCommitWriter, LoopCommitter
@@ -63,15 +65,7 @@ class Endpoints:
 class Broker:
     def __init__(self, config: ServerConfig, storage: Storage) -> None:
         self.config = config
-        self.core = Core(
-            default_delay_release=config.default_delay_release,
-            prefetch=config.prefetch,
-            max_bind_failures=config.max_bind_failures,
-            unschedulable_timeout=config.unschedulable_timeout,
-            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error, config.task_timeout),
-            node_timeout=config.node_timeout,
-            stop_timeout=config.stop_timeout,
-        )
+        self.core = self._new_core()
         self.endpoints = Endpoints(cache=config.cache_endpoint or "")
         self._storage = storage
         self._watchers = Watchers()
@@ -83,6 +77,19 @@ class Broker:
         self._resources_timer: asyncio.TimerHandle | None = None
         self._liveness_timer: asyncio.TimerHandle | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
+        self.on_fatal: Callable[[], None] = resync.stop_process  # storage unreadable after a failure
+
+    def _new_core(self) -> Core:
+        config = self.config
+        return Core(
+            default_delay_release=config.default_delay_release,
+            prefetch=config.prefetch,
+            max_bind_failures=config.max_bind_failures,
+            unschedulable_timeout=config.unschedulable_timeout,
+            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error, config.task_timeout),
+            node_timeout=config.node_timeout,
+            stop_timeout=config.stop_timeout,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -90,19 +97,10 @@ class Broker:
         """Recover from storage, start the writer and the scheduler loop."""
         loop = asyncio.get_running_loop()
         snap = self._storage.load()
-        recover = events.Recover(
-            snap.apps,
-            snap.sessions,
-            snap.tasks,
-            snap.finished,
-            default_applications(),
-            snap.runs,
-            snap.keys,
-            snap.policies,
-        )
-        self.core.handle(recover)
+        self.core.handle(resync.recover_event(snap))
         slow_commits = self.config.storage == "sqlite" and self.config.sync == "full"
         self._writer = (GroupCommitWriter if slow_commits else LoopCommitter)(self._storage, loop)
+        self._writer.on_failure = self._storage_failed
         self._writer.start()
         await self._flush()
         finished = sum(sum(c.values()) for c in snap.finished.values())
@@ -284,21 +282,40 @@ class Broker:
 
     # -- draining the core's outbox ----------------------------------------------------------
 
-    def _flush(self) -> asyncio.Future[None]:
+    def _flush(self, best_effort: bool = False) -> asyncio.Future[None]:
         out = self.core.drain()
-        if out.commands:
-            self._links.send(out.commands)
         if self.core.schedule_needed:
             self._kick.set()
         assert self._writer is not None
-        fut = self._writer.submit(out.records)
-        if out.tasks_changed or out.sessions_drained:
-            fut.add_done_callback(lambda f: None if f.exception() else self._committed(out))
-        return fut
+        announce = out.commands or out.tasks_changed or out.sessions_drained
+        after = partial(self._committed, out) if announce else None
+        return self._writer.submit(out.records, after, best_effort)
 
     def _committed(self, out: effects.Outbox) -> None:
-        self._watchers.publish(out)
-        self.core.handle(events.TasksDurable(out.tasks_changed))
+        """The outbox's records are durable: its commands go to the nodes, its changes to watchers."""
+        if out.commands:
+            self._links.send(out.commands)
+        if out.tasks_changed or out.sessions_drained:
+            self._watchers.publish(out)
+            self.core.handle(events.TasksDurable(out.tasks_changed))
+
+    def _storage_failed(self, error: BaseException, must_resync: bool) -> None:
+        """A commit failed (its callers got the error, nothing of it ran or was announced): memory
+        is rebuilt from disk and every node's stream closed (``resync``); or the process stops."""
+        if not must_resync:  # only records that the next reload re-derives anyway
+            log.warning("storage still failing (%s: %s)", type(error).__name__, error)
+            return
+        log.error("storage commit failed (%s: %s): re-syncing from storage", type(error).__name__, error)
+        try:
+            core = resync.reload(self._storage, self._new_core)
+        except Exception:
+            log.exception("re-reading the storage failed")
+            self.on_fatal()
+            return
+        self.core = core
+        self._tasks = TasksView(core, self._storage, self._watchers)
+        self._links.close_all()
+        self._flush(best_effort=True)
 
     async def _schedule_loop(self) -> None:
         loop = asyncio.get_running_loop()

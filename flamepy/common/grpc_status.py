@@ -2,7 +2,8 @@
 bytes become messages (:class:`DecodeInterceptor`).
 
 A :class:`~flamepy.common.bounds.LimitExceededError` (a request carrying more than the server takes
-at once) answers RESOURCE_EXHAUSTED; every other FlameError the status of its code. The details
+at once) and a :class:`~flamepy.errors.ResourceExhaustedError` (its disk is full) answer
+RESOURCE_EXHAUSTED; every other FlameError the status of its code. The details
 sent back are clipped (``bounds.clip``), so an error never echoes unbounded input.
 """
 
@@ -18,7 +19,7 @@ import grpc
 
 from flamepy.common import wire_check
 from flamepy.common.bounds import LimitExceededError, clip
-from flamepy.errors import FlameError, FlameErrorCode
+from flamepy.errors import FlameError, FlameErrorCode, ResourceExhaustedError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 
 def status_of(exc: FlameError) -> grpc.StatusCode:
-    if isinstance(exc, LimitExceededError):
+    if isinstance(exc, LimitExceededError | ResourceExhaustedError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED
     return STATUS[exc.code]
 

@@ -102,8 +102,12 @@ class DiskStorage(Storage):
         self.root = Path(root).expanduser().resolve()
         self._tmp = self.root / "tmp"
         self._objects = self.root / "objects"
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        self._objects.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, whatever the umask
+        if self.root.stat().st_mode & 0o077:
+            log.warning("%s was open to other users: made it 0700 (owner only)", self.root)
+            os.chmod(self.root, 0o700)
+        self._tmp.mkdir(mode=0o700, exist_ok=True)
+        self._objects.mkdir(mode=0o700, exist_ok=True)
         self._handover = self.root / "handover"
         self._handover.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self._handover, 0o700)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flamepy.types import Application, Task, TaskState
 from session_manager import effects
 from session_manager.storage.base import Snapshot
@@ -65,6 +67,9 @@ class MemoryStorage:
                         del self.runs[run_key]
                 case effects.InsertTask(task, key):
                     self.tasks[(task.session_id, task.id)] = task
+                    ses = self.sessions.get(task.session_id)
+                    if ses is not None and ses.next_task_id <= int(task.id):  # as SQLite does
+                        self.sessions[ses.id] = replace(ses, next_task_id=int(task.id) + 1)
                     if key:
                         self.keys.setdefault(task.session_id, {})[key] = int(task.id)
                 case effects.UpdateTask(task, run):

@@ -1,13 +1,17 @@
 """SQLite storage (WAL): the embedded default.
 
 One connection, used only by the group-commit writer thread (and by ``load`` before it starts).
-Every ``commit`` is one transaction. When it returns, the batch survives ``kill -9`` of the
-process (synchronous=NORMAL, the default: the WAL frames are in the OS before COMMIT returns) and,
-with synchronous=FULL, also power loss (one fsync per group commit, ~1 ms on a typical VM disk).
+Every ``commit`` is one transaction; one that fails (disk full, I/O error, read-only file system)
+is rolled back and raises, and the connection stays usable. The data directory is 0700 and the
+database, its WAL and SHM and the data files 0600 (``sqlite_files.owner_only_*``). When a commit
+returns, the batch survives ``kill -9`` of the process (synchronous=NORMAL, the default: the WAL
+frames are in the OS before COMMIT returns) and, with synchronous=FULL, also power loss (one fsync
+per group commit, ~1 ms on a typical VM disk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -17,7 +21,7 @@ from flamepy.types import Application, ApplicationState, SessionState, Task, Tas
 from session_manager import effects
 from session_manager.storage import codec
 from session_manager.storage.base import Snapshot
-from session_manager.storage.sqlite_files import BlobFiles, Checkpointer
+from session_manager.storage.sqlite_files import BlobFiles, Checkpointer, owner_only_dir, owner_only_file
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +104,9 @@ class SqliteStorage:
         if synchronous.lower() not in ("normal", "full"):
             raise ValueError(f"invalid sqlite sync mode {synchronous!r}: use normal or full")
         path = Path(data_dir)
-        path.mkdir(parents=True, exist_ok=True)
+        owner_only_dir(path)
         self.path = path / "flame.db"
+        owner_only_file(self.path)  # SQLite gives the WAL and SHM the database file's mode
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
@@ -112,6 +117,11 @@ class SqliteStorage:
         # inside whichever commit crosses the WAL size limit: no commit waits for one.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
+        for side in ("-wal", "-shm"):
+            if (extra := self.path.with_name(self.path.name + side)).exists():
+                owner_only_file(extra)
+        if self._blobs.root.exists():
+            owner_only_dir(self._blobs.root)
         self._checkpointer = Checkpointer(self.path)
 
     def _migrate(self) -> None:
@@ -203,10 +213,12 @@ class SqliteStorage:
             try:
                 for rec in records:
                     _apply(db, self._blobs, rec)
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # a failed COMMIT (disk full) can leave it open
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
         self._checkpointer.poke()
         for rec in records:
             if isinstance(rec, effects.DeleteSession):

@@ -1,5 +1,8 @@
-"""The SQLite store's helpers on the side: large task data as files (``BlobFiles``) and WAL
-checkpoints on a thread of their own (``Checkpointer``)."""
+"""The SQLite store's helpers on the side: large task data as files (``BlobFiles``), WAL
+checkpoints on a thread of their own (``Checkpointer``), and owner-only modes (``owner_only_dir``,
+``owner_only_file``): the data directory and every directory under it 0700, the database, its WAL
+and SHM and the data files 0600, whatever the umask; looser modes found on open are fixed, with a
+log line."""
 
 from __future__ import annotations
 
@@ -13,6 +16,26 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 1.0
+DIR_MODE, FILE_MODE = 0o700, 0o600
+
+
+def owner_only_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing; make it 0700."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    _tighten(path, DIR_MODE)
+
+
+def owner_only_file(path: Path) -> None:
+    """Create ``path`` empty if missing (0600 from the start); make it 0600."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    _tighten(path, FILE_MODE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    have = path.stat().st_mode & 0o777
+    if have & ~mode:
+        log.warning("%s had mode %04o: made it %04o (owner only)", path, have, mode)
+        os.chmod(path, mode)
 
 
 class Checkpointer:
@@ -67,14 +90,19 @@ class BlobFiles:
         """Write atomically (temporary file, rename); the name to store in the row."""
         name = f"{self._session_dir(session_id)}/{task_id}.{kind}"
         path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=DIR_MODE, exist_ok=True)
+        path.parent.mkdir(mode=DIR_MODE, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            if self.fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as f:
+                f.write(data)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk: give back what the partial file took
+            raise
         if self.fsync:
             fd = os.open(path.parent, os.O_RDONLY)
             try:

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from flamepy.errors import UnavailableError
 from flamepy.types import Application, ApplicationAttributes, SessionAttributes, SessionState, Task, TaskState
 from session_manager import effects
 from session_manager.persist import GroupCommitWriter, LoopCommitter
@@ -47,7 +48,8 @@ def test_a_failed_commit_fails_every_waiter(kind) -> None:
         writer.start()
         futs = [writer.submit([app("x")]), writer.submit([app("y")])]
         results = await asyncio.gather(*futs, return_exceptions=True)
-        assert all(isinstance(r, OSError) for r in results)
+        # the cause reaches every waiter, mapped for the wire (UNAVAILABLE: not an out-of-space errno)
+        assert all(isinstance(r, UnavailableError) and isinstance(r.__cause__, OSError) for r in results)
         writer.close()
 
     asyncio.run(main())
