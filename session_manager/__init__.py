@@ -9,8 +9,10 @@ Layers (imports point down only; ``tests/session_manager/test_layers.py`` checks
   request is checked right after decoding by ``validate.py`` against ``limits.py`` (pure; bytes
   are decoded by the interceptor in ``flamepy.common.grpc_status``, see ``docs/limits.md``);
 * shell — ``broker.py`` (the one application API, asyncio), ``tasks_view.py`` (reading and
-  watching tasks), ``links.py`` (node streams), ``watchers.py``, ``persist.py`` (group commit),
-  ``storage/`` (memory, SQLite);
+  watching tasks), ``links.py`` (node streams), ``watchers.py``, ``persist.py`` (group commit;
+  what a commit allows leaves only once it is durable), ``resync.py`` (memory rebuilt from storage
+  at start-up and after a failed commit), ``storage/`` (memory, SQLite; ``storage/errors.py``: what
+  a failed commit tells its callers);
 * core, sans-IO — ``core/`` (``Core.handle(event)``), ``events.py`` (what goes in),
   ``effects.py`` (what comes out), ``states.py`` (transition tables, the one place that rejects an
   illegal transition), ``scheduler.py`` (pure placement), ``model.py`` (records).
