@@ -6,7 +6,9 @@ I/O only; every decision is the state object's, taken under one ``Condition``:
 * the *watcher* holds ONE session watch (``Transport.watch_session``: a WatchSession stream, opened
   before the first submit, or the transport's per-task fallback) and feeds its completions to the
   state; on a lost watch it reconnects as the state decides and reconciles with GetTask/ListTask;
-* the *submitter* drains the bounded client-side queue into ``Transport.create_tasks`` batches.
+* the *submitter* drains the bounded client-side queue into ``Transport.create_tasks`` batches,
+  each input with an idempotency key (``<96-bit random nonce>-<counter>``), and sends a batch again
+  with the same keys when the state decides (``Resubmit``) after the session manager was unreachable.
 
 Callers' threads only enqueue (blocking while the queue is full) and resolve nothing themselves.
 """
@@ -14,7 +16,9 @@ Callers' threads only enqueue (blocking while the queue is full) and resolve not
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 
@@ -31,6 +35,7 @@ from flamepy.dispatch_state import (
     Lost,
     Reconcile,
     Resolve,
+    Resubmit,
     Rewatch,
     Seen,
     Shutdown,
@@ -38,10 +43,12 @@ from flamepy.dispatch_state import (
     StreamDown,
     StreamUp,
     Submitted,
+    SubmitTicket,
     Track,
 )
 from flamepy.errors import FlameError, InvalidStateError, NotFoundError
 from flamepy.transport.base import SessionWatch, Transport, WatchRegistered
+from flamepy.transport.retry import retryable
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +65,11 @@ class Dispatcher:
         self._app = application
         self._transport = transport
         self._cond = threading.Condition()
-        self._state: DispatchState[Future] = DispatchState(QUEUE_LIMIT)
+        deadline = transport.retry_deadline
+        # keys while the server may take them; a plain flame.v1 server's tasks go without
+        self._state: DispatchState[Future] = DispatchState(
+            QUEUE_LIMIT, deadline, secrets.token_hex(12) + "-" if deadline > 0 else ""
+        )
         self._first_ready = threading.Event()
         self._watch: SessionWatch | None = None
         self._submitter = threading.Thread(
@@ -132,6 +143,8 @@ class Dispatcher:
                     watch.track(list(decision.task_ids))
             elif isinstance(decision, Rewatch):
                 return self._before_rewatch(decision)
+            elif isinstance(decision, Resubmit):
+                raise AssertionError("Resubmit is the submitter's (see _submit)")  # pragma: no cover
             else:  # StopWatching
                 return False
         return True
@@ -158,11 +171,48 @@ class Dispatcher:
             # batch wait for it; one that does not is remembered, and its early tasks are
             # reconciled when the stream's first message arrives.
             transport.learn_watch_headers_early(self._first_ready.wait(READY_WAIT_S))
+        state = self._state
+        inputs = [d for d, _ in batch]
+        handles = [f for _, f in batch]
         with self._cond:
-            ticket = self._state.begin_submit()
-        ids, err = transport.create_tasks(self._sid, [d for d, _ in batch])
-        bind_task_ids([f for _, f in batch], ids)  # Future.cancel() can now cancel the task on the server
-        self._feed(Submitted(ticket, ids, [f for _, f in batch], err))
+            keys = state.new_keys(len(batch))
+        retry: SubmitTicket | None = None
+        while True:
+            with self._cond:
+                ticket = state.begin_submit(retry)
+            ids, err = transport.create_tasks(self._sid, inputs, keys)
+            bind_task_ids(handles, ids)  # Future.cancel() can now cancel the task on the server
+            if transport.keyed_submit is False:
+                keys = None  # a plain flame.v1 server: created without keys, never repeated
+            event = Submitted(ticket, ids, handles, err, inputs, keys, time.monotonic())
+            with self._cond:
+                decisions = state.handle(event)
+                self._cond.notify_all()
+            again = [d for d in decisions if isinstance(d, Resubmit)]
+            self._apply([d for d in decisions if not isinstance(d, Resubmit)])
+            if not again:
+                return
+            resubmit = again[0]
+            log.info(
+                "session %s: %s; sending %d tasks again in %.2f s",
+                self._sid,
+                err,
+                len(resubmit.handles),
+                resubmit.delay,
+            )
+            with self._cond:
+                stopped = self._cond.wait_for(lambda: state.stopping, timeout=resubmit.delay)
+            inputs, handles, keys = list(resubmit.inputs), list(resubmit.handles), list(resubmit.keys)
+            retry = resubmit.ticket
+            if stopped:  # closing: the tasks may exist on the server
+                closed = InvalidStateError(
+                    f"session {self._sid!r} was closed while {len(handles)} tasks were being "
+                    f"submitted again after {err}; these tasks may still run"
+                )
+                with self._cond:
+                    ticket = state.begin_submit(retry)
+                self._feed(Submitted(ticket, [], handles, closed))
+                return
 
     # -- watcher ---------------------------------------------------------------------------------
 
@@ -184,7 +234,7 @@ class Dispatcher:
                 err = exc
             with self._cond:
                 self._watch = None
-            if not self._feed(StreamDown(err)):
+            if not self._feed(StreamDown(err, time.monotonic())):
                 return
 
     def _before_rewatch(self, decision: Rewatch) -> bool:
@@ -197,19 +247,37 @@ class Dispatcher:
             return not self._cond.wait_for(lambda: state.stopping, timeout=decision.delay)
 
     def _reconcile(self, ids: Sequence[str]) -> None:
-        """Feed the server's view of ``ids`` (the terminal ones resolve their futures)."""
+        """Feed the server's view of ``ids`` (the terminal ones resolve their futures; a task the
+        server does not know fails). When the server cannot be asked (the transport has retried its
+        reads as long as allowed), the tasks fail: their completions may have been missed."""
         if not ids:
             return
         transport, sid = self._transport, self._sid
+        done: set[str] = set()
         try:
             if len(ids) > _LIST_RECONCILE_OVER:
                 wanted = set(ids)
-                self._feed(Seen([t for t in transport.list_tasks(sid) if t.id in wanted]))
+                found = [t for t in transport.list_tasks(sid) if t.id in wanted]
+                self._feed(Seen(found))
+                done = wanted
+                for tid in wanted.difference(t.id for t in found):
+                    self._lost(tid, NotFoundError(f"task {tid} is not in the session's task list"))
                 return
             for tid in ids:
                 try:
                     self._feed(Seen([transport.get_task(sid, tid)]))
                 except NotFoundError as err:
-                    self._feed(Lost(tid, err))
+                    self._lost(tid, err)
+                done.add(tid)
         except FlameError as err:
             log.warning("session %s: reconciling %d tasks failed: %s", sid, len(ids), err)
+            if retryable(err) or isinstance(err, InvalidStateError):
+                for tid in ids:
+                    if tid not in done:
+                        self._feed(Lost(tid, err))
+
+    def _lost(self, tid: str, err: FlameError) -> None:
+        msg = f"task {tid} of session {self._sid!r} is unknown to the session manager ({err.message})"
+        lost = NotFoundError(msg)
+        lost.__cause__ = err
+        self._feed(Lost(tid, lost))

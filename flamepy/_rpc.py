@@ -58,11 +58,19 @@ def _details_of(exc: BaseException) -> str:
     return text or str(exc) or type(exc).__name__
 
 
+def _raw_details(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    return (details() if callable(details) else None) or ""
+
+
 def map_rpc_error(exc: grpc.RpcError, what: str = "") -> FlameError:
     """The FlameError for a gRPC failure; ``what`` names the operation for the message."""
     status = _status_of(exc)
     details = _details_of(exc)
     prefix = f"{what}: " if what else ""
+    if status == grpc.StatusCode.CANCELLED and not _raw_details(exc):
+        # not our own cancel (that says "Locally cancelled by application!"): the connection broke
+        return UnavailableError(f"{prefix}the call was cancelled without details (connection broken)")
     if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
         message = (
             f"{prefix}message too large or server out of resources ({details}); "
@@ -85,6 +93,16 @@ def translate(what: str = "") -> Iterator[None]:
         yield
     except grpc.RpcError as exc:
         raise map_rpc_error(exc, what) from exc
+
+
+def never_sent(err: BaseException) -> bool:
+    """Whether ``err`` (a mapped FlameError) is gRPC failing to connect: the request never left."""
+    cause = err.__cause__ if isinstance(err, FlameError) else err
+    return (
+        cause is not None
+        and _status_of(cause) == grpc.StatusCode.UNAVAILABLE
+        and _raw_details(cause).startswith("failed to connect")
+    )
 
 
 def is_unimplemented(err: BaseException) -> bool:

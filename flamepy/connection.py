@@ -23,6 +23,7 @@ from flamepy.session import Session
 from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
 from flamepy.transport.grpc import GrpcTransport
+from flamepy.transport.retry import DEFAULT_RETRY_DEADLINE_S
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes
 from flamepy.util import short_name
 
@@ -60,6 +61,13 @@ class Connection:
     The second argument is the TLS configuration (a :class:`~flamepy.tls.TlsConfig` or a CA file);
     flamepy 0.6.0's constructor took a ready gRPC channel and stub instead, which our transport
     layer does not take from callers (use :func:`flamepy.connect` / :meth:`connect`).
+
+    ``retry_deadline`` (seconds, default 60; 0 turns retrying off): how long the SDK keeps retrying
+    what is safe to retry after the session manager became unreachable (a restart, a broken
+    connection): reads, watches, and task submissions, which carry idempotency keys so a retry never
+    creates a task twice (a plain flame.v1 server takes no keys: submissions there are not retried).
+    Past it, the call fails with an UnavailableError that says whether its tasks may still run. See
+    docs/reliability.md, "What the SDK retries".
     """
 
     def __init__(
@@ -69,10 +77,17 @@ class Connection:
         *,
         max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
         local_pipe: bool = True,
+        retry_deadline: float = DEFAULT_RETRY_DEADLINE_S,
         transport: Transport | None = None,
     ) -> None:
         if transport is None:
-            transport = GrpcTransport(addr, tls_config, max_in_flight=max_in_flight, local_pipe=local_pipe)
+            transport = GrpcTransport(
+                addr,
+                tls_config,
+                max_in_flight=max_in_flight,
+                local_pipe=local_pipe,
+                retry_deadline=retry_deadline,
+            )
         self.endpoint = self.addr = addr
         self.transport: Transport = transport
         self._lock = threading.Lock()

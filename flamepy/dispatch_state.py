@@ -8,13 +8,22 @@ before their task id was known, and whether the session watch is up. The I/O wra
 events (``handle(event)``)                     decisions
 ---------------------------------------------  -----------------------------------------------
 ``Submitted`` (a CreateTasks batch answered)   ``Resolve`` (early completions), ``Fail`` (inputs
-                                               not created), ``Reconcile`` / ``Track`` (new ids)
+                                               not created), ``Reconcile`` / ``Track`` (new ids),
+                                               ``Resubmit`` (the rest, keyed, after a retryable error)
 ``StreamUp`` (the watch is registered)         ``Reconcile`` or ``Track`` (what is outstanding)
 ``Completed`` (completions from the watch)     ``Resolve``, ``Fail``
 ``Seen`` / ``Lost`` (reconcile answers)        ``Resolve`` / ``Fail``
-``StreamDown`` (the watch ended or broke)      ``Reconcile`` (+ fail the rest), ``Rewatch``, ``StopWatching``
+``StreamDown`` (the watch ended or broke)      ``Reconcile`` (+ fail the rest), ``Rewatch``, ``StopWatching``,
+                                               ``Fail`` (all outstanding, once unreachable past the deadline)
 ``GiveUp`` (after a refused watch)             ``Fail``
 ``StopSubmitting`` / ``Shutdown``              ``Fail`` (queued / outstanding)
+
+Retries (which errors: :func:`flamepy.transport.retry.retryable`): a batch sent with idempotency
+keys whose CreateTasks failed retryably is resubmitted with the same keys (so nothing is created
+twice) until ``retry_deadline`` seconds after its first failure; a batch without keys (a plain
+flame.v1 server) fails at once. A watch lost to an unreachable server is reopened; once it has been
+down ``retry_deadline`` seconds, the outstanding tasks fail with an UnavailableError that says they
+may still run. Time comes in with the events (``now``), so tests drive it event by event.
 
 Concurrency model: none of its own; not thread-safe. The wrapper calls it under one lock and acts on
 the decisions after releasing it.
@@ -27,8 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from flamepy.errors import FlameError, InvalidStateError, NotFoundError, UnavailableError
+from flamepy.errors import FlameError, InvalidStateError, NotFoundError
 from flamepy.transport.base import TaskWatchError
+from flamepy.transport.retry import backoff, retryable, unreachable
 from flamepy.types import Task, TaskCompletion
 
 H = TypeVar("H")
@@ -46,9 +56,12 @@ BACKOFF_MAX_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class SubmitTicket:
-    """Taken when a batch goes out: the watch generation then (-1: no watch was up)."""
+    """Taken when a batch goes out: the watch generation then (-1: no watch was up); for a
+    resubmitted batch, when it first failed and how many attempts failed."""
 
     gen: int
+    since: float | None = None
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,9 @@ class Submitted(Generic[H]):
     ids: Sequence[str]
     handles: Sequence[H]
     error: FlameError | None = None
+    inputs: Sequence[bytes | None] = ()  # the batch's inputs (to resubmit the rest)
+    keys: Sequence[str] | None = None  # the idempotency keys the batch was sent with; None: none
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,7 @@ class Lost:
 @dataclass(frozen=True, slots=True)
 class StreamDown:
     error: FlameError | None = None
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +166,31 @@ class StopWatching:
     pass
 
 
-Decision = Resolve | Fail | Reconcile | Track | Rewatch | StopWatching
+@dataclass(frozen=True, slots=True)
+class Resubmit(Generic[H]):
+    """Send these inputs again with the same keys after ``delay`` seconds (``begin_submit(ticket)``)."""
+
+    inputs: tuple[bytes | None, ...]
+    handles: tuple[H, ...]
+    keys: tuple[str, ...]
+    delay: float
+    ticket: SubmitTicket
+
+
+Decision = Resolve | Fail | Reconcile | Track | Rewatch | StopWatching | Resubmit
 
 
 class DispatchState(Generic[H]):
     """See the module docstring. ``queue_limit`` caps the inputs waiting to be submitted."""
 
-    def __init__(self, queue_limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self, queue_limit: int = QUEUE_LIMIT, retry_deadline: float = 0.0, key_prefix: str = ""
+    ) -> None:
         self.queue_limit = queue_limit
+        self.retry_deadline = retry_deadline
+        self.key_prefix = key_prefix  # "": no idempotency keys
+        self.key_count = 0
+        self.down_since: float | None = None  # when the watch was lost to an unreachable server
         self.queue: deque[tuple[bytes | None, H]] = deque()
         self.outstanding: dict[str, H] = {}
         self.early: dict[str, TaskCompletion] = {}
@@ -197,10 +231,23 @@ class DispatchState(Generic[H]):
             batch.append(queue.popleft())
         return batch
 
-    def begin_submit(self) -> SubmitTicket:
-        """A batch goes out now; its answer comes back as ``Submitted`` with this ticket."""
-        self.submitting += 1
-        return SubmitTicket(self.gen if self.ready else -1)
+    def new_keys(self, n: int) -> list[str] | None:
+        """Idempotency keys for a batch of ``n`` inputs (None when keys are off)."""
+        if not self.key_prefix:
+            return None
+        first = self.key_count + 1
+        self.key_count += n
+        prefix = self.key_prefix
+        return [f"{prefix}{i}" for i in range(first, first + n)]
+
+    def begin_submit(self, retry: SubmitTicket | None = None) -> SubmitTicket:
+        """A batch goes out now (``retry``: again, the ticket of a ``Resubmit``); its answer comes
+        back as ``Submitted`` with the returned ticket."""
+        gen = self.gen if self.ready else -1
+        if retry is None:
+            self.submitting += 1
+            return SubmitTicket(gen)
+        return SubmitTicket(gen, retry.since, retry.attempt)  # still counted in ``submitting``
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -212,7 +259,7 @@ class DispatchState(Generic[H]):
         if isinstance(event, StreamUp):
             return self._stream_up(event.per_task)
         if isinstance(event, StreamDown):
-            return self._stream_down(event.error)
+            return self._stream_down(event.error, event.now)
         if isinstance(event, Seen):
             return self._seen(event.tasks)
         if isinstance(event, Lost):
@@ -236,14 +283,14 @@ class DispatchState(Generic[H]):
                 resolved.append((handle, tid, early))
             else:
                 self.outstanding[tid] = handle
-        if self.submitting == 0:
-            self.early.clear()
         out: list[Decision] = []
         if resolved:
             out.append(Resolve(tuple(resolved)))
         rest = tuple(handles[len(ids) :])
         if event.error is not None and rest:
-            out.append(Fail(rest, event.error))
+            out.append(self._retry_or_fail(event, rest))  # a Resubmit counts in ``submitting``
+        if self.submitting == 0:
+            self.early.clear()
         pending = tuple(tid for tid in ids if tid in self.outstanding)
         if pending and self.per_task:
             out.append(Track(pending))
@@ -251,7 +298,31 @@ class DispatchState(Generic[H]):
             out.append(Reconcile(pending))  # a new watch came up meanwhile: it may have missed them
         return out
 
+    def _retry_or_fail(self, event: Submitted[H], rest: tuple[H, ...]) -> Resubmit[H] | Fail[H]:
+        """Resubmit the inputs not created (same keys) or fail them: see the module docstring."""
+        err = event.error
+        assert err is not None
+        n = len(event.ids)
+        if event.keys is None or self.stopping or self.retry_deadline <= 0 or not retryable(err):
+            return Fail(rest, err)
+        ticket = event.ticket
+        since = event.now if ticket.since is None else ticket.since
+        waited = event.now - since
+        if waited >= self.retry_deadline:
+            what = f"create {len(rest)} tasks"
+            return Fail(rest, unreachable(what, waited, err, "these tasks"))
+        delay = min(backoff(ticket.attempt), self.retry_deadline - waited)
+        self.submitting += 1  # the batch is still being submitted (early completions are kept)
+        return Resubmit(
+            tuple(event.inputs[n:]),
+            rest,
+            tuple(event.keys[n:]),
+            delay,
+            SubmitTicket(ticket.gen, since, ticket.attempt + 1),
+        )
+
     def _stream_up(self, per_task: bool) -> list[Decision]:
+        self.down_since = None
         self.ready = True
         self.gen += 1
         self.per_task = per_task
@@ -294,14 +365,22 @@ class DispatchState(Generic[H]):
         handles = tuple(h for h in (self.outstanding.pop(tid, None) for tid in ids) if h is not None)
         return [Fail(handles, error)] if handles else []
 
-    def _stream_down(self, error: FlameError | None) -> list[Decision]:
+    def _stream_down(self, error: FlameError | None, now: float) -> list[Decision]:
         self.ready = False
         if self.stopping:
             return [StopWatching()]
         delay = self.backoff
         self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
-        if isinstance(error, UnavailableError):
-            return [Rewatch(delay, wait_for_work=False, lost=error)]
+        if error is not None and retryable(error):
+            if self.down_since is None:
+                self.down_since = now
+            waited = now - self.down_since
+            rewatch = Rewatch(delay, wait_for_work=False, lost=error)
+            if self.retry_deadline <= 0 or waited < self.retry_deadline or not self.outstanding:
+                return [rewatch]
+            left = tuple(self.outstanding.values())
+            self.outstanding.clear()
+            return [Fail(left, unreachable("watch session", waited, error, "their tasks")), rewatch]
         # ended (session closed?) or refused: settle what the server already knows
         refused = error if isinstance(error, InvalidStateError | NotFoundError) else None
         return [Reconcile(tuple(self.outstanding), then_fail=refused), Rewatch(delay, wait_for_work=True)]

@@ -105,6 +105,9 @@ class Transport(Protocol):
     InvalidStateError."""
 
     endpoint: str
+    #: seconds a read, a watch or a keyed submission is retried after the session manager became
+    #: unreachable (0: never); see :mod:`flamepy.transport.retry`
+    retry_deadline: float
 
     @property
     def closed(self) -> bool: ...
@@ -131,9 +134,18 @@ class Transport(Protocol):
     # tasks
     def create_task(self, session_id: str, data: bytes | None) -> Task: ...
     def create_tasks(
-        self, session_id: str, inputs: list[bytes | None]
+        self, session_id: str, inputs: list[bytes | None], keys: list[str] | None = None
     ) -> tuple[list[str], FlameError | None]:
-        """Ids of the tasks created, in input order, and the error that stopped creating the rest."""
+        """Ids of the tasks created, in input order, and the error that stopped creating the rest.
+
+        ``keys`` (one per input, unique in the session) are sent as idempotency keys where the server
+        takes them (:attr:`keyed_submit`): the same key again gives the same task id."""
+        ...
+
+    @property
+    def keyed_submit(self) -> bool | None:
+        """Whether ``create_tasks`` sends idempotency keys (so a failed call may be repeated):
+        None while unknown (the next call sends them), False on a server without them."""
         ...
 
     def run_task(self, session_id: str, data: bytes | None) -> Task:

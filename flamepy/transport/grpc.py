@@ -1,26 +1,24 @@
 """The real :class:`~flamepy.transport.base.Transport`: ``flame.v1.Frontend`` + our ``FrontendExt``
-over one gRPC channel, and ``RunTask`` over the session manager's Unix socket on the same host.
+over one gRPC channel (:class:`~flamepy.transport.grpc_channel.GrpcChannel`: channel, stubs,
+capabilities, call helpers), and ``RunTask`` over the session manager's Unix socket on the same host.
 
-It owns the channel, the stubs, the in-flight limiter and the same-host runner, and it decides each
-server capability in exactly one place:
+Retries (:mod:`flamepy.transport.retry`, within ``retry_deadline`` seconds): reads (GetTask,
+GetSession, List*, ...) and watches (WatchTask, ListTask before its first item) are repeated after
+the session manager became unreachable; ``create_tasks`` sends idempotency keys (when given) so its
+caller may repeat it; ``run_task`` (``Session.invoke``) sends RunTask once (it takes no key): when
+the request could not go out, it creates the task with a key and follows it with WatchTask instead,
+both repeated; when the connection broke after it went out, the UnavailableError says the task may
+still run. Without FrontendExt (plain flame.v1) tasks are created without keys, never repeated.
 
-* FrontendExt (``_ext``): learnt from FrontendExt calls (:meth:`GrpcTransport._ext_call`, and the
-  session watch through :meth:`GrpcTransport._unsupported`); UNIMPLEMENTED makes every later call
-  use plain flame.v1 (CreateTask per task, CreateTask + WatchTask for ``run_task``, WatchTask per
-  task for a session watch);
-* the local socket (``_local``): looked for on the first ``run_task`` (:meth:`_local_runner`), looked
-  for again after it broke (:meth:`_local_broken`);
-* early WatchSession headers (``_headers_early``): :meth:`learn_watch_headers_early`.
-
-Concurrency model: thread-safe; every method blocks its calling thread only. RPCs in flight on the
-channel are capped by an :class:`~flamepy._rpc.InFlightLimiter`; capability fields are written
-under ``_lock`` (a racing first call may learn the same answer twice).
+Concurrency model: thread-safe, as :class:`~flamepy.transport.grpc_channel.GrpcChannel`; a
+:class:`_Reopening` stream is iterated by one thread and cancelled from any.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -28,14 +26,16 @@ import grpc
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
-from flamepy.common.bounds import DEFAULT_MAX_TASKS_PER_REQUEST
-from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import FlameError, InternalError, InvalidStateError, UnavailableError
-from flamepy.proto import extensions_pb2, extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc
-from flamepy.tls import TlsConfig, channel_credentials
+from flamepy.proto import extensions_pb2, frontend_pb2
 from flamepy.transport.base import SessionInfo, TaskWatcher
+from flamepy.transport.grpc_channel import GrpcChannel
 from flamepy.transport.grpc_watch import GrpcSessionWatch
-from flamepy.transport.local import LocalRunner
+from flamepy.transport.retry import (
+    Retry,
+    retryable,
+    unreachable,
+)
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,12 @@ def _resource_exhausted(err: FlameError) -> bool:
 
 T = TypeVar("T")
 
-# A Task message carries its input and its output (each up to MAX_TASK_DATA_BYTES): receive up to
-# the server's own limit rather than gRPC's 4 MiB default.
-_CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-]
+
+def may_still_run(err: UnavailableError, session_id: str) -> UnavailableError:
+    """The error of a RunTask whose connection broke after the request went out."""
+    return UnavailableError(
+        f"{err.message}; the task of session {session_id!r} may have been created and may still run"
+    )
 
 
 def _check(res: Any, what: str) -> None:
@@ -66,129 +66,15 @@ def _stream(call: Any, what: str, convert: Callable[[Any], T]) -> Iterator[T]:
             yield convert(msg)
 
 
-class GrpcTransport:
-    """The session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS)."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        tls_config: TlsConfig | str | None = None,
-        *,
-        max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
-        local_pipe: bool = True,
-    ) -> None:
-        parsed = parse_endpoint(endpoint)
-        self.endpoint = endpoint
-        self.limiter = _rpc.InFlightLimiter(max_in_flight)
-        if parsed.tls:
-            creds = channel_credentials(tls_config, load_context().ca_file)
-            self._channel = grpc.secure_channel(parsed.target, creds, options=_CHANNEL_OPTIONS)
-        else:
-            self._channel = grpc.insecure_channel(parsed.target, options=_CHANNEL_OPTIONS)
-        self._fe = frontend_pb2_grpc.FrontendStub(self._channel)
-        self._ext_stub = extensions_pb2_grpc.FrontendExtStub(self._channel)
-        self._lock = threading.Lock()
-        self._closed = False
-        # None: unknown yet; False: the server answered UNIMPLEMENTED for FrontendExt.
-        self._ext: bool | None = None
-        # inputs per CreateTasks call: the server's default limit, halved if it answers RESOURCE_EXHAUSTED
-        self.tasks_per_call = DEFAULT_MAX_TASKS_PER_REQUEST
-        # None: unknown yet; False: WatchSession headers come only with the first completion.
-        self._headers_early: bool | None = None
-        # None = not looked for yet, False = not offered or not usable from here (or local_pipe=False).
-        self._local: LocalRunner | bool | None = None if local_pipe else False
-
-    # -- lifecycle and capabilities --------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            local = self._local
-        if isinstance(local, LocalRunner):
-            local.close()
-        self._channel.close()
+class GrpcTransport(GrpcChannel):
+    """The session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS): see
+    :class:`~flamepy.transport.grpc_channel.GrpcChannel` for the constructor."""
 
     def __enter__(self) -> GrpcTransport:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def frontend_ext(self) -> bool | None:
-        """Whether the server offers FrontendExt (None: not known yet)."""
-        return self._ext
-
-    @property
-    def local_runner(self) -> LocalRunner | bool | None:
-        """The same-host runner in use, False when there is none, None when not looked for yet."""
-        return self._local
-
-    @property
-    def watch_headers_early(self) -> bool | None:
-        return self._headers_early
-
-    def learn_watch_headers_early(self, early: bool) -> None:
-        with self._lock:
-            if self._headers_early is None:
-                self._headers_early = early
-
-    def _unsupported(self, err: FlameError) -> bool:
-        """Whether ``err`` says the server lacks FrontendExt (then remembered for every later call)."""
-        if not _rpc.is_unimplemented(err):
-            return False
-        if self._ext is not False:
-            log.info("%s lacks FrontendExt; using plain flame.v1 calls", self.endpoint)
-        self._ext = False
-        return True
-
-    def _ext_call(self, method: Callable[..., T], request: Any, what: str) -> T | None:
-        """A FrontendExt call; None when the server lacks FrontendExt (the caller falls back)."""
-        try:
-            response = self._call(method, request, what)
-        except FlameError as err:
-            if self._unsupported(err):
-                return None
-            raise
-        self._ext = True
-        return response
-
-    def _local_runner(self) -> LocalRunner | None:
-        local = self._local
-        if local is None:
-            ask = lambda: self._call(  # noqa: E731
-                self._ext_stub.GetLocalEndpoint, extensions_pb2.LocalEndpointRequest(), "local endpoint"
-            )
-            local = LocalRunner.discover(ask) or False
-            with self._lock:
-                if self._closed and isinstance(local, LocalRunner):
-                    local.close()
-                    local = False
-                self._local = local
-        return local if isinstance(local, LocalRunner) else None
-
-    def _local_broken(self, runner: LocalRunner) -> None:
-        with self._lock:
-            if self._local is runner:
-                self._local = None  # look again next time: the session manager may have restarted
-        runner.close()
-
-    def _call(self, method: Callable[..., T], request: Any, what: str) -> T:
-        if self._closed:
-            raise InvalidStateError(f"{what}: the connection to {self.endpoint} is closed")
-        return _rpc.call(method, request, what=what, limiter=self.limiter)
-
-    def _open(self, method: Callable[..., Any], request: Any, what: str, **kwargs: Any) -> Any:
-        if self._closed:
-            raise InvalidStateError(f"{what}: the connection to {self.endpoint} is closed")
-        with _rpc.translate(what):
-            return method(request, **kwargs)
 
     # -- applications ----------------------------------------------------------------------------
 
@@ -210,11 +96,11 @@ class GrpcTransport:
     def get_application(self, name: str) -> Application:
         req = frontend_pb2.GetApplicationRequest(name=name)
         return _convert.application_from_pb(
-            self._call(self._fe.GetApplication, req, f"get application {name!r}")
+            self._read(self._fe.GetApplication, req, f"get application {name!r}")
         )
 
     def list_applications(self) -> list[Application]:
-        res = self._call(self._fe.ListApplication, frontend_pb2.ListApplicationRequest(), "list applications")
+        res = self._read(self._fe.ListApplication, frontend_pb2.ListApplicationRequest(), "list applications")
         return [_convert.application_from_pb(a) for a in res.applications]
 
     # -- sessions --------------------------------------------------------------------------------
@@ -235,10 +121,10 @@ class GrpcTransport:
 
     def get_session(self, session_id: str) -> SessionInfo:
         req = frontend_pb2.GetSessionRequest(session_id=session_id)
-        return _convert.session_from_pb(self._call(self._fe.GetSession, req, f"get session {session_id!r}"))
+        return _convert.session_from_pb(self._read(self._fe.GetSession, req, f"get session {session_id!r}"))
 
     def list_sessions(self) -> list[SessionInfo]:
-        res = self._call(self._fe.ListSession, frontend_pb2.ListSessionRequest(), "list sessions")
+        res = self._read(self._fe.ListSession, frontend_pb2.ListSessionRequest(), "list sessions")
         return [_convert.session_from_pb(s) for s in res.sessions]
 
     def close_session(self, session_id: str) -> SessionInfo:
@@ -258,7 +144,7 @@ class GrpcTransport:
         return _convert.task_from_pb(self._call(self._fe.CreateTask, req, what))
 
     def create_tasks(
-        self, session_id: str, inputs: list[bytes | None]
+        self, session_id: str, inputs: list[bytes | None], keys: list[str] | None = None
     ) -> tuple[list[str], FlameError | None]:
         """In CreateTasks calls of at most ``tasks_per_call`` inputs; a server that answers a call
         RESOURCE_EXHAUSTED (it takes fewer tasks, or fewer bytes, per request; nothing of the call
@@ -267,8 +153,9 @@ class GrpcTransport:
         ids: list[str] = []
         while self._ext is not False and len(ids) < len(inputs):
             chunk = inputs[len(ids) : len(ids) + self.tasks_per_call]
+            chunk_keys = None if keys is None else keys[len(ids) : len(ids) + len(chunk)]
             try:
-                got = self._create_batch(session_id, chunk)
+                got = self._create_batch(session_id, chunk, chunk_keys)
             except FlameError as err:
                 if len(chunk) > 1 and _resource_exhausted(err):
                     self.tasks_per_call = max(1, len(chunk) // 2)
@@ -287,44 +174,89 @@ class GrpcTransport:
                 return ids, err
         return ids, None
 
-    def _create_batch(self, session_id: str, inputs: list[bytes | None]) -> list[str] | None:
+    def _create_batch(
+        self, session_id: str, inputs: list[bytes | None], keys: list[str] | None = None
+    ) -> list[str] | None:
         req = extensions_pb2.CreateTasksRequest(session_id=session_id)
-        for data in inputs:
-            item = req.inputs.add()
-            if data is not None:
-                item.input = data
+        add = req.inputs.add
+        if keys is None:
+            for data in inputs:
+                item = add()
+                if data is not None:
+                    item.input = data
+        else:
+            for data, key in zip(inputs, keys, strict=True):
+                item = add()
+                item.idempotency_key = key
+                if data is not None:
+                    item.input = data
         what = f"create {len(inputs)} tasks in session {session_id!r}"
         res = self._ext_call(self._ext_stub.CreateTasks, req, what)
         return None if res is None else list(res.task_ids)
 
     def run_task(self, session_id: str, data: bytes | None) -> Task:
+        """RunTask (same-host socket, else gRPC): one round trip, no key (RunTask takes none). When
+        the session manager cannot be reached before the request goes out, the task is created
+        with a key and followed instead, both retried (:meth:`_run_keyed`); when the connection
+        breaks after it went out, the task may exist and may still run: UnavailableError says so."""
+        what = f"run task in session {session_id!r}"
         if self._ext is not False:
             req = extensions_pb2.RunTaskRequest(session_id=session_id)
             if data is not None:
                 req.input = data
-            what = f"run task in session {session_id!r}"
             local = self._local_runner()
+            msg = None
             if local is not None:
                 try:
                     msg = local.run_task(req, what)
-                except UnavailableError:
+                except UnavailableError as err:
                     self._local_broken(local)
-                    raise
-                if msg is not None:
-                    return _convert.task_from_pb(msg)
-                self._local_broken(local)  # nothing was sent: gRPC below
-            msg = self._ext_call(self._ext_stub.RunTask, req, what)
+                    raise may_still_run(err, session_id) from err
+                if msg is None:
+                    self._local_broken(local)  # nothing was sent: the session manager may be restarting
+                else:
+                    self.reached = True
+            deadline = self._deadline
+            if msg is None and (local is None or deadline <= 0):
+                try:
+                    msg = self._ext_call(self._ext_stub.RunTask, req, what)
+                except UnavailableError as err:
+                    if not _rpc.never_sent(err):
+                        raise may_still_run(err, session_id) from err
+                    if deadline <= 0:
+                        raise
             if msg is not None:
                 return _convert.task_from_pb(msg)
-        last = self.create_task(session_id, data)
+            if self._ext is not False and deadline > 0:
+                keyed = self._run_keyed(session_id, data)
+                if keyed is not None:
+                    return keyed
+        last = self.create_task(session_id, data)  # no key: not repeated
         for snapshot in self.watch_task(session_id, last.id):
             last = snapshot
+        return last
+
+    def _run_keyed(self, session_id: str, data: bytes | None) -> Task | None:
+        """Create the task with an idempotency key and follow it to its end, both repeated while the
+        session manager is unreachable; None when the server has no FrontendExt."""
+        key = self.new_key()
+        what = f"run task in session {session_id!r}"
+        ids = self._retrying(lambda: self._create_batch(session_id, [data], [key]), what, "the task")
+        if ids is None:
+            return None
+        if len(ids) != 1:
+            raise InternalError(f"{what}: server answered {len(ids)} task ids for one input")
+        last: Task | None = None
+        for snapshot in self.watch_task(session_id, ids[0]):
+            last = snapshot
+        if last is None:
+            return self.get_task(session_id, ids[0])
         return last
 
     def get_task(self, session_id: str, task_id: str) -> Task:
         req = frontend_pb2.GetTaskRequest(task_id=str(task_id), session_id=session_id)
         what = f"get task {task_id} of session {session_id!r}"
-        return _convert.task_from_pb(self._call(self._fe.GetTask, req, what))
+        return _convert.task_from_pb(self._read(self._fe.GetTask, req, what))
 
     def cancel_task(self, session_id: str, task_id: str, reason: str | None = None) -> Task:
         req = extensions_pb2.CancelTaskRequest(session_id=session_id, task_id=str(task_id), reason=reason)
@@ -332,15 +264,26 @@ class GrpcTransport:
         return _convert.task_from_pb(self._call(self._ext_stub.CancelTask, req, what))
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
+        """Repeated while the session manager is unreachable, until its first task arrives."""
         what = f"list tasks of session {session_id!r}"
-        call = self._open(self._fe.ListTask, frontend_pb2.ListTaskRequest(session_id=session_id), what)
-        return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
+        req = frontend_pb2.ListTaskRequest(session_id=session_id)
+        if self._deadline <= 0:
+            call = self._open(self._fe.ListTask, req, what)
+            return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
+        stream = _Reopening(self, lambda: self._open(self._fe.ListTask, req, what), what, resume=False)
+        return TaskWatcher(iter(stream), stream.cancel)
 
     def watch_task(self, session_id: str, task_id: str, timeout: float | None = None) -> TaskWatcher:
+        """Reopened while the session manager is unreachable (the server sends the task's current
+        state first); not with a ``timeout``, the caller's own deadline."""
         req = frontend_pb2.WatchTaskRequest(task_id=str(task_id), session_id=session_id)
         what = f"watch task {task_id} of session {session_id!r}"
-        call = self._open(self._fe.WatchTask, req, what, timeout=timeout)
-        return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
+        if timeout is not None or self._deadline <= 0:
+            call = self._open(self._fe.WatchTask, req, what, timeout=timeout)
+            return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
+        may_run = f"task {task_id} of session {session_id!r}"
+        stream = _Reopening(self, lambda: self._open(self._fe.WatchTask, req, what), what, True, may_run)
+        return TaskWatcher(iter(stream), stream.cancel)
 
     def watch_session(self, session_id: str) -> GrpcSessionWatch:
         open_stream = None if self._ext is False else self._ext_stub.WatchSession
@@ -351,13 +294,72 @@ class GrpcTransport:
     # -- executors and nodes ---------------------------------------------------------------------
 
     def list_executors(self) -> list[Executor]:
-        res = self._call(self._fe.ListExecutor, frontend_pb2.ListExecutorRequest(), "list executors")
+        res = self._read(self._fe.ListExecutor, frontend_pb2.ListExecutorRequest(), "list executors")
         return [_convert.executor_from_pb(e) for e in res.executors]
 
     def list_nodes(self) -> list[Node]:
-        res = self._call(self._fe.ListNodes, frontend_pb2.ListNodesRequest(), "list nodes")
+        res = self._read(self._fe.ListNodes, frontend_pb2.ListNodesRequest(), "list nodes")
         return [_convert.node_from_pb(n) for n in res.nodes]
 
     def get_node(self, name: str) -> Node:
-        res = self._call(self._fe.GetNode, frontend_pb2.GetNodeRequest(name=name), f"get node {name!r}")
+        res = self._read(self._fe.GetNode, frontend_pb2.GetNodeRequest(name=name), f"get node {name!r}")
         return _convert.node_from_pb(res.node)
+
+
+class _Reopening:
+    """A server stream of tasks opened again after a retryable error, within the transport's retry
+    deadline (counted from the first failure since the last message). ``resume``: also after
+    messages came (a watch, whose server sends the current state first); otherwise only before."""
+
+    def __init__(
+        self,
+        transport: GrpcTransport,
+        open_call: Callable[[], Any],
+        what: str,
+        resume: bool,
+        may_run: str = "",
+    ) -> None:
+        self._transport = transport
+        self._open_call = open_call
+        self._what = what
+        self._resume = resume
+        self._may_run = may_run
+        self._lock = threading.Lock()
+        self._call: Any = None
+        self._cancelled = False
+
+    def __iter__(self) -> Iterator[Task]:
+        retry = Retry(self._transport._deadline)
+        convert = _convert.task_from_pb
+        came = False
+        while True:
+            with self._lock:
+                if self._cancelled:
+                    return
+                self._call = call = self._open_call()
+            try:
+                with _rpc.translate(self._what):
+                    for msg in call:
+                        came = self._transport.reached = True
+                        retry.progressed()
+                        yield convert(msg)
+                return
+            except FlameError as err:
+                if self._cancelled or (came and not self._resume):
+                    raise
+                now = time.monotonic()
+                delay = retry.next_delay(err, now)
+                if delay is None:
+                    if retry.since is None or not retryable(err):
+                        raise
+                    raise unreachable(self._what, retry.waited(now), err, self._may_run) from err
+                log.info("%s: %s; reopening in %.2f s", self._what, err.message, delay)
+                if self._transport._stop.wait(delay):
+                    raise InvalidStateError(f"{self._what}: the connection was closed") from err
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            call = self._call
+        if call is not None:
+            call.cancel()

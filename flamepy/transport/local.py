@@ -21,6 +21,7 @@ from flamepy.common import localpipe
 from flamepy.common.taskpipe import HEADER, PipeError, frame, frame_length
 from flamepy.errors import FlameError, UnavailableError
 from flamepy.proto import extensions_pb2, types_pb2
+from flamepy.transport.retry import retryable
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,12 @@ class LocalRunner:
     @classmethod
     def discover(cls, ask: Callable[[], extensions_pb2.LocalEndpoint]) -> LocalRunner | None:
         """A runner for the session manager answering ``ask()`` (GetLocalEndpoint) when it offers a
-        local socket we can use."""
+        local socket we can use; raises the error of an unreachable session manager."""
         try:
             reply = ask()
         except FlameError as err:
+            if retryable(err):
+                raise  # the session manager is unreachable now: ask again later
             log.debug("no local endpoint: %s", err)
             return None
         if not reply.path or not Path(reply.path).is_socket():

@@ -3,7 +3,9 @@ for SDK tests without any server (``Connection.over(MemoryTransport())``).
 
 Tasks run as they are created: ``behaviour(input)`` returns their outcome (default :func:`echo`),
 or None to leave them Pending until a test calls :meth:`MemoryTransport.complete`. Tests can make a
-method raise (``fail[name] = error``), break session watches, hold a CreateTasks answer
+method raise (``fail[name] = error``; or only its next calls: ``faults[name] = [error, ...]``, one
+each; or do its work and lose the answer: ``lost_replies[name] = [error, ...]``), break session
+watches, hold a CreateTasks answer
 (``before_create_tasks_reply``), send watch registrations late (``headers_early=False``), act as a
 server without a session-wide watch (``session_watch=False``), and read ``counters`` of calls.
 
@@ -30,17 +32,13 @@ from flamepy.errors import (
 )
 from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
 from flamepy.transport.memory_cancel import cancel_task as _cancel_task
+from flamepy.transport.memory_faults import ClusterView, FaultInjection
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
 from flamepy.types import (
     Application,
     ApplicationAttributes,
     Event,
-    Executor,
-    ExecutorState,
-    Node,
-    NodeState,
-    ResourceRequirement,
     SessionAttributes,
     SessionState,
     SessionStatus,
@@ -67,17 +65,7 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-NODE = Node(
-    name="n1",
-    hostname="n1",
-    state=NodeState.READY,
-    capacity=ResourceRequirement(cpu=4, memory=1 << 30, gpu=1),
-    allocatable=ResourceRequirement(cpu=4, memory=1 << 30, gpu=1),
-)
-EXECUTOR = Executor(id="e1", node="n1", state=ExecutorState.IDLE, resreq=ResourceRequirement(cpu=1))
-
-
-class MemoryTransport:
+class MemoryTransport(FaultInjection, ClusterView):
     def __init__(
         self,
         behaviour: Callable[[bytes | None], Outcome | None] = echo,
@@ -85,8 +73,11 @@ class MemoryTransport:
         session_watch: bool = True,
         headers_early: bool = True,
         endpoint: str = "memory://",
+        retry_deadline: float = 0.0,
     ) -> None:
         self.endpoint = endpoint
+        self.retry_deadline = retry_deadline
+        self.keyed = session_watch  # idempotency keys come with CreateTasks (FrontendExt)
         self.behaviour = behaviour
         self.session_watch = session_watch
         self.headers_early = headers_early
@@ -94,8 +85,8 @@ class MemoryTransport:
         self.apps: dict[str, Application] = {}
         self.sessions: dict[str, SessionInfo] = {}
         self.tasks: dict[str, dict[str, Task]] = {}
-        self.counters: Counter[str] = Counter()
-        self.fail: dict[str, FlameError] = {}
+        self.init_faults()
+        self.keys: dict[str, dict[str, str]] = {}  # session -> idempotency key -> task id
         self.before_create_tasks_reply: Callable[[list[str]], object] | None = None
         self._ids: dict[str, itertools.count[int]] = {}
         self._watches: dict[str, list[queue.SimpleQueue[object]]] = {}
@@ -148,14 +139,9 @@ class MemoryTransport:
             if self._headers_early is None:
                 self._headers_early = early
 
-    def _enter(self, method: str) -> None:
-        """Count the call; raise what the test asked for, or that the transport is closed."""
-        if self._closed:
-            raise InvalidStateError(f"{method}: the connection to {self.endpoint} is closed")
-        self.counters[method] += 1
-        err = self.fail.get(method)
-        if err is not None:
-            raise err
+    @property
+    def keyed_submit(self) -> bool | None:
+        return self.keyed
 
     # -- applications ----------------------------------------------------------------------------
 
@@ -265,7 +251,7 @@ class MemoryTransport:
             return self._new_task(session_id, data)
 
     def create_tasks(
-        self, session_id: str, inputs: list[bytes | None]
+        self, session_id: str, inputs: list[bytes | None], keys: list[str] | None = None
     ) -> tuple[list[str], FlameError | None]:
         if not self.session_watch:  # a plain flame.v1 server: one CreateTask per input
             ids: list[str] = []
@@ -282,7 +268,11 @@ class MemoryTransport:
                 return [], err
             self.counters["create_tasks_inputs"] += len(inputs)
             try:
-                ids = [self._new_task(session_id, data).id for data in inputs]
+                ids = [
+                    self._new_keyed(session_id, data, None if keys is None else keys[i])
+                    for i, data in enumerate(inputs)
+                ]
+                self._lose_reply("create_tasks")
             except FlameError as err:
                 return [], err
         if self.before_create_tasks_reply is not None:
@@ -334,6 +324,18 @@ class MemoryTransport:
             raise NotFoundError(f"task {task_id} of session {session_id!r} not found")
         return task
 
+    def _new_keyed(self, session_id: str, data: bytes | None, key: str | None) -> str:
+        """The id of a new task, or of the task created earlier with ``key``."""
+        if not key or not self.keyed:
+            return self._new_task(session_id, data).id
+        known = self.keys.setdefault(session_id, {})
+        tid = known.get(key)
+        if tid is None:
+            tid = known[key] = self._new_task(session_id, data).id
+        else:
+            self.counters["create_tasks_deduped"] += 1
+        return tid
+
     def _new_task(self, session_id: str, data: bytes | None) -> Task:
         _, status = self._session(session_id)
         if status.state == SessionState.CLOSED:
@@ -373,25 +375,6 @@ class MemoryTransport:
         with self.cond:
             if q in self._watches.get(session_id, []):
                 self._watches[session_id].remove(q)
-
-    # -- executors and nodes ---------------------------------------------------------------------
-
-    def list_executors(self) -> list[Executor]:
-        with self.cond:
-            self._enter("list_executors")
-            return [EXECUTOR]
-
-    def list_nodes(self) -> list[Node]:
-        with self.cond:
-            self._enter("list_nodes")
-            return [NODE]
-
-    def get_node(self, name: str) -> Node:
-        with self.cond:
-            self._enter("get_node")
-            if name != NODE.name:
-                raise NotFoundError(f"get node {name!r}: node {name} not found")
-            return NODE
 
 
 if TYPE_CHECKING:
