@@ -7,8 +7,9 @@ I/O only; every decision is the state object's, taken under one ``Condition``:
   before the first submit, or the transport's per-task fallback) and feeds its completions to the
   state; on a lost watch it reconnects as the state decides and reconciles with GetTask/ListTask;
 * the *submitter* drains the bounded client-side queue into ``Transport.create_tasks`` batches,
-  each input with an idempotency key (``<96-bit random nonce>-<counter>``), and sends a batch again
-  with the same keys when the state decides (``Resubmit``) after the session manager was unreachable.
+  each input with an idempotency key (``<96-bit random nonce>.<counter>``, about 20 characters),
+  and sends a batch again with the same keys when the state decides (``Resubmit``) after the
+  session manager was unreachable.
 
 Callers' threads only enqueue (blocking while the queue is full) and resolve nothing themselves.
 """
@@ -68,7 +69,7 @@ class Dispatcher:
         deadline = transport.retry_deadline
         # keys while the server may take them; a plain flame.v1 server's tasks go without
         self._state: DispatchState[Future] = DispatchState(
-            QUEUE_LIMIT, deadline, secrets.token_hex(12) + "-" if deadline > 0 else ""
+            QUEUE_LIMIT, deadline, secrets.token_urlsafe(12) + "." if deadline > 0 else ""
         )
         self._first_ready = threading.Event()
         self._watch: SessionWatch | None = None

@@ -70,7 +70,7 @@ class GrpcChannel:
         self.retry_deadline = check_deadline(retry_deadline)
         self._stop = threading.Event()  # set by close(): ends retry waits
         self.reached = False  # the server has answered once: later outages are retried
-        self._key_prefix = secrets.token_hex(12) + "-"  # a 96-bit nonce: keys unique per connection
+        self._key_prefix = secrets.token_urlsafe(12) + "."  # a 96-bit nonce (16 characters)
         self._key_counter = itertools.count(1)
         self.limiter = _rpc.InFlightLimiter(max_in_flight)
         if parsed.tls:
