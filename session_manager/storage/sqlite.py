@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS retry_policies (
     name TEXT NOT NULL,
     max_retries INTEGER NOT NULL,
     retry_on_error INTEGER NOT NULL,
+    task_timeout_s REAL,
     PRIMARY KEY (kind, name)
 );
 CREATE TABLE IF NOT EXISTS task_data (
@@ -77,8 +78,9 @@ CREATE TABLE IF NOT EXISTS task_data (
 # otherwise write it twice, page by page (~6 ms per MiB here against ~1 ms for the file).
 # Version 3 added tasks.run (JSON: attempt, executor, node, retries charged, history; set once the
 # task was dispatched, so Running is persisted), tasks.idem_key (the client's idempotency key) and
-# the retry_policies table (of applications and sessions).
-SCHEMA_VERSION = 3
+# the retry_policies table (of applications and sessions). Version 4 added
+# retry_policies.task_timeout_s (seconds; NULL: no limit).
+SCHEMA_VERSION = 4
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
 
@@ -96,6 +98,10 @@ DROP TABLE tasks_v1;
 MIGRATE_FROM_2 = """
 ALTER TABLE tasks ADD COLUMN run TEXT;
 ALTER TABLE tasks ADD COLUMN idem_key TEXT;
+"""
+# Version 3 lacked retry_policies.task_timeout_s.
+MIGRATE_FROM_3 = """
+ALTER TABLE retry_policies ADD COLUMN task_timeout_s REAL;
 """
 
 
@@ -136,10 +142,13 @@ class SqliteStorage:
         db.execute("BEGIN IMMEDIATE")
         version_1 = "input" in columns
         version_2 = bool(columns) and not version_1 and "run" not in columns
+        policy_columns = {row[1] for row in db.execute("PRAGMA table_info(retry_policies)")}
+        version_3 = bool(policy_columns) and "task_timeout_s" not in policy_columns
         try:
             if version_1:
                 db.execute("ALTER TABLE tasks RENAME TO tasks_v1")
-            script = (MIGRATE_FROM_2 if version_2 else "") + SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
+            script = (MIGRATE_FROM_2 if version_2 else "") + (MIGRATE_FROM_3 if version_3 else "")
+            script += SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
             for statement in script.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -192,9 +201,9 @@ class SqliteStorage:
             ):
                 finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
             policies = {
-                (kind, name): effects.RetryPolicy(retries, bool(on_error))
-                for kind, name, retries, on_error in self._db.execute(
-                    "SELECT kind, name, max_retries, retry_on_error FROM retry_policies"
+                (kind, name): effects.RetryPolicy(retries, bool(on_error), timeout)
+                for kind, name, retries, on_error, timeout in self._db.execute(
+                    "SELECT kind, name, max_retries, retry_on_error, task_timeout_s FROM retry_policies"
                 )
             }
         return Snapshot(apps, sessions, tasks, finished, runs, keys, policies)
@@ -273,8 +282,8 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
                 db.execute("DELETE FROM retry_policies WHERE kind = ? AND name = ?", (kind, name))
             else:
                 db.execute(
-                    "INSERT OR REPLACE INTO retry_policies VALUES (?, ?, ?, ?)",
-                    (kind, name, policy.max_retries, int(policy.retry_on_error)),
+                    "INSERT OR REPLACE INTO retry_policies VALUES (?, ?, ?, ?, ?)",
+                    (kind, name, policy.max_retries, int(policy.retry_on_error), policy.task_timeout),
                 )
         case effects.SaveSession():
             db.execute(
