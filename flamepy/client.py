@@ -97,11 +97,19 @@ def create_session(
     max_instances: int | None = None,
     batch_size: int = 1,
     resreq: ResourceRequirement | str | None = None,
+    *,
+    max_retries: int | None = None,
+    retry_on_error: bool | None = None,
+    task_timeout: float | None = None,
 ) -> Session:
+    """A new session on the default connection; ``max_retries``, ``retry_on_error`` and
+    ``task_timeout`` set its retry policy (None inherits): see :meth:`Connection.set_retry_policy`."""
     attrs = session_attributes(
         application, common_data, session_id, min_instances, max_instances, batch_size, resreq
     )
-    return default_connection().create_session(attrs)
+    return default_connection().create_session(
+        attrs, max_retries=max_retries, retry_on_error=retry_on_error, task_timeout=task_timeout
+    )
 
 
 def open_session(session_id: str, spec: SessionAttributes | None = None) -> Session:

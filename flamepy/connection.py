@@ -24,11 +24,17 @@ from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
 from flamepy.transport.grpc import GrpcTransport
 from flamepy.transport.retry import DEFAULT_RETRY_DEADLINE_S
-from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    Executor,
+    Node,
+    RetryPolicy,
+    SessionAttributes,
+)
 from flamepy.util import short_name
 
 log = logging.getLogger(__name__)
-
 
 
 def default_session_id(application: str) -> str:
@@ -47,6 +53,18 @@ def _attrs(value: ApplicationAttributes | Mapping[str, Any]) -> ApplicationAttri
     raise InvalidArgumentError(
         f"application attributes must be ApplicationAttributes or a dict, got {type(value).__name__}"
     )
+
+
+def _check_policy(max_retries: object, retry_on_error: object, task_timeout: object) -> None:
+    """Types of :meth:`Connection.set_retry_policy`'s options (the server checks the ranges)."""
+    if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int)):
+        raise InvalidArgumentError(f"max_retries must be an integer, got {max_retries!r}")
+    if retry_on_error is not None and not isinstance(retry_on_error, bool):
+        raise InvalidArgumentError(f"retry_on_error must be True or False, got {retry_on_error!r}")
+    if task_timeout is not None and (
+        isinstance(task_timeout, bool) or not isinstance(task_timeout, int | float) or not task_timeout >= 0
+    ):
+        raise InvalidArgumentError(f"task_timeout must be seconds >= 0 (0: no limit), got {task_timeout!r}")
 
 
 def _require_name(name: object, what: str) -> str:
@@ -169,18 +187,14 @@ class Connection:
 
     # -- applications ----------------------------------------------------------------------------
 
-    def register_application(
-        self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]
-    ) -> None:
+    def register_application(self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]) -> None:
         """Register ``name``; ``app_attrs`` is an ApplicationAttributes or a dict of its fields."""
         self.transport.register_application(_require_name(name, "application name"), _attrs(app_attrs))
 
     def unregister_application(self, name: str) -> None:
         self.transport.unregister_application(_require_name(name, "application name"))
 
-    def update_application(
-        self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]
-    ) -> None:
+    def update_application(self, name: str, app_attrs: ApplicationAttributes | Mapping[str, Any]) -> None:
         self.transport.update_application(_require_name(name, "application name"), _attrs(app_attrs))
 
     def get_application(self, name: str) -> Application | None:
@@ -195,14 +209,32 @@ class Connection:
 
     # -- sessions --------------------------------------------------------------------------------
 
-    def create_session(self, attrs: SessionAttributes) -> Session:
+    def create_session(
+        self,
+        attrs: SessionAttributes,
+        *,
+        max_retries: int | None = None,
+        retry_on_error: bool | None = None,
+        task_timeout: float | None = None,
+    ) -> Session:
+        """A new session. ``max_retries``, ``retry_on_error``, ``task_timeout``: its retry policy,
+        set right after it is created (see :meth:`set_retry_policy`); None inherits the
+        application's (else the server's). If setting the policy fails the session is closed."""
         if not isinstance(attrs, SessionAttributes):
             raise InvalidArgumentError(
                 f"create_session expects SessionAttributes, got {type(attrs).__name__}"
             )
         _require_name(attrs.application, "application name")
+        _check_policy(max_retries, retry_on_error, task_timeout)
         session_id = attrs.id or default_session_id(attrs.application)
-        return self._session(self.transport.create_session(session_id, attrs))
+        ssn = self._session(self.transport.create_session(session_id, attrs))
+        if max_retries is not None or retry_on_error is not None or task_timeout is not None:
+            try:
+                self.transport.set_retry_policy(None, ssn.id, max_retries, retry_on_error, task_timeout)
+            except BaseException:
+                ssn.close()
+                raise
+        return ssn
 
     def open_session(self, session_id: str, spec: SessionAttributes | None = None) -> Session:
         """An existing Open session; with ``spec``, created when it does not exist yet."""
@@ -220,6 +252,35 @@ class Connection:
     def _session(self, info: SessionInfo) -> Session:
         attrs, status = info
         return Session.of(self, attrs, status)
+
+    # -- retry policies --------------------------------------------------------------------------
+
+    def set_retry_policy(
+        self,
+        application: str | None = None,
+        session: str | Session | None = None,
+        *,
+        max_retries: int | None = None,
+        retry_on_error: bool | None = None,
+        task_timeout: float | None = None,
+    ) -> RetryPolicy:
+        """Set the retry policy of an application (the default of its sessions) or of one session
+        (give exactly one); persisted by the session manager, applied to its tasks' next failures.
+
+        ``max_retries`` (0-100): re-runs after infrastructure failures (node lost, executor or
+        service process died) before the task fails with its history; ``retry_on_error``: also
+        re-run a task whose service raised (or that timed out); ``task_timeout`` (seconds, 0 = no
+        limit): the wall-clock limit of one attempt, past which the service is stopped and the
+        task fails as timed out. None leaves an option as it is. Returns the policy now in effect.
+        """
+        if (application is None) == (session is None):
+            raise InvalidArgumentError("set_retry_policy takes an application or a session (one of them)")
+        _check_policy(max_retries, retry_on_error, task_timeout)
+        if session is not None:
+            sid = _require_name(session.id if isinstance(session, Session) else session, "session id")
+            return self.transport.set_retry_policy(None, sid, max_retries, retry_on_error, task_timeout)
+        app = _require_name(application, "application name")
+        return self.transport.set_retry_policy(app, None, max_retries, retry_on_error, task_timeout)
 
     # -- executors and nodes ---------------------------------------------------------------------
 

@@ -387,3 +387,14 @@ class TaskCompletion:
     state: TaskState
     output: bytes | None = None
     message: str | None = None  # the failure / cancel reason
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A session's or application's retry policy in effect: ``max_retries`` re-runs after
+    infrastructure failures, ``retry_on_error`` also after the task's own failure, ``task_timeout``
+    seconds per attempt (None: no limit). See ``Connection.set_retry_policy``."""
+
+    max_retries: int = 3
+    retry_on_error: bool = False
+    task_timeout: float | None = None

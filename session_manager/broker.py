@@ -230,12 +230,18 @@ class Broker:
         await self._flush()
         return ids
 
-    async def run_task(self, sid: str, data: bytes | None) -> Task:
-        """Create one task and return its terminal state."""
-        (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
+    async def run_task(self, sid: str, data: bytes | None, key: str | None = None) -> Task:
+        """Create one task and return its terminal state. With an idempotency ``key`` the session
+        has seen (a repeated RunTask, also after a restart), no task is created: the one made with
+        that key is followed to its end instead."""
+        if key:
+            (tid,) = self.core.handle(events.CreateKeyedTasks(sid, (data,), (key,)))
+        else:
+            (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
+            tid = rec.task_id
         await self._flush()
         final = None
-        async for snap in self._tasks.watch(sid, rec.task_id):
+        async for snap in self._tasks.watch(sid, tid):
             final = snap
         assert final is not None
         return final

@@ -63,7 +63,8 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
     async def RunTask(self, request: ext.RunTaskRequest, context: Ctx) -> pb.Task:
         validate.task_request(request.session_id, 1, self.limits)
         data = request.input if request.HasField("input") else None
-        return conv.task_to_pb(await self.broker.run_task(request.session_id, data))
+        key = request.idempotency_key or None
+        return conv.task_to_pb(await self.broker.run_task(request.session_id, data, key))
 
     @unary
     async def GetLocalEndpoint(self, request: ext.LocalEndpointRequest, context: Ctx) -> ext.LocalEndpoint:

@@ -107,7 +107,8 @@ class LocalServer:
                 request = decode(ext.RunTaskRequest, payload)
                 validate.task_request(request.session_id, 1, self.broker.config.limits)
                 data = request.input if request.HasField("input") else None
-                task = await self.broker.run_task(request.session_id, data)
+                key = request.idempotency_key or None
+                task = await self.broker.run_task(request.session_id, data, key)
                 reply = b"\x00" + conv.task_to_pb(task).SerializeToString()
             except FlameError as exc:
                 reply = bytes([status_of(exc).value[0]]) + details_of(exc).encode()

@@ -19,6 +19,7 @@ from flamepy.types import (
     Node,
     NodeState,
     ResourceRequirement,
+    RetryPolicy,
     SessionAttributes,
     SessionState,
     SessionStatus,
@@ -337,3 +338,31 @@ def retry_policy_to_pb(p: RetryPolicyView) -> ext_pb.RetryPolicy:
     return ext_pb.RetryPolicy(
         max_retries=p.max_retries, retry_on_error=p.retry_on_error, task_timeout_s=p.task_timeout or 0.0
     )
+
+
+def retry_policy_from_pb(m: ext_pb.RetryPolicy) -> RetryPolicy:
+    """The policy a SetRetryPolicy answered; a timeout of 0 on the wire is None (no limit)."""
+    return RetryPolicy(m.max_retries, m.retry_on_error, m.task_timeout_s or None)
+
+
+def set_retry_policy_to_pb(
+    application: str | None,
+    session_id: str | None,
+    max_retries: int | None,
+    retry_on_error: bool | None,
+    task_timeout: float | None,
+) -> ext_pb.SetRetryPolicyRequest:
+    """A SetRetryPolicy request for one application or one session; None fields stay unset (the
+    target keeps their current value); a ``task_timeout`` of 0 clears the limit."""
+    m = ext_pb.SetRetryPolicyRequest()
+    if session_id is not None:
+        m.session_id = session_id
+    elif application is not None:
+        m.application = application
+    if max_retries is not None:
+        m.max_retries = max_retries
+    if retry_on_error is not None:
+        m.retry_on_error = retry_on_error
+    if task_timeout is not None:
+        m.task_timeout_s = task_timeout
+    return m

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from . import types_pb2 as types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x65xtensions.proto\x12\nflamepy.v1\x1a\x0btypes.proto\"[\n\tTaskInput\x12\x12\n\x05input\x18\x01 \x01(\x0cH\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_inputB\x12\n\x10_idempotency_key\"O\n\x12\x43reateTasksRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x06inputs\x18\x02 \x03(\x0b\x32\x15.flamepy.v1.TaskInput\"\'\n\x13\x43reateTasksResponse\x12\x10\n\x08task_ids\x18\x01 \x03(\t\")\n\x13WatchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x87\x01\n\x0eTaskCompletion\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.flame.v1.TaskState\x12\x13\n\x06output\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_outputB\n\n\x08_message\"E\n\x12SessionCompletions\x12/\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x1a.flamepy.v1.TaskCompletion\"B\n\x0eRunTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\x05input\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x42\x08\n\x06_input\"\x16\n\x14LocalEndpointRequest\",\n\rLocalEndpoint\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"\xd8\x01\n\x15SetRetryPolicyRequest\x12\x15\n\x0b\x61pplication\x18\x01 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x02 \x01(\tH\x00\x12\x18\n\x0bmax_retries\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x1b\n\x0eretry_on_error\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x1b\n\x0etask_timeout_s\x18\x05 \x01(\x01H\x03\x88\x01\x01\x42\x08\n\x06targetB\x0e\n\x0c_max_retriesB\x11\n\x0f_retry_on_errorB\x11\n\x0f_task_timeout_s\"R\n\x0bRetryPolicy\x12\x13\n\x0bmax_retries\x18\x01 \x01(\r\x12\x16\n\x0eretry_on_error\x18\x02 \x01(\x08\x12\x16\n\x0etask_timeout_s\x18\x03 \x01(\x01\"X\n\x11\x43\x61ncelTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x13\n\x06reason\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason2\xcf\x03\n\x0b\x46rontendExt\x12P\n\x0b\x43reateTasks\x12\x1e.flamepy.v1.CreateTasksRequest\x1a\x1f.flamepy.v1.CreateTasksResponse\"\x00\x12S\n\x0cWatchSession\x12\x1f.flamepy.v1.WatchSessionRequest\x1a\x1e.flamepy.v1.SessionCompletions\"\x00\x30\x01\x12\x37\n\x07RunTask\x12\x1a.flamepy.v1.RunTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x12Q\n\x10GetLocalEndpoint\x12 .flamepy.v1.LocalEndpointRequest\x1a\x19.flamepy.v1.LocalEndpoint\"\x00\x12N\n\x0eSetRetryPolicy\x12!.flamepy.v1.SetRetryPolicyRequest\x1a\x17.flamepy.v1.RetryPolicy\"\x00\x12=\n\nCancelTask\x12\x1d.flamepy.v1.CancelTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x65xtensions.proto\x12\nflamepy.v1\x1a\x0btypes.proto\"[\n\tTaskInput\x12\x12\n\x05input\x18\x01 \x01(\x0cH\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_inputB\x12\n\x10_idempotency_key\"O\n\x12\x43reateTasksRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x06inputs\x18\x02 \x03(\x0b\x32\x15.flamepy.v1.TaskInput\"\'\n\x13\x43reateTasksResponse\x12\x10\n\x08task_ids\x18\x01 \x03(\t\")\n\x13WatchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x87\x01\n\x0eTaskCompletion\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.flame.v1.TaskState\x12\x13\n\x06output\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_outputB\n\n\x08_message\"E\n\x12SessionCompletions\x12/\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x1a.flamepy.v1.TaskCompletion\"t\n\x0eRunTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\x05input\x18\x02 \x01(\x0cH\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_inputB\x12\n\x10_idempotency_key\"\x16\n\x14LocalEndpointRequest\",\n\rLocalEndpoint\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"\xd8\x01\n\x15SetRetryPolicyRequest\x12\x15\n\x0b\x61pplication\x18\x01 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x02 \x01(\tH\x00\x12\x18\n\x0bmax_retries\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x1b\n\x0eretry_on_error\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x1b\n\x0etask_timeout_s\x18\x05 \x01(\x01H\x03\x88\x01\x01\x42\x08\n\x06targetB\x0e\n\x0c_max_retriesB\x11\n\x0f_retry_on_errorB\x11\n\x0f_task_timeout_s\"R\n\x0bRetryPolicy\x12\x13\n\x0bmax_retries\x18\x01 \x01(\r\x12\x16\n\x0eretry_on_error\x18\x02 \x01(\x08\x12\x16\n\x0etask_timeout_s\x18\x03 \x01(\x01\"X\n\x11\x43\x61ncelTaskRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x13\n\x06reason\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason2\xcf\x03\n\x0b\x46rontendExt\x12P\n\x0b\x43reateTasks\x12\x1e.flamepy.v1.CreateTasksRequest\x1a\x1f.flamepy.v1.CreateTasksResponse\"\x00\x12S\n\x0cWatchSession\x12\x1f.flamepy.v1.WatchSessionRequest\x1a\x1e.flamepy.v1.SessionCompletions\"\x00\x30\x01\x12\x37\n\x07RunTask\x12\x1a.flamepy.v1.RunTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x12Q\n\x10GetLocalEndpoint\x12 .flamepy.v1.LocalEndpointRequest\x1a\x19.flamepy.v1.LocalEndpoint\"\x00\x12N\n\x0eSetRetryPolicy\x12!.flamepy.v1.SetRetryPolicyRequest\x1a\x17.flamepy.v1.RetryPolicy\"\x00\x12=\n\nCancelTask\x12\x1d.flamepy.v1.CancelTaskRequest\x1a\x0e.flame.v1.Task\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,17 +45,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONCOMPLETIONS']._serialized_start=441
   _globals['_SESSIONCOMPLETIONS']._serialized_end=510
   _globals['_RUNTASKREQUEST']._serialized_start=512
-  _globals['_RUNTASKREQUEST']._serialized_end=578
-  _globals['_LOCALENDPOINTREQUEST']._serialized_start=580
-  _globals['_LOCALENDPOINTREQUEST']._serialized_end=602
-  _globals['_LOCALENDPOINT']._serialized_start=604
-  _globals['_LOCALENDPOINT']._serialized_end=648
-  _globals['_SETRETRYPOLICYREQUEST']._serialized_start=651
-  _globals['_SETRETRYPOLICYREQUEST']._serialized_end=867
-  _globals['_RETRYPOLICY']._serialized_start=869
-  _globals['_RETRYPOLICY']._serialized_end=951
-  _globals['_CANCELTASKREQUEST']._serialized_start=953
-  _globals['_CANCELTASKREQUEST']._serialized_end=1041
-  _globals['_FRONTENDEXT']._serialized_start=1044
-  _globals['_FRONTENDEXT']._serialized_end=1507
+  _globals['_RUNTASKREQUEST']._serialized_end=628
+  _globals['_LOCALENDPOINTREQUEST']._serialized_start=630
+  _globals['_LOCALENDPOINTREQUEST']._serialized_end=652
+  _globals['_LOCALENDPOINT']._serialized_start=654
+  _globals['_LOCALENDPOINT']._serialized_end=698
+  _globals['_SETRETRYPOLICYREQUEST']._serialized_start=701
+  _globals['_SETRETRYPOLICYREQUEST']._serialized_end=917
+  _globals['_RETRYPOLICY']._serialized_start=919
+  _globals['_RETRYPOLICY']._serialized_end=1001
+  _globals['_CANCELTASKREQUEST']._serialized_start=1003
+  _globals['_CANCELTASKREQUEST']._serialized_end=1091
+  _globals['_FRONTENDEXT']._serialized_start=1094
+  _globals['_FRONTENDEXT']._serialized_end=1557
 # @@protoc_insertion_point(module_scope)

@@ -54,12 +54,14 @@ class SessionCompletions(_message.Message):
     def __init__(self, completions: _Optional[_Iterable[_Union[TaskCompletion, _Mapping]]] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("session_id", "input")
+    __slots__ = ("session_id", "input", "idempotency_key")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     input: bytes
-    def __init__(self, session_id: _Optional[str] = ..., input: _Optional[bytes] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, session_id: _Optional[str] = ..., input: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class LocalEndpointRequest(_message.Message):
     __slots__ = ()

@@ -23,6 +23,7 @@ from flamepy.types import (
     ApplicationAttributes,
     Executor,
     Node,
+    RetryPolicy,
     SessionAttributes,
     SessionStatus,
     Task,
@@ -161,6 +162,19 @@ class Transport(Protocol):
     def list_tasks(self, session_id: str) -> TaskWatcher: ...
     def watch_task(self, session_id: str, task_id: str, timeout: float | None = None) -> TaskWatcher: ...
     def watch_session(self, session_id: str) -> SessionWatch: ...
+
+    # retry policies
+    def set_retry_policy(
+        self,
+        application: str | None,
+        session_id: str | None,
+        max_retries: int | None,
+        retry_on_error: bool | None,
+        task_timeout: float | None,
+    ) -> RetryPolicy:
+        """Set the policy of one session (``session_id``) or else one application; None fields keep
+        their value, a ``task_timeout`` of 0 clears the limit. The policy now in effect for it."""
+        ...
 
     # capability learnt by the run() dispatcher's first batch
     @property

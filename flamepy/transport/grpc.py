@@ -5,10 +5,12 @@ capabilities, call helpers), and ``RunTask`` over the session manager's Unix soc
 Retries (:mod:`flamepy.transport.retry`, within ``retry_deadline`` seconds): reads (GetTask,
 GetSession, List*, ...) and watches (WatchTask, ListTask before its first item) are repeated after
 the session manager became unreachable; ``create_tasks`` sends idempotency keys (when given) so its
-caller may repeat it; ``run_task`` (``Session.invoke``) sends RunTask once (it takes no key): when
-the request could not go out, it creates the task with a key and follows it with WatchTask instead,
-both repeated; when the connection broke after it went out, the UnavailableError says the task may
-still run. Without FrontendExt (plain flame.v1) tasks are created without keys, never repeated.
+caller may repeat it; ``run_task`` (``Session.invoke``) sends RunTask with a key: when the
+connection broke after it went out, RunTask is repeated with the same key (the server answers the
+outcome of the task already made); when the request could not go out, it creates the task with the
+key and follows it with WatchTask instead, both repeated. Past the deadline the UnavailableError
+says the task may still run. Without FrontendExt (plain flame.v1) tasks are created without keys,
+never repeated.
 
 Concurrency model: thread-safe, as :class:`~flamepy.transport.grpc_channel.GrpcChannel`; a
 :class:`_Reopening` stream is iterated by one thread and cancelled from any.
@@ -17,8 +19,6 @@ Concurrency model: thread-safe, as :class:`~flamepy.transport.grpc_channel.GrpcC
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -26,17 +26,20 @@ import grpc
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
-from flamepy.errors import FlameError, InternalError, InvalidStateError, UnavailableError
-from flamepy.proto import extensions_pb2, frontend_pb2
+from flamepy.errors import FlameError, InternalError, UnavailableError
+from flamepy.proto import extensions_pb2, frontend_pb2, types_pb2
 from flamepy.transport.base import SessionInfo, TaskWatcher
 from flamepy.transport.grpc_channel import GrpcChannel
-from flamepy.transport.grpc_watch import GrpcSessionWatch
-from flamepy.transport.retry import (
-    Retry,
-    retryable,
-    unreachable,
+from flamepy.transport.grpc_watch import GrpcSessionWatch, Reopening
+from flamepy.types import (
+    Application,
+    ApplicationAttributes,
+    Executor,
+    Node,
+    RetryPolicy,
+    SessionAttributes,
+    Task,
 )
-from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +198,15 @@ class GrpcTransport(GrpcChannel):
         return None if res is None else list(res.task_ids)
 
     def run_task(self, session_id: str, data: bytes | None) -> Task:
-        """RunTask (same-host socket, else gRPC): one round trip, no key (RunTask takes none). When
-        the session manager cannot be reached before the request goes out, the task is created
-        with a key and followed instead, both retried (:meth:`_run_keyed`); when the connection
-        breaks after it went out, the task may exist and may still run: UnavailableError says so."""
+        """RunTask with an idempotency key (same-host socket, else gRPC): one round trip. When the
+        connection breaks after the request went out, RunTask is repeated with the same key (it
+        follows the task already made, :meth:`_rerun`); when the session manager cannot be reached
+        before it goes out, the task is created with that key and followed (:meth:`_run_keyed`).
+        Without a retry deadline a break after sending raises UnavailableError: the task may run."""
         what = f"run task in session {session_id!r}"
         if self._ext is not False:
-            req = extensions_pb2.RunTaskRequest(session_id=session_id)
+            key = self.new_key()
+            req = extensions_pb2.RunTaskRequest(session_id=session_id, idempotency_key=key)
             if data is not None:
                 req.input = data
             local = self._local_runner()
@@ -211,7 +216,7 @@ class GrpcTransport(GrpcChannel):
                     msg = local.run_task(req, what)
                 except UnavailableError as err:
                     self._local_broken(local)
-                    raise may_still_run(err, session_id) from err
+                    msg = self._rerun(req, err, what)
                 if msg is None:
                     self._local_broken(local)  # nothing was sent: the session manager may be restarting
                 else:
@@ -222,13 +227,13 @@ class GrpcTransport(GrpcChannel):
                     msg = self._ext_call(self._ext_stub.RunTask, req, what)
                 except UnavailableError as err:
                     if not _rpc.never_sent(err):
-                        raise may_still_run(err, session_id) from err
-                    if deadline <= 0:
+                        msg = self._rerun(req, err, what)
+                    elif deadline <= 0:
                         raise
             if msg is not None:
                 return _convert.task_from_pb(msg)
             if self._ext is not False and deadline > 0:
-                keyed = self._run_keyed(session_id, data)
+                keyed = self._run_keyed(session_id, data, key)
                 if keyed is not None:
                     return keyed
         last = self.create_task(session_id, data)  # no key: not repeated
@@ -236,10 +241,21 @@ class GrpcTransport(GrpcChannel):
             last = snapshot
         return last
 
-    def _run_keyed(self, session_id: str, data: bytes | None) -> Task | None:
-        """Create the task with an idempotency key and follow it to its end, both repeated while the
+    def _rerun(
+        self, req: extensions_pb2.RunTaskRequest, err: UnavailableError, what: str
+    ) -> types_pb2.Task | None:
+        """RunTask repeated over gRPC with the same key after ``err`` broke the connection once the
+        request had gone out: the server follows the task made with the key (or makes it, if the
+        first request never became durable). Without a retry deadline: ``err``, saying the task
+        may still run."""
+        if self._deadline <= 0:
+            raise may_still_run(err, req.session_id) from err
+        log.info("%s: %s; repeating RunTask with its idempotency key", what, err.message)
+        return self._retrying(lambda: self._ext_call(self._ext_stub.RunTask, req, what), what, "the task")
+
+    def _run_keyed(self, session_id: str, data: bytes | None, key: str) -> Task | None:
+        """Create the task with idempotency ``key`` and follow it to its end, both repeated while the
         session manager is unreachable; None when the server has no FrontendExt."""
-        key = self.new_key()
         what = f"run task in session {session_id!r}"
         ids = self._retrying(lambda: self._create_batch(session_id, [data], [key]), what, "the task")
         if ids is None:
@@ -270,7 +286,7 @@ class GrpcTransport(GrpcChannel):
         if self._deadline <= 0:
             call = self._open(self._fe.ListTask, req, what)
             return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
-        stream = _Reopening(self, lambda: self._open(self._fe.ListTask, req, what), what, resume=False)
+        stream = Reopening(self, lambda: self._open(self._fe.ListTask, req, what), what, resume=False)
         return TaskWatcher(iter(stream), stream.cancel)
 
     def watch_task(self, session_id: str, task_id: str, timeout: float | None = None) -> TaskWatcher:
@@ -282,7 +298,7 @@ class GrpcTransport(GrpcChannel):
             call = self._open(self._fe.WatchTask, req, what, timeout=timeout)
             return TaskWatcher(_stream(call, what, _convert.task_from_pb), call.cancel)
         may_run = f"task {task_id} of session {session_id!r}"
-        stream = _Reopening(self, lambda: self._open(self._fe.WatchTask, req, what), what, True, may_run)
+        stream = Reopening(self, lambda: self._open(self._fe.WatchTask, req, what), what, True, may_run)
         return TaskWatcher(iter(stream), stream.cancel)
 
     def watch_session(self, session_id: str) -> GrpcSessionWatch:
@@ -290,6 +306,25 @@ class GrpcTransport(GrpcChannel):
         return GrpcSessionWatch(
             session_id, open_stream, self._unsupported, lambda tid: self.watch_task(session_id, tid)
         )
+
+    # -- retry policies --------------------------------------------------------------------------
+
+    def set_retry_policy(
+        self,
+        application: str | None,
+        session_id: str | None,
+        max_retries: int | None,
+        retry_on_error: bool | None,
+        task_timeout: float | None,
+    ) -> RetryPolicy:
+        """SetRetryPolicy (FrontendExt; repeated while unreachable: setting the same values twice
+        is harmless). UnimplementedError-like FlameError on a server without it."""
+        req = _convert.set_retry_policy_to_pb(
+            application, session_id, max_retries, retry_on_error, task_timeout
+        )
+        target = f"session {session_id!r}" if session_id is not None else f"application {application!r}"
+        what = f"set the retry policy of {target}"
+        return _convert.retry_policy_from_pb(self._read(self._ext_stub.SetRetryPolicy, req, what))
 
     # -- executors and nodes ---------------------------------------------------------------------
 
@@ -304,62 +339,3 @@ class GrpcTransport(GrpcChannel):
     def get_node(self, name: str) -> Node:
         res = self._read(self._fe.GetNode, frontend_pb2.GetNodeRequest(name=name), f"get node {name!r}")
         return _convert.node_from_pb(res.node)
-
-
-class _Reopening:
-    """A server stream of tasks opened again after a retryable error, within the transport's retry
-    deadline (counted from the first failure since the last message). ``resume``: also after
-    messages came (a watch, whose server sends the current state first); otherwise only before."""
-
-    def __init__(
-        self,
-        transport: GrpcTransport,
-        open_call: Callable[[], Any],
-        what: str,
-        resume: bool,
-        may_run: str = "",
-    ) -> None:
-        self._transport = transport
-        self._open_call = open_call
-        self._what = what
-        self._resume = resume
-        self._may_run = may_run
-        self._lock = threading.Lock()
-        self._call: Any = None
-        self._cancelled = False
-
-    def __iter__(self) -> Iterator[Task]:
-        retry = Retry(self._transport._deadline)
-        convert = _convert.task_from_pb
-        came = False
-        while True:
-            with self._lock:
-                if self._cancelled:
-                    return
-                self._call = call = self._open_call()
-            try:
-                with _rpc.translate(self._what):
-                    for msg in call:
-                        came = self._transport.reached = True
-                        retry.progressed()
-                        yield convert(msg)
-                return
-            except FlameError as err:
-                if self._cancelled or (came and not self._resume):
-                    raise
-                now = time.monotonic()
-                delay = retry.next_delay(err, now)
-                if delay is None:
-                    if retry.since is None or not retryable(err):
-                        raise
-                    raise unreachable(self._what, retry.waited(now), err, self._may_run) from err
-                log.info("%s: %s; reopening in %.2f s", self._what, err.message, delay)
-                if self._transport._stop.wait(delay):
-                    raise InvalidStateError(f"{self._what}: the connection was closed") from err
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-            call = self._call
-        if call is not None:
-            call.cancel()

@@ -1,5 +1,6 @@
 """``FrontendExt.WatchSession`` as a :class:`~flamepy.transport.base.SessionWatch`, falling back to
-one WatchTask per task when the server lacks FrontendExt.
+one WatchTask per task when the server lacks FrontendExt; :class:`Reopening`, a server stream of
+tasks opened again after the session manager became unreachable (WatchTask, ListTask).
 
 Concurrency model: one thread iterates a watch (it blocks in the stream); :meth:`cancel` may come
 from any thread and cancels the stream (or the per-task watch it switched to).
@@ -7,16 +8,23 @@ from any thread and cancels the stream (or the per-task watch it switched to).
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
-from flamepy.errors import FlameError
+from flamepy.errors import FlameError, InvalidStateError
 from flamepy.proto import extensions_pb2
 from flamepy.transport.base import TaskWatcher, WatchBatch, WatchRegistered
+from flamepy.transport.grpc_channel import GrpcChannel
 from flamepy.transport.per_task import PerTaskWatch
+from flamepy.transport.retry import Retry, retryable, unreachable
+from flamepy.types import Task
+
+log = logging.getLogger(__name__)
 
 
 class GrpcSessionWatch:
@@ -84,3 +92,62 @@ class GrpcSessionWatch:
             call.cancel()
         if fallback is not None:
             fallback.cancel()
+
+
+class Reopening:
+    """A server stream of tasks opened again after a retryable error, within the transport's retry
+    deadline (counted from the first failure since the last message). ``resume``: also after
+    messages came (a watch, whose server sends the current state first); otherwise only before."""
+
+    def __init__(
+        self,
+        transport: GrpcChannel,
+        open_call: Callable[[], Any],
+        what: str,
+        resume: bool,
+        may_run: str = "",
+    ) -> None:
+        self._transport = transport
+        self._open_call = open_call
+        self._what = what
+        self._resume = resume
+        self._may_run = may_run
+        self._lock = threading.Lock()
+        self._call: Any = None
+        self._cancelled = False
+
+    def __iter__(self) -> Iterator[Task]:
+        retry = Retry(self._transport._deadline)
+        convert = _convert.task_from_pb
+        came = False
+        while True:
+            with self._lock:
+                if self._cancelled:
+                    return
+                self._call = call = self._open_call()
+            try:
+                with _rpc.translate(self._what):
+                    for msg in call:
+                        came = self._transport.reached = True
+                        retry.progressed()
+                        yield convert(msg)
+                return
+            except FlameError as err:
+                if self._cancelled or (came and not self._resume):
+                    raise
+                now = time.monotonic()
+                delay = retry.next_delay(err, now)
+                if delay is None:
+                    if retry.since is None or not retryable(err):
+                        raise
+                    raise unreachable(self._what, retry.waited(now), err, self._may_run) from err
+                log.info("%s: %s; reopening in %.2f s", self._what, err.message, delay)
+                if self._transport._stop.wait(delay):
+                    raise InvalidStateError(f"{self._what}: the connection was closed") from err
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            call = self._call
+        if call is not None:
+            call.cancel()

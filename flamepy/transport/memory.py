@@ -33,12 +33,14 @@ from flamepy.errors import (
 from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
 from flamepy.transport.memory_cancel import cancel_task as _cancel_task
 from flamepy.transport.memory_faults import ClusterView, FaultInjection
+from flamepy.transport.memory_policy import set_retry_policy as _set_retry_policy
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
 from flamepy.types import (
     Application,
     ApplicationAttributes,
     Event,
+    RetryPolicy,
     SessionAttributes,
     SessionState,
     SessionStatus,
@@ -87,6 +89,7 @@ class MemoryTransport(FaultInjection, ClusterView):
         self.tasks: dict[str, dict[str, Task]] = {}
         self.init_faults()
         self.keys: dict[str, dict[str, str]] = {}  # session -> idempotency key -> task id
+        self.policies: dict[tuple[str, str], RetryPolicy] = {}  # (kind, name) -> policy
         self.before_create_tasks_reply: Callable[[list[str]], object] | None = None
         self._ids: dict[str, itertools.count[int]] = {}
         self._watches: dict[str, list[queue.SimpleQueue[object]]] = {}
@@ -292,6 +295,7 @@ class MemoryTransport(FaultInjection, ClusterView):
             return self.task(session_id, task_id)
 
     cancel_task = _cancel_task
+    set_retry_policy = _set_retry_policy
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
         with self.cond:
