@@ -99,9 +99,10 @@ def test_run_futures_across_a_kill_9_resolve_once_each(
         ssn.close()
 
 
-def test_invoke_across_a_kill_9(cluster: LocalCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("local_pipe", [True, False], ids=["local-socket", "grpc"])
+def test_invoke_across_a_kill_9(cluster: LocalCluster, tmp_path: Path, local_pipe: bool) -> None:
     runs_log = tmp_path / "runs.log"
-    with flamepy.Connection(cluster.endpoint) as conn:
+    with flamepy.Connection(cluster.endpoint, local_pipe=local_pipe) as conn:
         register(conn)
         attrs = flamepy.SessionAttributes(application="reliable", common_data=f"log:{runs_log}".encode())
         ssn = conn.create_session(attrs)
