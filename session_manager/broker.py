@@ -295,7 +295,7 @@ class Broker:
         assert self._writer is not None
         announce = out.commands or out.tasks_changed or out.sessions_drained
         after = partial(self._committed, out) if announce else None
-        return self._writer.submit(out.records, after, best_effort)
+        return self._writer.submit(out.records, after, best_effort, now=bool(out.commands))
 
     def _committed(self, out: effects.Outbox) -> None:
         """The outbox's records are durable: its commands go to the nodes, its changes to watchers."""

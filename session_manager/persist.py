@@ -3,8 +3,9 @@
 Two committers with one interface (``start``, ``submit(records, after) -> Future``, ``close``):
 
 * ``LoopCommitter`` commits on the event loop itself, once per loop turn, everything submitted
-  during that turn. For storage whose commit is cheap (SQLite WAL with synchronous=NORMAL: ~30 µs,
-  memory), this avoids two thread hand-offs per commit.
+  during that turn; a submission that carries commands (``now``) commits what is queued at once,
+  so its commands leave in the turn they were made. For storage whose commit is cheap (SQLite WAL
+  with synchronous=NORMAL: ~30 µs, memory), this avoids two thread hand-offs per commit.
 * ``GroupCommitWriter`` commits on one writer thread: the loop calls ``submit`` (non-blocking) and
   awaits the future; the thread takes everything queued so far (bounded), commits once, then
   resolves the futures on the loop. Used when a commit costs an fsync (synchronous=FULL), so the
@@ -102,7 +103,7 @@ class GroupCommitWriter(_Committer):
         self._thread.start()
 
     def submit(
-        self, records: list[Record], after: After | None = None, best_effort: bool = False
+        self, records: list[Record], after: After | None = None, best_effort: bool = False, now: bool = False
     ) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = self._loop.create_future()
         if not records and not self._queued:
@@ -166,8 +167,10 @@ class LoopCommitter(_Committer):
         pass
 
     def submit(
-        self, records: list[Record], after: After | None = None, best_effort: bool = False
+        self, records: list[Record], after: After | None = None, best_effort: bool = False, now: bool = False
     ) -> asyncio.Future[None]:
+        """``now``: commit what is queued at once (commands wait on it: they then leave in this loop
+        turn, as early as they did before they waited), else at the end of the turn."""
         fut: asyncio.Future[None] = self._loop.create_future()
         if not records and not self._items:
             fut.set_result(None)
@@ -175,13 +178,15 @@ class LoopCommitter(_Committer):
                 after()
             return fut
         self._items.append(_Item(records, fut, after, best_effort, self.epoch))
-        if not self._scheduled:
+        if now:
+            self._flush()
+        elif not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
-        self._scheduled = False
+        self._scheduled = False  # a call scheduled before a ``now`` commit finds nothing left
         items, self._items = self._items, []
         if not items:
             return
