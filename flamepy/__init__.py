@@ -33,6 +33,7 @@ from flamepy.errors import (
     InvalidConfigError,
     InvalidStateError,
     NotFoundError,
+    ResourceExhaustedError,
     TaskTimeoutError,
     UnavailableError,
 )
@@ -206,6 +207,7 @@ __all__ = [
     "NodeState",
     "NotFoundError",
     "ObjectRef",
+    "ResourceExhaustedError",
     "ResourceRequirement",
     "Session",
     "SessionAttributes",

@@ -24,6 +24,7 @@ from flamepy.errors import (
     InvalidArgumentError,
     InvalidStateError,
     NotFoundError,
+    ResourceExhaustedError,
     UnavailableError,
     error_for,
 )
@@ -72,11 +73,8 @@ def map_rpc_error(exc: grpc.RpcError, what: str = "") -> FlameError:
         # not our own cancel (that says "Locally cancelled by application!"): the connection broke
         return UnavailableError(f"{prefix}the call was cancelled without details (connection broken)")
     if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        message = (
-            f"{prefix}message too large or server out of resources ({details}); "
-            "pass large data through the object cache"
-        )
-    elif status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return _exhausted(prefix, details)
+    if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         message = f"{prefix}{details} ({status.name.lower()})"
     elif status is None or status in _BY_STATUS:
         message = f"{prefix}{details}"
@@ -84,6 +82,18 @@ def map_rpc_error(exc: grpc.RpcError, what: str = "") -> FlameError:
         message = f"{prefix}{details} (grpc status {status.name})"
     code = _BY_STATUS.get(status, FlameErrorCode.INTERNAL) if status is not None else FlameErrorCode.INTERNAL
     return error_for(code, message)
+
+
+def _exhausted(prefix: str, details: str) -> FlameError:
+    """RESOURCE_EXHAUSTED means one of three things: a message over gRPC's size limit, a request
+    over one of the server's per-request limits (both: send less per call), or a server whose
+    storage is full (nothing was stored; the same request may succeed later)."""
+    if "larger than max" in details:
+        hint = "pass large data through the object cache"
+        return InvalidArgumentError(f"{prefix}message too large ({details}); {hint}")
+    if "(max_" in details:
+        return InvalidArgumentError(f"{prefix}{details}")
+    return ResourceExhaustedError(f"{prefix}{details}")
 
 
 @contextmanager

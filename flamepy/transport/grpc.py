@@ -26,7 +26,7 @@ import grpc
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
-from flamepy.errors import FlameError, InternalError, UnavailableError
+from flamepy.errors import FlameError, InternalError, InvalidArgumentError, UnavailableError
 from flamepy.proto import extensions_pb2, frontend_pb2, types_pb2
 from flamepy.transport.base import SessionInfo, TaskWatcher
 from flamepy.transport.grpc_channel import GrpcChannel
@@ -45,8 +45,13 @@ log = logging.getLogger(__name__)
 
 
 def _resource_exhausted(err: FlameError) -> bool:
+    """A call over a per-request limit (fewer tasks or bytes per call help), not a full disk."""
     cause = err.__cause__
-    return isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    return (
+        isinstance(err, InvalidArgumentError)
+        and isinstance(cause, grpc.RpcError)
+        and cause.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    )
 
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ EXPECTED = {
     # errors
     "FlameError", "FlameErrorCode", "InvalidConfigError", "InvalidStateError", "InvalidArgumentError",
     "InternalError", "AlreadyExistsError", "NotFoundError", "UnavailableError", "TaskTimeoutError",
+    "ResourceExhaustedError",
     # types
     "SessionState", "TaskState", "ApplicationState", "ExecutorState", "NodeState", "Shim",
     "ResourceRequirement", "SessionAttributes", "SessionStatus", "ApplicationAttributes",

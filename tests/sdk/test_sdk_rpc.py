@@ -31,7 +31,7 @@ class _FakeRpcError(grpc.RpcError):
         (grpc.StatusCode.FAILED_PRECONDITION, flamepy.InvalidStateError),
         (grpc.StatusCode.UNAVAILABLE, flamepy.UnavailableError),
         (grpc.StatusCode.DEADLINE_EXCEEDED, flamepy.UnavailableError),
-        (grpc.StatusCode.RESOURCE_EXHAUSTED, flamepy.InvalidArgumentError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, flamepy.ResourceExhaustedError),
         (grpc.StatusCode.INTERNAL, flamepy.InternalError),
         (grpc.StatusCode.UNKNOWN, flamepy.InternalError),
         (grpc.StatusCode.UNIMPLEMENTED, flamepy.InternalError),
@@ -53,6 +53,16 @@ def test_resource_exhausted_says_message_too_large() -> None:
         _FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "Received message larger than max")
     )
     assert "too large" in err.message and "object cache" in err.message
+    assert isinstance(err, flamepy.InvalidArgumentError)
+
+
+def test_resource_exhausted_tells_a_full_disk_from_a_request_limit() -> None:
+    full = "the session manager's storage is full (OperationalError: database or disk is full)"
+    err = _rpc.map_rpc_error(_FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, full))
+    assert type(err) is flamepy.ResourceExhaustedError and "object cache" not in err.message
+    limit = "CreateTasks carries 20000 tasks; at most 10000 per request (max_tasks_per_request)"
+    err = _rpc.map_rpc_error(_FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, limit))
+    assert type(err) is flamepy.InvalidArgumentError and "max_tasks_per_request" in err.message
 
 
 def test_unimplemented_is_detectable() -> None:
