@@ -7,8 +7,9 @@ with the same keys returns the same task ids, also across a restart of the sessi
 
 Retryable: ``UnavailableError`` (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, a broken same-host socket,
 and CANCELLED without details, which :mod:`flamepy._rpc` maps to UNAVAILABLE), except
-``TaskTimeoutError`` (the caller's own deadline). Everything else (INVALID_ARGUMENT, NOT_FOUND,
-FAILED_PRECONDITION, RESOURCE_EXHAUSTED ...) fails at once.
+``TaskTimeoutError`` (the caller's own deadline) and ``ResourceExhaustedError`` (the server's disk
+is full: the caller hears of it at once rather than after the retry deadline). Everything else
+(INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, a per-request limit ...) fails at once.
 
 Retries stop ``retry_deadline`` seconds after the first failure of the operation
 (:data:`DEFAULT_RETRY_DEADLINE_S`; 0 disables retrying); waits between attempts grow from
@@ -31,6 +32,7 @@ from flamepy.errors import (
     FlameError,
     InvalidArgumentError,
     InvalidStateError,
+    ResourceExhaustedError,
     TaskTimeoutError,
     UnavailableError,
 )
@@ -47,7 +49,8 @@ BACKOFF_MAX_S = 2.0
 def retryable(err: BaseException) -> bool:
     """Whether ``err`` says the session manager was unreachable (the call may be repeated if it is
     a read, a watch or a keyed submission)."""
-    return isinstance(err, UnavailableError) and not isinstance(err, TaskTimeoutError)
+    not_outage = TaskTimeoutError | ResourceExhaustedError
+    return isinstance(err, UnavailableError) and not isinstance(err, not_outage)
 
 
 def backoff(attempt: int) -> float:

@@ -112,3 +112,10 @@ def test_invalid_endpoint_is_invalid_config(addr: str) -> None:
 def test_in_flight_limiter_rejects_zero() -> None:
     with pytest.raises(flamepy.InvalidArgumentError):
         _rpc.InFlightLimiter(0)
+
+
+def test_a_full_disk_is_not_retried_but_an_outage_is() -> None:
+    from flamepy.transport.retry import retryable
+
+    assert not retryable(flamepy.ResourceExhaustedError("the session manager's storage is full"))
+    assert retryable(flamepy.UnavailableError("connection refused"))
