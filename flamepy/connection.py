@@ -133,11 +133,6 @@ class Connection:
     def watch_headers_early(self) -> bool | None:
         return self.transport.watch_headers_early
 
-    @property
-    def _local(self) -> object:
-        """The same-host runner of a gRPC transport (kept for tests that look at it)."""
-        return getattr(self.transport, "local_runner", False)
-
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import flamepy
-from flamepy._local_client import LocalRunner
 from flamepy.common import localpipe
 from flamepy.common.taskpipe import frame
 from flamepy.errors import InternalError, InvalidStateError, UnavailableError
 from flamepy.proto import extensions_pb2 as ext
+from flamepy.transport.local import LocalRunner
 from tests.session_manager.fake_node import FakeNode
 
 
@@ -56,9 +56,9 @@ def test_invoke_goes_over_the_local_socket_and_reads_like_grpc(server, fake_node
     with flamepy.Connection(endpoint) as local, flamepy.Connection(endpoint, local_pipe=False) as remote:
         ssn = local.create_session(flamepy.SessionAttributes(application="flmping", id="s1"))
         assert ssn.invoke(b"hello") == b"hello"
-        assert isinstance(local._local, LocalRunner)
+        assert isinstance(local.transport.local_runner, LocalRunner)
         same = remote.open_session("s1")
-        assert same.invoke(b"hello") == b"hello" and remote._local is False
+        assert same.invoke(b"hello") == b"hello" and remote.transport.local_runner is False
         for conn in (local, remote):
             with pytest.raises(InternalError, match="failed: boom: service failed"):
                 conn.open_session("s1").invoke(b"fail")
@@ -74,12 +74,12 @@ def test_sdk_falls_back_to_grpc_when_the_local_socket_goes_away(server, fake_nod
     with flamepy.Connection(f"http://{server.target}") as conn:
         ssn = conn.create_session(flamepy.SessionAttributes(application="flmping", id="s1"))
         assert ssn.invoke(b"1") == b"1"
-        runner = conn._local
+        runner = conn.transport.local_runner
         assert isinstance(runner, LocalRunner)
         asyncio.run_coroutine_threadsafe(server.sm.local.stop(), server.loop).result(10)
         assert not runner.path.exists()
         assert ssn.invoke(b"2") == b"2"  # the idle connection is seen closed; nothing sent: gRPC
-        assert ssn.invoke(b"3") == b"3" and conn._local is False  # looked again: not offered now
+        assert ssn.invoke(b"3") == b"3" and conn.transport.local_runner is False  # looked again: not offered now
 
 
 def test_a_connection_broken_mid_call_raises_unavailable(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_concurrent_and_large_invokes_over_the_local_socket(server, fake_node: F
         with ThreadPoolExecutor(8) as pool:  # each thread takes its own pooled connection
             results = list(pool.map(caller, range(8)))
         assert results == [[f"{k}-{i}".encode() for i in range(25)] for k in range(8)]
-        runner = conn._local
+        runner = conn.transport.local_runner
         assert isinstance(runner, LocalRunner) and 1 <= len(runner._idle) <= 8
         big = bytes(range(256)) * (MAX_TASK_DATA_BYTES // 256)
         assert ssn.invoke(big) == big  # several socket reads per frame, both ways
