@@ -34,7 +34,7 @@ from flamepy.errors import NotFoundError
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
-from session_manager.core import Core
+from session_manager.core import Core, CoreState
 from session_manager.links import Links, NodeLink
 from session_manager.model import RetryPolicy, SessionInfo
 from session_manager.persist import GroupCommitWriter, LoopCommitter
@@ -82,13 +82,15 @@ class Broker:
     def _new_core(self) -> Core:
         config = self.config
         return Core(
-            default_delay_release=config.default_delay_release,
-            prefetch=config.prefetch,
-            max_bind_failures=config.max_bind_failures,
-            unschedulable_timeout=config.unschedulable_timeout,
-            retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error, config.task_timeout),
-            node_timeout=config.node_timeout,
-            stop_timeout=config.stop_timeout,
+            CoreState(
+                default_delay_release=config.default_delay_release,
+                prefetch=config.prefetch,
+                max_bind_failures=config.max_bind_failures,
+                unschedulable_timeout=config.unschedulable_timeout,
+                retry=RetryPolicy(max(0, config.max_retries), config.retry_on_error, config.task_timeout),
+                node_timeout=config.node_timeout,
+                stop_timeout=config.stop_timeout,
+            )
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -20,5 +20,6 @@ facade → placement → sessions → failures → state.
 from __future__ import annotations
 
 from session_manager.core.facade import Core
+from session_manager.core.state import CoreState
 
-__all__ = ["Core"]
+__all__ = ["Core", "CoreState"]

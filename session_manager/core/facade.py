@@ -22,23 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flamepy.types import ResourceRequirement
 from session_manager import effects, events
 from session_manager.clock import Clock
 from session_manager.core import applications, deadlines, failures, placement, recovery, retries, sessions
 from session_manager.core.state import (
-    DEFAULT_MAX_BIND_FAILURES,
-    DEFAULT_NODE_TIMEOUT,
-    DEFAULT_RESREQ,
-    DEFAULT_STOP_TIMEOUT,
-    DEFAULT_UNSCHEDULABLE_TIMEOUT,
     CoreState,
 )
 from session_manager.model import (
     AppRecord,
     ExecutorRecord,
     NodeRecord,
-    RetryPolicy,
     SessionRecord,
     TaskRecord,
 )
@@ -74,29 +67,10 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
 
 
 class Core:
-    def __init__(
-        self,
-        clock: Clock | None = None,
-        default_resreq: ResourceRequirement = DEFAULT_RESREQ,
-        default_delay_release: float = 60.0,
-        prefetch: int = 16,
-        max_bind_failures: int = DEFAULT_MAX_BIND_FAILURES,
-        unschedulable_timeout: float = DEFAULT_UNSCHEDULABLE_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        node_timeout: float = DEFAULT_NODE_TIMEOUT,
-        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
-    ) -> None:
-        self.state = CoreState(
-            clock,
-            default_resreq,
-            default_delay_release,
-            prefetch,
-            max_bind_failures,
-            unschedulable_timeout,
-            retry,
-            node_timeout,
-            stop_timeout,
-        )
+    def __init__(self, state: CoreState | None = None) -> None:
+        """The facade over ``state`` (its settings — clock, default resources, prefetch, limits,
+        timeouts — are :class:`CoreState`'s; default: all defaults)."""
+        self.state = state or CoreState()
         self._seq = 0
 
     def handle(self, event: events.Stimulus[R]) -> R:

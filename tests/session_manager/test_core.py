@@ -24,12 +24,12 @@ from flamepy.types import (
 from session_manager import effects, states
 from session_manager import events as ev
 from session_manager.clock import FakeClock
-from session_manager.core import Core
+from session_manager.core import Core, CoreState
 
 
 @pytest.fixture
 def broker() -> Core:
-    b = Core(clock=FakeClock(), default_delay_release=10.0)
+    b = Core(CoreState(clock=FakeClock(), default_delay_release=10.0))
     b.handle(ev.RegisterApplication("echo", ApplicationAttributes(command="python")))
     b.drain()
     return b
@@ -297,7 +297,7 @@ def test_node_loss_and_crash_requeue_running_tasks(broker: Core) -> None:
 def test_restore_requeues_running_tasks() -> None:
     from flamepy.types import Task
 
-    b = Core(clock=FakeClock())
+    b = Core(CoreState(clock=FakeClock()))
     save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 3)
     tasks = [
         Task("1", "s", TaskState.SUCCEED, b"a", b"a"),
@@ -369,7 +369,9 @@ def test_window_covers_about_2ms_of_short_tasks(broker: Core, task_time, window)
     ses = broker.get_session("s")
     ses.task_time = task_time
     assert broker.window(ses) == window
-    one = Core(clock=FakeClock(), prefetch=1)  # --prefetch 1: never more than one task per executor
+    one = Core(
+        CoreState(clock=FakeClock(), prefetch=1)
+    )  # --prefetch 1: never more than one task per executor
     assert one.window(ses) == 1
 
 

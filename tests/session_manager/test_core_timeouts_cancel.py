@@ -18,7 +18,7 @@ from flamepy.types import (
 from session_manager import effects
 from session_manager import events as ev
 from session_manager.clock import FakeClock
-from session_manager.core import Core
+from session_manager.core import Core, CoreState
 from session_manager.model import RetryPolicy, TaskRecord
 
 STOP = 30.0  # the core's stop timeout in these tests
@@ -27,10 +27,12 @@ STOP = 30.0  # the core's stop timeout in these tests
 def make(timeout: float | None = None, retry_on_error: bool = False) -> tuple[Core, FakeClock]:
     clock = FakeClock()
     b = Core(
-        clock=clock,
-        default_delay_release=10.0,
-        retry=RetryPolicy(3, retry_on_error, timeout),
-        stop_timeout=STOP,
+        CoreState(
+            clock=clock,
+            default_delay_release=10.0,
+            retry=RetryPolicy(3, retry_on_error, timeout),
+            stop_timeout=STOP,
+        )
     )
     b.handle(ev.RegisterApplication("echo", ApplicationAttributes(command="python")))
     b.handle(ev.CreateSession(SessionAttributes(application="echo", id="s")))

@@ -18,7 +18,7 @@ from flamepy.types import (
 from session_manager import effects, states
 from session_manager import events as ev
 from session_manager.clock import FakeClock
-from session_manager.core import Core
+from session_manager.core import Core, CoreState
 from session_manager.core.failures import UNSCHEDULABLE
 from session_manager.model import SessionRecord, TaskRecord
 
@@ -28,7 +28,11 @@ ERROR = "OnSessionEnter failed: RuntimeError: cannot load the model"
 
 @pytest.fixture
 def core() -> Core:
-    c = Core(clock=FakeClock(), default_delay_release=10.0, max_bind_failures=3, unschedulable_timeout=GRACE)
+    c = Core(
+        CoreState(
+            clock=FakeClock(), default_delay_release=10.0, max_bind_failures=3, unschedulable_timeout=GRACE
+        )
+    )
     c.handle(ev.RegisterApplication("echo", ApplicationAttributes(command="python")))
     c.drain()
     return c

@@ -19,17 +19,19 @@ from flamepy.types import (
 from session_manager import effects
 from session_manager import events as ev
 from session_manager.clock import FakeClock
-from session_manager.core import Core
+from session_manager.core import Core, CoreState
 from session_manager.core.state import REQUEUED
 from session_manager.model import RetryPolicy, TaskRecord
 
 
 def make(max_retries: int = 3, retry_on_error: bool = False, node_timeout: float = 10.0) -> Core:
     b = Core(
-        clock=FakeClock(),
-        default_delay_release=10.0,
-        retry=RetryPolicy(max_retries, retry_on_error),
-        node_timeout=node_timeout,
+        CoreState(
+            clock=FakeClock(),
+            default_delay_release=10.0,
+            retry=RetryPolicy(max_retries, retry_on_error),
+            node_timeout=node_timeout,
+        )
     )
     b.handle(ev.RegisterApplication("echo", ApplicationAttributes(command="python")))
     b.handle(ev.CreateSession(SessionAttributes(application="echo", id="s")))
@@ -259,7 +261,7 @@ def test_requeued_tasks_go_to_an_idle_bound_executor_on_the_next_scheduling_pass
 
 
 def test_recovery_requeues_running_tasks_naming_the_attempt_and_keeps_the_count() -> None:
-    b = Core(clock=FakeClock())
+    b = Core(CoreState(clock=FakeClock()))
     save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 3)
     tasks = [Task("1", "s", TaskState.RUNNING, input=b"a"), Task("2", "s", TaskState.PENDING, input=b"b")]
     runs = {("s", 1): effects.TaskRun(2, "n1-x", "n1", 1, ("attempt 1: node n1 lost",))}
@@ -310,7 +312,7 @@ def test_set_retry_policy_checks_its_target_and_bound() -> None:
 
 
 def test_policies_come_back_at_recovery() -> None:
-    b = Core(clock=FakeClock())
+    b = Core(CoreState(clock=FakeClock()))
     save = effects.SaveSession("s", SessionAttributes("echo", "s"), SessionState.OPEN, 1, None, (), 1)
     b.handle(ev.Recover([], [save], [], {}, (), {}, {}, {("session", "s"): RetryPolicy(7, True)}))
     assert b.get_session("s").retry == RetryPolicy(7, True)
