@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -220,6 +221,17 @@ def job_pids(log: Path) -> list[int]:
     return []
 
 
+def job_started(log: Path) -> bool:
+    """Both job processes are up and the background one has become ``sleep``: before its exec, the
+    forked shell may swallow a SIGTERM (bash's own handler) and the exec'd sleep then lives on."""
+    pids = job_pids(log)
+    if len(pids) != 2:
+        return False
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pids[1]).name() == "sleep"
+    return False
+
+
 def test_timeout_kills_the_process_group_and_exits_124(runner: JobRunner, tmp_path: Path) -> None:
     result = runner.run(launch_of(tmp_path, PIDS_AND_SLEEP, timeout=0.5))
     assert (result.exit_code, result.reason) == (124, "Timeout")
@@ -244,7 +256,7 @@ def test_cancel_from_another_thread_stops_the_job(runner: JobRunner, tmp_path: P
     thread = threading.Thread(target=lambda: results.append(runner.run(launch)))
     thread.start()
     log = log_path(runner.logs_dir, launch)
-    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
+    wait_until(lambda: job_started(log), BOUND_S)
     assert runner.busy and runner.cancel(signal.SIGTERM) == 1
     thread.join(BOUND_S)
     assert not runner.busy and runner.wait_idle(0)
@@ -258,7 +270,7 @@ def test_a_job_that_exits_0_on_sigterm_still_reads_as_cancelled(runner: JobRunne
     thread = threading.Thread(target=lambda: results.append(runner.run(launch)))
     thread.start()
     log = log_path(runner.logs_dir, launch)
-    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
+    wait_until(lambda: job_started(log), BOUND_S)
     runner.cancel(signal.SIGTERM)
     thread.join(BOUND_S)
     assert (results[0].exit_code, results[0].reason) == (128 + signal.SIGTERM, "Cancelled")
@@ -295,7 +307,7 @@ def test_sigterm_to_the_service_cancels_the_job_then_the_service_dies(
         driver.stdin.write(launch.to_task_input())
         driver.stdin.close()
         log = log_path(tmp_path / "logs", launch)
-        wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
+        wait_until(lambda: job_started(log), BOUND_S)
         driver.send_signal(signal.SIGTERM)
         assert driver.wait(BOUND_S) == -signal.SIGTERM
     finally:
@@ -318,7 +330,7 @@ def test_a_service_killed_hard_leaves_no_job_behind(tmp_path: Path) -> None:
     driver.stdin.write(launch.to_task_input())
     driver.stdin.close()
     log = log_path(tmp_path / "logs", launch)
-    wait_until(lambda: len(job_pids(log)) == 2, BOUND_S)
+    wait_until(lambda: job_started(log), BOUND_S)
     driver.kill()
     assert driver.wait(BOUND_S) == -signal.SIGKILL
     wait_until(lambda: all(gone(p) for p in job_pids(log)), BOUND_S)
