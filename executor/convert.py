@@ -14,7 +14,9 @@ from executor.events import (
     ExecutorBound,
     HeartbeatTick,
     InboundMessage,
+    LogData,
     OutboundMessage,
+    ReadLogRequest,
     Registered,
     RegisterNode,
     ReleaseRequest,
@@ -77,6 +79,9 @@ def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
     if kind == "cancel_task":
         c = m.cancel_task
         return CancelRequest(c.executor_id, c.session_id, c.task_id, c.attempt, c.reason or "cancelled")
+    if kind == "read_log":
+        r = m.read_log
+        return ReadLogRequest(r.request_id, r.session_id, r.task_id, r.offset, r.max_bytes)
     raise InvalidArgumentError(f"unknown ManagerMessage kind {kind!r}")
 
 
@@ -119,10 +124,25 @@ def encode_node_message(msg: OutboundMessage) -> backend_pb2.NodeMessage:
         return backend_pb2.NodeMessage(bind_failed=failed)
     if isinstance(msg, TaskOutcome):
         return backend_pb2.NodeMessage(task_result=_outcome_to_pb(msg))
+    if isinstance(msg, LogData):
+        return backend_pb2.NodeMessage(log_data=_log_data_to_pb(msg))
     released = backend_pb2.ExecutorReleased(executor_id=msg.executor_id)
     if msg.message is not None:
         released.message = msg.message
     return backend_pb2.NodeMessage(executor_released=released)
+
+
+def _log_data_to_pb(d: LogData) -> backend_pb2.LogData:
+    return backend_pb2.LogData(
+        request_id=d.request_id,
+        data=d.data,
+        offset=d.offset,
+        next_offset=d.next_offset,
+        eof=d.eof,
+        size=d.size,
+        not_found=d.not_found,
+        error=d.error,
+    )
 
 
 def _outcome_to_pb(o: TaskOutcome) -> backend_pb2.TaskOutcome:

@@ -1,9 +1,10 @@
 """Typed messages between the node stream and the executors (our side of the Backend boundary).
 
 Inbound (from the session manager): :class:`Registered`, :class:`BindRequest`,
-:class:`TaskRequest`, :class:`ReleaseRequest`, :class:`CancelRequest`. Outbound (to the session manager):
-:class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`, :class:`BindFailed`,
-:class:`TaskOutcome`, :class:`ExecutorReleased`. ``executor.convert`` maps them to/from protobuf.
+:class:`TaskRequest`, :class:`ReleaseRequest`, :class:`CancelRequest`, :class:`ReadLogRequest`. Outbound
+(to the session manager): :class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`,
+:class:`BindFailed`, :class:`TaskOutcome`, :class:`ExecutorReleased`, :class:`LogData`.
+``executor.convert`` maps them to/from protobuf.
 """
 
 from __future__ import annotations
@@ -70,7 +71,18 @@ class CancelRequest:
     reason: str = "cancelled"
 
 
-InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest | CancelRequest
+@dataclass(frozen=True)
+class ReadLogRequest:
+    """Read bytes of a task's job log on this node (answered with :class:`LogData`)."""
+
+    request_id: int
+    session_id: str
+    task_id: str
+    offset: int = 0
+    max_bytes: int = 1 << 20
+
+
+InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest | CancelRequest | ReadLogRequest
 
 
 # -- outbound --------------------------------------------------------------------------------
@@ -174,4 +186,20 @@ class ExecutorReleased:
     message: str | None = None
 
 
-OutboundMessage = RegisterNode | HeartbeatTick | ExecutorBound | BindFailed | TaskOutcome | ExecutorReleased
+@dataclass(frozen=True)
+class LogData:
+    """The answer to a :class:`ReadLogRequest`: bytes from ``offset`` (``error`` says why not)."""
+
+    request_id: int
+    data: bytes = b""
+    offset: int = 0
+    next_offset: int = 0
+    eof: bool = False
+    size: int = 0
+    not_found: bool = False
+    error: str = ""
+
+
+OutboundMessage = (
+    RegisterNode | HeartbeatTick | ExecutorBound | BindFailed | TaskOutcome | ExecutorReleased | LogData
+)

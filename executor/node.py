@@ -16,6 +16,8 @@ from executor.events import (
     CancelRequest,
     ExecutorReleased,
     InboundMessage,
+    LogData,
+    ReadLogRequest,
     Registered,
     ReleaseRequest,
     TaskOutcome,
@@ -23,6 +25,7 @@ from executor.events import (
 )
 from executor.executor import Emit, Executor
 from executor.shim import HostShim
+from executor.tasklogs import index_root, read_log
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class NodeSession:
         self._emit = emit
         self.executors: dict[str, Executor] = {}
         self._closed = False
+        self._reads: set[asyncio.Task[None]] = set()
 
     def handle(self, msg: InboundMessage) -> None:
         if isinstance(msg, BindRequest):
@@ -45,6 +49,10 @@ class NodeSession:
             executor = self.executors.get(msg.executor_id)
             if executor is not None:
                 executor.cancel(msg)
+        elif isinstance(msg, ReadLogRequest):
+            read = asyncio.get_running_loop().create_task(self._read_log(msg))
+            self._reads.add(read)
+            read.add_done_callback(self._reads.discard)
         elif isinstance(msg, Registered):
             log.warning("ignoring a second 'registered' on the same stream")
 
@@ -85,9 +93,21 @@ class NodeSession:
         log.info("releasing executor %s", req.executor_id)
         executor.request_release()
 
+    async def _read_log(self, req: ReadLogRequest) -> None:
+        """Answer a log read; the file is read in a worker thread."""
+        try:
+            reply = await asyncio.to_thread(read_log, index_root(self.shim.settings.work_dir), req)
+        except Exception as exc:  # answer anyway: the session manager is waiting for this id
+            log.exception("reading the log of task %s/%s", req.session_id, req.task_id)
+            reply = LogData(req.request_id, error=f"reading the log failed: {type(exc).__name__}: {exc}")
+        if not self._closed:
+            self._emit(reply)
+
     async def close(self) -> None:
         """Terminate every service process of this stream, silently."""
         self._closed = True
+        for read in list(self._reads):
+            read.cancel()
         executors = list(self.executors.values())
         self.executors.clear()
         if executors:

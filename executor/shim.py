@@ -36,6 +36,8 @@ from executor.events import BindRequest, SessionContext, TaskOutcome, TaskReques
 from executor.instance import InstanceCallError, InstanceClient
 from executor.launcher import Launcher, LaunchError, LaunchSpec, ServiceProcess
 from executor.pipe import TaskPipe
+from executor.tasklogs import index_root
+from flamepy.apps.joblog import INDEX_ENV
 from flamepy.common import taskpipe
 from flamepy.common.taskpipe import MAX_SOCKET_PATH
 
@@ -103,6 +105,7 @@ class HostShim:
             env["FLAME_CACHE_ENDPOINT"] = s.cache_endpoint
         env["FLAME_LOG"] = s.log_level
         env["FLAME_EXECUTOR_ID"] = req.executor_id
+        env[INDEX_ENV] = str(index_root(s.work_dir))  # where job runners link their tasks' logs
         if req.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in req.gpu_ids)
         return env

@@ -20,6 +20,7 @@ from typing import Any
 from flamepy import _rpc
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
 from flamepy.session import Session
+from flamepy.tasklog import DEFAULT_LOG_CHUNK_BYTES, TaskLogChunk
 from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
 from flamepy.transport.grpc import GrpcTransport
@@ -31,6 +32,7 @@ from flamepy.types import (
     Node,
     RetryPolicy,
     SessionAttributes,
+    Task,
 )
 from flamepy.util import short_name
 
@@ -247,6 +249,26 @@ class Connection:
     def _session(self, info: SessionInfo) -> Session:
         attrs, status = info
         return Session.of(self, attrs, status)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    def get_task(self, session_id: str, task_id: str) -> Task:
+        """The task as it is now (NotFoundError for an unknown one)."""
+        return self.transport.get_task(_require_name(session_id, "session id"), str(task_id))
+
+    def read_task_log(
+        self, session_id: str, task_id: str, offset: int = 0, max_bytes: int = DEFAULT_LOG_CHUNK_BYTES
+    ) -> TaskLogChunk:
+        """Bytes ``offset…`` of a job task's log (JSON lines, :mod:`flamepy.apps.joblog`), at most
+        ``max_bytes`` (over the server's 4 MiB bound: InvalidArgumentError). The session manager
+        reads it from the node that ran the task's latest attempt, also after the task ended or the
+        session manager restarted. NotFoundError: unknown task, not run yet, or no log (not a job);
+        UnavailableError naming the node when that node is not connected (not retried). For records
+        rather than bytes, and to follow a running job, see :func:`flamepy.joblogs.iter_log_records`."""
+        if offset < 0 or max_bytes < 0:
+            raise InvalidArgumentError(f"offset and max_bytes must not be negative: {offset}, {max_bytes}")
+        sid = _require_name(session_id, "session id")
+        return self.transport.read_task_log(sid, str(task_id), offset, max_bytes)
 
     # -- retry policies --------------------------------------------------------------------------
 

@@ -80,6 +80,16 @@ def node_event_from_pb(node: str, msg: be.NodeMessage) -> events.NodeEvent | Non
     return None
 
 
+def log_reply_from_pb(msg: be.NodeMessage) -> events.NodeLogReply | None:
+    """The node's answer to a log read, or None when ``msg`` is something else."""
+    if msg.WhichOneof("msg") != "log_data":
+        return None
+    d = msg.log_data
+    return events.NodeLogReply(
+        d.request_id, d.data, d.offset, d.next_offset, d.eof, d.size, d.not_found, d.error
+    )
+
+
 # -- outbound ------------------------------------------------------------------------------------
 
 
@@ -132,6 +142,15 @@ def command_pb(cmd: effects.Command) -> be.ManagerMessage:
                 reason=cmd.reason,
             )
             return be.ManagerMessage(cancel_task=cancel)
+        case effects.ReadLogCmd():
+            read = be.ReadLog(
+                request_id=cmd.request_id,
+                session_id=cmd.session_id,
+                task_id=cmd.task_id,
+                offset=cmd.offset,
+                max_bytes=cmd.max_bytes,
+            )
+            return be.ManagerMessage(read_log=read)
     raise TypeError(f"unknown command {cmd!r}")
 
 

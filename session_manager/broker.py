@@ -18,7 +18,7 @@ What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), n
 records. A new RPC is one method here (plus an event and handler in the core when it changes
 state); heartbeat liveness is one more timer beside the scheduler's (``CheckLiveness``), armed for
 when the next node could time out. Reading tasks (finished ones from storage) and watching them
-live in ``tasks_view``.
+live in ``tasks_view``; reading a job task's log from its node in ``task_logs``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 
 from flamepy.errors import NotFoundError
+from flamepy.tasklog import NODE_LOG_TIMEOUT_S, TaskLogChunk
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
@@ -39,6 +40,7 @@ from session_manager.links import Links, NodeLink
 from session_manager.model import RetryPolicy, SessionInfo
 from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage.base import Storage
+from session_manager.task_logs import TaskLogs
 from session_manager.tasks_view import SessionWatch, TasksView
 from session_manager.watchers import Watchers
 
@@ -71,6 +73,7 @@ class Broker:
         self._watchers = Watchers()
         self._links = Links()
         self._tasks = TasksView(self.core, storage, self._watchers)
+        self._logs = TaskLogs(self._links, storage, NODE_LOG_TIMEOUT_S)
         self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -258,6 +261,10 @@ class Broker:
         await self._flush()
         return snap if snap is not None else self._tasks.get(sid, tid)
 
+    async def read_task_log(self, sid: str, tid: str, offset: int, max_bytes: int) -> TaskLogChunk:
+        """Bytes of a job task's log, read from the node that ran its latest attempt."""
+        return await self._logs.read(self.core, sid, tid, offset, max_bytes)
+
     def list_tasks(self, sid: str) -> Iterator[Task]:
         """Every task of the session in id order (finished ones read from storage in chunks)."""
         return self._tasks.list(sid)
@@ -283,8 +290,13 @@ class Broker:
         self.core.handle(event)
         self._flush()
 
+    def node_log_reply(self, link: NodeLink, reply: events.NodeLogReply) -> None:
+        """A node answered a log read."""
+        self._logs.answer(link, reply)
+
     def detach_node(self, link: NodeLink) -> None:
         """The node's stream ended (unless a newer stream of the same node replaced it)."""
+        self._logs.link_ended(link)
         if self._links.detach(link):
             self.node_event(events.NodeLost(link.name))
 

@@ -64,13 +64,15 @@ class SaveRetryPolicy:
 class TaskRun:
     """Where and how often a task ran, persisted with its state: ``attempt`` counts dispatches
     (1 = first); ``executor``/``node`` hold it while Running; ``retries`` counts the re-runs charged
-    to its retry limit and ``history`` says why each charged attempt ended."""
+    to its retry limit and ``history`` says why each charged attempt ended. ``ran_on``: the node
+    of the latest attempt, kept after it ended (where the task's job log is)."""
 
     attempt: int = 0
     executor: str | None = None
     node: str | None = None
     retries: int = 0
     history: tuple[str, ...] = ()
+    ran_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,20 @@ class DropNodeCmd:
     node: str
 
 
-Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd | CancelCmd
+@dataclass(frozen=True)
+class ReadLogCmd:
+    """Read bytes of a task's job log on the node (answered by its ``log_data`` with the same
+    ``request_id``). Not emitted by the core: the shell's ``task_logs`` sends it, off the task path."""
+
+    node: str
+    request_id: int
+    session_id: str
+    task_id: str
+    offset: int
+    max_bytes: int
+
+
+Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd | CancelCmd | ReadLogCmd
 
 
 @dataclass

@@ -246,6 +246,21 @@ class CheckResources(Stimulus[float | None]):
     decision is due (a session waiting out its grace period), or None."""
 
 
+@dataclass(frozen=True)
+class NodeLogReply:
+    """A node's ``log_data``: bytes of a task's log from ``offset``, or why there are none. Not a
+    core event: the shell's ``task_logs`` hands it to the read waiting for ``request_id``."""
+
+    request_id: int
+    data: bytes
+    offset: int
+    next_offset: int
+    eof: bool
+    size: int
+    not_found: bool = False
+    error: str = ""
+
+
 NodeEvent = (
     NodeRegistered | NodeHeartbeat | NodeLost | ExecutorBound | BindFailed | TaskResults | ExecutorReleased
 )

@@ -1,5 +1,5 @@
 """flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait,
-retry policies (with task timeouts), cancelling a task.
+retry policies (with task timeouts), cancelling a task, reading a job task's log.
 
 Decode, call the broker, encode. New job RPCs (task logs, cancelling a running task) go here as
 methods on the proto's FrontendExt service, each calling one new broker method.
@@ -88,3 +88,10 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         sid = validate.reference(request.session_id, "session_id", self.limits)
         reason = validate.cancel_reason(request.reason if request.HasField("reason") else None)
         return conv.task_to_pb(await self.broker.cancel_task(sid, request.task_id, reason))
+
+    @unary
+    async def ReadTaskLog(self, request: ext.ReadTaskLogRequest, context: Ctx) -> ext.TaskLogChunk:
+        sid = validate.reference(request.session_id, "session_id", self.limits)
+        size = validate.log_chunk_size(request.max_bytes, self.limits)
+        chunk = await self.broker.read_task_log(sid, request.task_id, request.offset, size)
+        return conv.log_chunk_to_pb(chunk)

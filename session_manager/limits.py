@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 from flamepy.common.bounds import DEFAULT_MAX_TASKS_PER_REQUEST
+from flamepy.tasklog import MAX_LOG_CHUNK_BYTES
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Limits:
     max_spec_bytes: int = 1024 * 1024  # every string of one application spec together
     # characters of a node's error text (bind failure, task failure) kept; longer is cut in the middle
     max_message_chars: int = 16 * 1024
+    max_log_chunk_bytes: int = MAX_LOG_CHUNK_BYTES  # bytes one ReadTaskLog may ask for
 
 
 LIMIT_NAMES = tuple(f.name for f in fields(Limits))

@@ -54,6 +54,10 @@ class Links:
         link = self._links[name] = NodeLink(name)
         return link
 
+    def get(self, name: str) -> NodeLink | None:
+        """The attached stream of node ``name``."""
+        return self._links.get(name)
+
     def detach(self, link: NodeLink) -> bool:
         """Forget ``link``; False when a newer stream of its node already replaced it."""
         if self._links.get(link.name) is not link:

@@ -52,6 +52,7 @@ class TaskRecord:
     node: str | None = None  # the node of executor_id
     retries: int = 0  # re-runs charged to the retry limit
     history: list[str] = field(default_factory=list)  # why each charged attempt ended
+    ran_on: str | None = None  # the node of the latest attempt, kept once it ended (its job log)
 
     @property
     def task_id(self) -> str:
@@ -68,7 +69,8 @@ class TaskRecord:
     def run(self) -> TaskRun | None:
         if not self.attempt:
             return None
-        return TaskRun(self.attempt, self.executor_id, self.node, self.retries, tuple(self.history))
+        history = tuple(self.history)
+        return TaskRun(self.attempt, self.executor_id, self.node, self.retries, history, self.ran_on)
 
     def snapshot(self) -> Task:
         return Task(

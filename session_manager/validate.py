@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from flamepy.common.bounds import LimitExceededError, clip, quote
 from flamepy.errors import InvalidArgumentError
+from flamepy.tasklog import DEFAULT_LOG_CHUNK_BYTES
 from flamepy.types import ApplicationAttributes, ResourceRequirement, SessionAttributes
 from session_manager import events
 from session_manager.limits import Limits
@@ -77,6 +78,16 @@ def reference(value: str, what: str, limits: Limits) -> str:
 
 
 # -- tasks --------------------------------------------------------------------------------------
+
+
+def log_chunk_size(max_bytes: int, limits: Limits) -> int:
+    """The bytes a ReadTaskLog asks for: 0 is the default (1 MiB, within the limit)."""
+    if max_bytes > limits.max_log_chunk_bytes:
+        raise InvalidArgumentError(
+            f"max_bytes {max_bytes} is over the server's max_log_chunk_bytes "
+            f"({limits.max_log_chunk_bytes}): read the log in smaller chunks"
+        )
+    return max_bytes or min(DEFAULT_LOG_CHUNK_BYTES, limits.max_log_chunk_bytes)
 
 
 def task_request(sid: str, count: int, limits: Limits) -> None:

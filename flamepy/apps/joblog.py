@@ -27,6 +27,11 @@ ends or reaches :data:`MAX_LINE_BYTES`. A retried task appends to the same file;
 ``start`` record begins the latest attempt. A reader should ignore a final line without its
 ``\\n`` (a record being written). :func:`read_records` does both.
 
+**Where the session manager finds it.** The executor manager gives its service processes
+:data:`INDEX_ENV` (``<node work dir>/task-logs``); the job runner links each task's log there as
+``<session>/<task>.log`` (:func:`index_path`, ids escaped into safe names), so the node can find a
+task's log from its ids alone (``FrontendExt.ReadTaskLog``), whatever directory the job ran in.
+
 **Plain files.** The launch's ``stdout``/``stderr`` paths (SLURM ``-o``/``-e``) get the raw bytes,
 truncated at the start of each attempt; stderr goes to the stdout file when only ``stdout`` is set
 (SLURM's default), and one file is shared when both name the same path.
@@ -35,19 +40,73 @@ truncated at the start of each attempt; stderr goes to the stdout file when only
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 MAX_LINE_BYTES = 16 * 1024
 TAIL_CHARS = 4096
 STREAMS = ("out", "err", "sys")
+INDEX_ENV = "FLAME_TASK_LOG_INDEX"  # the directory where the runner links each task's log
+MAX_ID_CHARS = 200  # of an escaped id: one path component stays well under NAME_MAX
+_SAFE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
-__all__ = ["MAX_LINE_BYTES", "STREAMS", "TAIL_CHARS", "TaskLog", "pump", "read_records"]
+__all__ = [
+    "INDEX_ENV",
+    "MAX_LINE_BYTES",
+    "STREAMS",
+    "TAIL_CHARS",
+    "TaskLog",
+    "index_log",
+    "index_path",
+    "link_index",
+    "pump",
+    "read_records",
+]
+
+
+def _escape_id(value: str) -> str:
+    """``value`` as one safe path component: letters, digits, ``_`` and ``-`` kept, every other
+    byte (``.``, ``/``, ``%`` included) as ``%XX``; so no id can name ``..`` or a subdirectory."""
+    out = "".join(c if c in _SAFE_ID_CHARS else "".join(f"%{b:02X}" for b in c.encode()) for c in value)
+    if not out or len(out) > MAX_ID_CHARS:
+        raise ValueError(f"id {value[:40]!r} is empty or too long for a log file name")
+    return out
+
+
+def index_path(root: Path, session_id: str, task_id: str) -> Path:
+    """``<root>/<session>/<task>.log``: where the log of a task is linked on its node (ids escaped:
+    see :func:`_escape_id`; ValueError for an empty or too long id)."""
+    return root / _escape_id(session_id) / f"{_escape_id(task_id)}.log"
+
+
+def link_index(root: Path, session_id: str, task_id: str, target: Path) -> Path:
+    """Point the index entry of the task at ``target`` (a symbolic link, replaced atomically)."""
+    path = index_path(root, session_id, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(os.path.abspath(target), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def index_log(log: TaskLog, env: Mapping[str, str]) -> None:
+    """Link ``log`` into the node's index when ``env`` names it (:data:`INDEX_ENV`) and the task
+    (``FLAME_SESSION_ID``, ``FLAME_TASK_ID``); a failure becomes a ``warning`` note in the log."""
+    root, sid, tid = env.get(INDEX_ENV), env.get("FLAME_SESSION_ID"), env.get("FLAME_TASK_ID")
+    if not (root and sid and tid):
+        return
+    try:
+        link_index(Path(root), sid, tid, log.path)
+    except (OSError, ValueError) as exc:
+        log.note("warning", f"log not indexed for the session manager: {exc}")
 
 
 class TaskLog:

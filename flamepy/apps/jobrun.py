@@ -17,7 +17,8 @@
    ``SetupFailed`` with setup's exit code — then the command (``process_argv``), each in a new
    session (its own process group), stdin from /dev/null, stdout and stderr read line by line into
    the task's log (:mod:`flamepy.apps.joblog`: ``<logs_dir>/<job_id>/<index>.log``, default
-   ``logs_dir`` ``<service cwd>/.flame-logs``) and the launch's ``stdout``/``stderr`` files;
+   ``logs_dir`` ``<service cwd>/.flame-logs``) and the launch's ``stdout``/``stderr`` files; the
+   log is also linked into the node's log index (:func:`~flamepy.apps.joblog.index_log`);
 5. ``timeout_s`` (wall clock over setup and command): SIGTERM to the process group, SIGKILL after
    ``kill_grace_s`` (10 s), exit code 124, reason ``Timeout``. :meth:`JobRunner.cancel` (called by
    :func:`install_signal_forwarding` when the service gets SIGTERM/SIGINT): the same with
@@ -54,7 +55,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from flamepy.apps.jobguard import Guard
-from flamepy.apps.joblog import TaskLog, pump
+from flamepy.apps.joblog import INDEX_ENV, TaskLog, index_log, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
 
 if TYPE_CHECKING:  # flamepy.jobs is imported on the first job only: flmexec starts faster
@@ -67,7 +68,7 @@ LEFTOVER_GRACE_S = 2.0
 READER_JOIN_S = 5.0
 STUCK_S = 30.0
 LOGS_DIR_NAME = ".flame-logs"
-_HIDDEN_ENV = ("FLAME_INSTANCE_ENDPOINT", "FLAMEPY_TASK_PIPE")
+_HIDDEN_ENV = ("FLAME_INSTANCE_ENDPOINT", "FLAMEPY_TASK_PIPE", INDEX_ENV)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 __all__ = ["JobRunner", "install_signal_forwarding", "log_path"]
@@ -160,6 +161,7 @@ class JobRunner:
         cwd = self.resolve_cwd(launch)
         path = log_path(self.logs_dir, launch)
         log, problem = self._open_log(launch, cwd, path)
+        index_log(log, {**self.service_env, **(extra_env or {})})
         attempt = _Attempt()
         if launch.timeout_s is not None:
             attempt.deadline = time.monotonic() + launch.timeout_s

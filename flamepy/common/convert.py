@@ -7,6 +7,7 @@ from typing import Protocol
 from flamepy.proto import extensions_pb2 as ext_pb
 from flamepy.proto import shim_pb2
 from flamepy.proto import types_pb2 as pb
+from flamepy.tasklog import TaskLogChunk
 from flamepy.types import (
     Application,
     ApplicationAttributes,
@@ -343,6 +344,16 @@ def retry_policy_to_pb(p: RetryPolicyView) -> ext_pb.RetryPolicy:
 def retry_policy_from_pb(m: ext_pb.RetryPolicy) -> RetryPolicy:
     """The policy a SetRetryPolicy answered; a timeout of 0 on the wire is None (no limit)."""
     return RetryPolicy(m.max_retries, m.retry_on_error, m.task_timeout_s or None)
+
+
+def log_chunk_to_pb(c: TaskLogChunk) -> ext_pb.TaskLogChunk:
+    return ext_pb.TaskLogChunk(
+        data=c.data, offset=c.offset, next_offset=c.next_offset, eof=c.eof, size=c.size, node=c.node
+    )
+
+
+def log_chunk_from_pb(m: ext_pb.TaskLogChunk) -> TaskLogChunk:
+    return TaskLogChunk(m.data, m.offset, m.next_offset, m.eof, m.size, m.node)
 
 
 def set_retry_policy_to_pb(

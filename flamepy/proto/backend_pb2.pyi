@@ -78,8 +78,28 @@ class TaskOutcomes(_message.Message):
     outcomes: _containers.RepeatedCompositeFieldContainer[TaskOutcome]
     def __init__(self, outcomes: _Optional[_Iterable[_Union[TaskOutcome, _Mapping]]] = ...) -> None: ...
 
+class LogData(_message.Message):
+    __slots__ = ("request_id", "data", "offset", "next_offset", "eof", "size", "not_found", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    data: bytes
+    offset: int
+    next_offset: int
+    eof: bool
+    size: int
+    not_found: bool
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ..., size: _Optional[int] = ..., not_found: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released", "task_results")
+    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released", "task_results", "log_data")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_BOUND_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +107,7 @@ class NodeMessage(_message.Message):
     TASK_RESULT_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_RELEASED_FIELD_NUMBER: _ClassVar[int]
     TASK_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    LOG_DATA_FIELD_NUMBER: _ClassVar[int]
     register: RegisterNode
     heartbeat: Heartbeat
     executor_bound: ExecutorBound
@@ -94,7 +115,8 @@ class NodeMessage(_message.Message):
     task_result: TaskOutcome
     executor_released: ExecutorReleased
     task_results: TaskOutcomes
-    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ..., task_results: _Optional[_Union[TaskOutcomes, _Mapping]] = ...) -> None: ...
+    log_data: LogData
+    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ..., task_results: _Optional[_Union[TaskOutcomes, _Mapping]] = ..., log_data: _Optional[_Union[LogData, _Mapping]] = ...) -> None: ...
 
 class NodeRegistered(_message.Message):
     __slots__ = ("node_name", "frontend_endpoint", "cache_endpoint")
@@ -160,18 +182,34 @@ class CancelTask(_message.Message):
     reason: str
     def __init__(self, executor_id: _Optional[str] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class ReadLog(_message.Message):
+    __slots__ = ("request_id", "session_id", "task_id", "offset", "max_bytes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    session_id: str
+    task_id: str
+    offset: int
+    max_bytes: int
+    def __init__(self, request_id: _Optional[int] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., offset: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
+
 class ManagerMessage(_message.Message):
-    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks", "cancel_task")
+    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks", "cancel_task", "read_log")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     BIND_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASK_FIELD_NUMBER: _ClassVar[int]
     RELEASE_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASKS_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
+    READ_LOG_FIELD_NUMBER: _ClassVar[int]
     registered: NodeRegistered
     bind_executor: BindExecutor
     invoke_task: InvokeTask
     release_executor: ReleaseExecutor
     invoke_tasks: InvokeTasks
     cancel_task: CancelTask
-    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ...) -> None: ...
+    read_log: ReadLog
+    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., read_log: _Optional[_Union[ReadLog, _Mapping]] = ...) -> None: ...

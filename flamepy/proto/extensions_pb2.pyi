@@ -108,3 +108,31 @@ class CancelTaskRequest(_message.Message):
     task_id: str
     reason: str
     def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReadTaskLogRequest(_message.Message):
+    __slots__ = ("session_id", "task_id", "offset", "max_bytes")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    task_id: str
+    offset: int
+    max_bytes: int
+    def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., offset: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
+
+class TaskLogChunk(_message.Message):
+    __slots__ = ("data", "offset", "next_offset", "eof", "size", "node")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    next_offset: int
+    eof: bool
+    size: int
+    node: str
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ..., size: _Optional[int] = ..., node: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,11 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.CancelTaskRequest.SerializeToString,
                 response_deserializer=types__pb2.Task.FromString,
                 _registered_method=True)
+        self.ReadTaskLog = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/ReadTaskLog',
+                request_serializer=extensions__pb2.ReadTaskLogRequest.SerializeToString,
+                response_deserializer=extensions__pb2.TaskLogChunk.FromString,
+                _registered_method=True)
 
 
 class FrontendExtServicer:
@@ -114,6 +119,15 @@ class FrontendExtServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadTaskLog(self, request, context):
+        """Reads a chunk of a job task's log from the node that ran its latest attempt. NOT_FOUND for an
+        unknown task, a task that has not run, or one without a log (not a job); UNAVAILABLE (naming
+        the node) when that node is not connected or does not answer in time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrontendExtServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +160,11 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.CancelTask,
                     request_deserializer=extensions__pb2.CancelTaskRequest.FromString,
                     response_serializer=types__pb2.Task.SerializeToString,
+            ),
+            'ReadTaskLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadTaskLog,
+                    request_deserializer=extensions__pb2.ReadTaskLogRequest.FromString,
+                    response_serializer=extensions__pb2.TaskLogChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +329,33 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/CancelTask',
             extensions__pb2.CancelTaskRequest.SerializeToString,
             types__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadTaskLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/ReadTaskLog',
+            extensions__pb2.ReadTaskLogRequest.SerializeToString,
+            extensions__pb2.TaskLogChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from flamepy.errors import FlameError
+from flamepy.tasklog import TaskLogChunk
 from flamepy.types import (
     Application,
     ApplicationAttributes,
@@ -157,6 +158,13 @@ class Transport(Protocol):
     def cancel_task(self, session_id: str, task_id: str, reason: str | None = None) -> Task:
         """Cancel a pending or running task (a running one's service is stopped); a finished one is
         returned as it is. NotFoundError for an unknown task."""
+        ...
+
+    def read_task_log(self, session_id: str, task_id: str, offset: int, max_bytes: int) -> TaskLogChunk:
+        """Bytes of a job task's log from ``offset`` (``max_bytes`` 0: the server's default), read by
+        the session manager from the node that ran the task's latest attempt. NotFoundError: unknown
+        task, never ran, or no log (not a job); UnavailableError: that node is not reachable (not
+        retried: the caller decides)."""
         ...
 
     def list_tasks(self, session_id: str) -> TaskWatcher: ...

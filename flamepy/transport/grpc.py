@@ -28,6 +28,7 @@ from flamepy import _rpc
 from flamepy.common import convert as _convert
 from flamepy.errors import FlameError, InternalError, InvalidArgumentError, UnavailableError
 from flamepy.proto import extensions_pb2, frontend_pb2, types_pb2
+from flamepy.tasklog import TaskLogChunk
 from flamepy.transport.base import SessionInfo, TaskWatcher
 from flamepy.transport.grpc_channel import GrpcChannel
 from flamepy.transport.grpc_watch import GrpcSessionWatch, Reopening
@@ -283,6 +284,13 @@ class GrpcTransport(GrpcChannel):
         req = extensions_pb2.CancelTaskRequest(session_id=session_id, task_id=str(task_id), reason=reason)
         what = f"cancel task {task_id} of session {session_id!r}"
         return _convert.task_from_pb(self._call(self._ext_stub.CancelTask, req, what))
+
+    def read_task_log(self, session_id: str, task_id: str, offset: int, max_bytes: int) -> TaskLogChunk:
+        req = extensions_pb2.ReadTaskLogRequest(
+            session_id=session_id, task_id=str(task_id), offset=offset, max_bytes=max_bytes
+        )
+        what = f"read the log of task {task_id} of session {session_id!r}"
+        return _convert.log_chunk_from_pb(self._call(self._ext_stub.ReadTaskLog, req, what))
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
         """Repeated while the session manager is unreachable, until its first task arrives."""

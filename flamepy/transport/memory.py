@@ -33,6 +33,7 @@ from flamepy.errors import (
 from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
 from flamepy.transport.memory_cancel import cancel_task as _cancel_task
 from flamepy.transport.memory_faults import ClusterView, FaultInjection
+from flamepy.transport.memory_logs import read_task_log as _read_task_log
 from flamepy.transport.memory_policy import set_retry_policy as _set_retry_policy
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
@@ -90,6 +91,7 @@ class MemoryTransport(FaultInjection, ClusterView):
         self.init_faults()
         self.keys: dict[str, dict[str, str]] = {}  # session -> idempotency key -> task id
         self.policies: dict[tuple[str, str], RetryPolicy] = {}  # (kind, name) -> policy
+        self.task_logs: dict[tuple[str, str], bytes] = {}  # (session, task) -> its job log's bytes
         self.before_create_tasks_reply: Callable[[list[str]], object] | None = None
         self._ids: dict[str, itertools.count[int]] = {}
         self._watches: dict[str, list[queue.SimpleQueue[object]]] = {}
@@ -295,6 +297,7 @@ class MemoryTransport(FaultInjection, ClusterView):
             return self.task(session_id, task_id)
 
     cancel_task = _cancel_task
+    read_task_log = _read_task_log
     set_retry_policy = _set_retry_policy
 
     def list_tasks(self, session_id: str) -> TaskWatcher:

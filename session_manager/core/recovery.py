@@ -63,6 +63,7 @@ def _restore_task(st: CoreState, t: Task, run: TaskRun | None) -> None:
     )
     if run is not None:
         rec.attempt, rec.retries, rec.history = run.attempt, run.retries, list(run.history)
+        rec.ran_on = run.ran_on
     ses.tasks[rec.id] = rec
     if rec.state == TaskState.RUNNING:  # not a transition: the process that ran it is gone
         rec.state = TaskState.PENDING

@@ -283,7 +283,7 @@ def _push(st: CoreState, ex: ExecutorRecord, ses: SessionRecord) -> None:
     if not ex.inflight:
         ex.head_since = st.clock.mono()
     rec = ses.tasks[ses.pending.popleft()]
-    rec.executor_id, rec.node = ex.id, ex.node
+    rec.executor_id, rec.node, rec.ran_on = ex.id, ex.node, ex.node
     rec.attempt += 1
     ex.inflight.append(rec.id)
     text = f"running on executor {ex.id} (node {ex.node}), attempt {rec.attempt}"

@@ -27,12 +27,13 @@ def events_from_json(text: str) -> tuple[Event, ...]:
 
 
 def run_to_json(r: TaskRun) -> str:
-    return json.dumps([r.attempt, r.executor, r.node, r.retries, list(r.history)])
+    return json.dumps([r.attempt, r.executor, r.node, r.retries, list(r.history), r.ran_on])
 
 
 def run_from_json(text: str) -> TaskRun:
-    attempt, executor, node, retries, history = json.loads(text)
-    return TaskRun(attempt, executor, node, retries, tuple(history))
+    """A run record; one written before ``ran_on`` existed has five fields (ran_on None)."""
+    attempt, executor, node, retries, history, *rest = json.loads(text)
+    return TaskRun(attempt, executor, node, retries, tuple(history), rest[0] if rest else None)
 
 
 def app_attrs_to_json(a: ApplicationAttributes) -> str:

@@ -41,6 +41,9 @@ class MemoryStorage:
         found = (self.tasks.get((session_id, str(i))) for i in range(first, last + 1))
         return [t for t in found if t is not None]
 
+    def load_run(self, session_id: str, task_id: int) -> effects.TaskRun | None:
+        return self.runs.get((session_id, task_id))
+
     def commit(self, records: list[effects.Record]) -> None:
         self.commits += 1
         for rec in records:

@@ -215,6 +215,13 @@ class SqliteStorage:
         where = "t.session_id = ? AND t.id BETWEEN ? AND ?"
         return _select_tasks(self._reader, self._blobs, where, (session_id, first, last))
 
+    def load_run(self, session_id: str, task_id: int) -> effects.TaskRun | None:
+        if self._reader is None:
+            self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        sql = "SELECT run FROM tasks WHERE session_id = ? AND id = ?"
+        row = self._reader.execute(sql, (session_id, task_id)).fetchone()
+        return None if row is None or row[0] is None else codec.run_from_json(row[0])
+
     def commit(self, records: list[effects.Record]) -> None:
         with self._lock:
             db = self._db

@@ -86,7 +86,7 @@ def test_dispatch_persists_running_with_attempt_executor_and_node() -> None:
     assert cmd.attempt == 1
     [update] = [r for r in out.records if isinstance(r, effects.UpdateTask)]
     assert update.task.state == TaskState.RUNNING
-    assert update.run == effects.TaskRun(1, bind_cmd.executor_id, "n1", 0, ())
+    assert update.run == effects.TaskRun(1, bind_cmd.executor_id, "n1", 0, (), ran_on="n1")
     assert "attempt 1" in (update.task.events[-1].message or "")
 
 

@@ -67,6 +67,9 @@ class FaultyStorage:
     def load_tasks(self, session_id: str, first: int, last: int):  # type: ignore[no-untyped-def]
         return self.inner.load_tasks(session_id, first, last)
 
+    def load_run(self, session_id: str, task_id: int):  # type: ignore[no-untyped-def]
+        return self.inner.load_run(session_id, task_id)
+
     def commit(self, records: list[effects.Record]) -> None:
         if self.error is not None and self.when(records):
             self.failed.append(records)
