@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import flamepy
-from flamepy.apps.jobresult import JobResult
 from flamepy.apps.joblog import read_records
+from flamepy.apps.jobresult import JobResult
 from flamepy.cluster import LocalCluster
 from flamepy.joblogs import iter_log_records, tail_records
 from flamepy.jobs import JobSpec, expand
