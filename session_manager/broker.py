@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 
 from flamepy.errors import NotFoundError
-from flamepy.tasklog import NODE_LOG_TIMEOUT_S, TaskLogChunk
+from flamepy.tasklog import TaskLogChunk
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
@@ -73,7 +73,7 @@ class Broker:
         self._watchers = Watchers()
         self._links = Links()
         self._tasks = TasksView(self.core, storage, self._watchers)
-        self._logs = TaskLogs(self._links, storage, NODE_LOG_TIMEOUT_S)
+        self._logs = TaskLogs(self._links, storage, config.node_log_timeout)
         self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None

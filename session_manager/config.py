@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flamepy.tasklog import NODE_LOG_TIMEOUT_S
 from session_manager.limits import Limits
 
 
@@ -37,6 +38,8 @@ class ServerConfig:
     # seconds an executor manager may take to stop a service before the session manager drops the
     # executor and returns its resources (timed-out tasks: this long after their timeout)
     stop_timeout: float = 30.0
+    # seconds a ReadTaskLog waits for the node holding the log to answer (then UNAVAILABLE)
+    node_log_timeout: float = NODE_LOG_TIMEOUT_S
     max_message_bytes: int = 64 * 1024 * 1024  # gRPC receive limit of the server
     # Unix socket of the same-host fast path (flamepy/localpipe.py): None = <data_dir>/sm.sock, "" = off
     local_socket: str | None = None

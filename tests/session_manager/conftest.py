@@ -39,8 +39,9 @@ class ServerThread:
 def start_server(tmp_path: Path) -> Iterator:
     started: list[ServerThread] = []
 
-    def start(storage: str = "sqlite", port: int = 0) -> ServerThread:
-        srv = ServerThread(ServerConfig(port=port, storage=storage, data_dir=str(tmp_path / "data"))).start()
+    def start(storage: str = "sqlite", port: int = 0, **settings: object) -> ServerThread:
+        config = ServerConfig(port=port, storage=storage, data_dir=str(tmp_path / "data"), **settings)  # type: ignore[arg-type]
+        srv = ServerThread(config).start()
         started.append(srv)
         return srv
 

@@ -1,7 +1,9 @@
 """A scripted executor manager speaking the Backend protocol over a real gRPC stream (tests only).
 
 It answers bind_executor with executor_bound and runs every invoke_task through ``handler``
-(input bytes → (return_code, output, message)), on its own thread with a sync gRPC client.
+(input bytes → (return_code, output, message)), on its own thread with a sync gRPC client. A
+read_log is answered from ``logs`` (``(session, task)`` → bytes; missing: not_found), unless
+``answer_logs`` is False (a node that never answers).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class FakeNode:
         self.outbox: queue.SimpleQueue[be.NodeMessage | None] = queue.SimpleQueue()
         self.received: list[be.ManagerMessage] = []
         self.registered = threading.Event()
+        self.logs: dict[tuple[str, str], bytes] = {}
+        self.answer_logs = True
         self._channel = grpc.insecure_channel(target)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -95,9 +99,23 @@ class FakeNode:
         elif kind == "invoke_tasks":  # a batch: answered as one batch too
             outcomes = [self._run_task(inv) for inv in msg.invoke_tasks.tasks]
             self.outbox.put(be.NodeMessage(task_results=be.TaskOutcomes(outcomes=outcomes)))
+        elif kind == "read_log" and self.answer_logs:
+            self.outbox.put(be.NodeMessage(log_data=self._read_log(msg.read_log)))
         elif kind == "release_executor":
             eid = msg.release_executor.executor_id
             self.outbox.put(be.NodeMessage(executor_released=be.ExecutorReleased(executor_id=eid)))
+
+    def _read_log(self, req: be.ReadLog) -> be.LogData:
+        data = self.logs.get((req.session_id, req.task_id))
+        if data is None:
+            return be.LogData(request_id=req.request_id, not_found=True, error="no such log here")
+        start = min(req.offset, len(data))
+        piece = data[start : start + req.max_bytes]
+        end = start + len(piece)
+        return be.LogData(
+            request_id=req.request_id, data=piece, offset=start, next_offset=end, eof=end >= len(data),
+            size=len(data),
+        )  # fmt: skip
 
     def _run_task(self, inv: be.InvokeTask) -> be.TaskOutcome:
         t = inv.task
