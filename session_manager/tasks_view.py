@@ -2,8 +2,8 @@
 
 Unfinished tasks are in the core's memory; finished ones are read back from storage, a chunk at a
 time. Watches are event-driven: a queue from ``Watchers`` that the shell publishes to once a
-change is durable. Used only from the server's event loop. Streaming a running task's logs (a job
-RPC to come) would be one more watch kind here, fed by a new node message.
+change is durable. Used only from the server's event loop. A job task's log is not a watch: it
+is read from its node on request (``task_logs``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ SHELL_AND_UP = {
         "server",
         "node_stream",
         "backend_convert",
+        "task_logs",
     )
 } | TRANSPORTS
 
