@@ -20,13 +20,15 @@ module turns those bytes into records::
   task, not run yet, not a job) and UnavailableError (its node is not connected) reach the caller.
 - ``follow=True``: reads on until the task is terminal (checked with ``Connection.get_task`` before
   each pass) and a pass after that has reached the end of the log, so the last records are never
-  missed. While the task is not terminal, NotFoundError (it has not started, or its runner has not
-  opened the log yet) and UnavailableError (its node is reconnecting) mean "nothing yet": the
-  next pass tries again. If the task runs again on another node, reading starts over on that
-  node's log (which holds the new attempt, from its ``start`` record on). Between passes it waits
-  ``poll`` seconds: a log has no change notification, so this is the SDK's one log poll, bounded
-  by ``deadline`` (seconds; past it TaskTimeoutError) and ended early (the iterator returns) when
-  ``stop`` is set.
+  missed; and, when the log has no ``exit`` record for its latest attempt yet (a cancelled job's
+  runner writes its ``cancel`` and ``exit`` records after the session manager recorded the task
+  Cancelled), until it has one or ``exit_grace`` seconds (5) passed. While the task is not
+  terminal, NotFoundError (it has not started, or its runner has not opened the log yet) and
+  UnavailableError (its node is reconnecting) mean "nothing yet": the next pass tries again. If
+  the task runs again on another node, reading starts over on that node's log (which holds the
+  new attempt, from its ``start`` record on). Between passes it waits ``poll`` seconds: a log has
+  no change notification, so this is the SDK's one log poll, bounded by ``deadline`` (seconds;
+  past it TaskTimeoutError) and ended early (the iterator returns) when ``stop`` is set.
 
 Concurrency model: blocking generators, each consumed by one thread.
 """
@@ -46,9 +48,10 @@ from flamepy.tasklog import DEFAULT_LOG_CHUNK_BYTES
 if TYPE_CHECKING:
     from flamepy.connection import Connection
 
-__all__ = ["iter_log_records", "tail_records"]
+__all__ = ["EXIT_GRACE_S", "iter_log_records", "tail_records"]
 
 _END = 1 << 62  # an offset past any log: the answer says the log's size
+EXIT_GRACE_S = 5.0  # how long following waits for an ended task's ``exit`` record
 
 
 @dataclass
@@ -58,6 +61,7 @@ class _Cursor:
     offset: int = 0
     node: str = ""
     partial: bytes = b""
+    exited: bool = False  # the last attempt's ``exit`` record was read
 
 
 def _records(data: bytes) -> Iterator[dict[str, Any]]:
@@ -70,9 +74,7 @@ def _records(data: bytes) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _drain(
-    conn: Connection, sid: str, tid: str, cur: _Cursor, chunk_bytes: int
-) -> Iterator[dict[str, Any]]:
+def _drain(conn: Connection, sid: str, tid: str, cur: _Cursor, chunk_bytes: int) -> Iterator[dict[str, Any]]:
     """The complete records from ``cur`` to the end of the log as it is now."""
     while True:
         chunk = conn.read_task_log(sid, tid, cur.offset, chunk_bytes)
@@ -84,7 +86,10 @@ def _drain(
         complete, newline, rest = data.rpartition(b"\n")
         cur.partial = rest if newline else data
         cur.offset = chunk.next_offset
-        yield from _records(complete)
+        for record in _records(complete):
+            if record.get("e") in ("start", "exit"):
+                cur.exited = record["e"] == "exit"
+            yield record
         if chunk.eof or not chunk.data:
             return
 
@@ -100,6 +105,7 @@ def iter_log_records(
     offset: int = 0,
     chunk_bytes: int = DEFAULT_LOG_CHUNK_BYTES,
     stop: threading.Event | None = None,
+    exit_grace: float = EXIT_GRACE_S,
 ) -> Iterator[dict[str, Any]]:
     """The task's log records in order (see the module docstring for ``follow`` and the errors)."""
     cur = _Cursor(offset)
@@ -107,6 +113,7 @@ def iter_log_records(
         yield from _drain(conn, session_id, task_id, cur, chunk_bytes)
         return
     until = None if deadline is None else time.monotonic() + deadline
+    ended_at: float | None = None  # when the task was first seen terminal
     while True:
         done = conn.get_task(session_id, task_id).state.is_terminal
         try:
@@ -116,7 +123,9 @@ def iter_log_records(
                 raise
         else:
             if done:
-                return
+                ended_at = time.monotonic() if ended_at is None else ended_at
+                if cur.exited or time.monotonic() - ended_at >= exit_grace:
+                    return
         wait = poll if until is None else min(poll, until - time.monotonic())
         if wait <= 0:
             raise TaskTimeoutError(

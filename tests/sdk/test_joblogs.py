@@ -118,6 +118,28 @@ def test_tail_records_and_following_from_there(setup) -> None:
     assert [r["t"] for r in records] == [2, 3] and offset == len(R1 + R2 + R3)
     records, offset = tail_records(conn, sid, tid, lines=5, window=len(R3) + 3)  # first line cut
     assert [r["t"] for r in records] == [3] and offset == len(R1 + R2 + R3)
-    t.task_logs[(sid, tid)] += R2
+    t.task_logs[(sid, tid)] += R2 + R3  # a retry on the same node appends
     t.complete(sid, tid, (TaskState.SUCCEED, b"{}", None))
-    assert [r["t"] for r in iter_log_records(conn, sid, tid, follow=True, offset=offset)] == [2]
+    assert [r["t"] for r in iter_log_records(conn, sid, tid, follow=True, offset=offset)] == [2, 3]
+
+
+def test_follow_waits_for_the_exit_record_of_a_cancelled_job(setup) -> None:
+    """The task is Cancelled at once; its runner writes the cancel and exit records after."""
+    t, conn, sid, tid = setup
+    t.task_logs[(sid, tid)] = R1 + R2
+    t.complete(sid, tid, (TaskState.CANCELLED, None, "cancelled by the client"))
+    read = t.read_task_log
+    passes: list[int] = []
+
+    def runner_writes_exit_on_the_second_pass(*args: object) -> TaskLogChunk:
+        passes.append(1)
+        if len(passes) == 2:
+            t.task_logs[(sid, tid)] += R3
+        return read(*args)  # type: ignore[arg-type]
+
+    t.read_task_log = runner_writes_exit_on_the_second_pass  # type: ignore[method-assign]
+    records = list(iter_log_records(conn, sid, tid, follow=True, poll=0.01, deadline=10))
+    assert [r["t"] for r in records] == [1, 2, 3]
+    t.task_logs[(sid, tid)] = R1 + R2  # no exit record ever (the node died): the grace ends it
+    records = list(iter_log_records(conn, sid, tid, follow=True, poll=0.01, exit_grace=0.05))
+    assert [r["t"] for r in records] == [1, 2]
