@@ -97,6 +97,32 @@ def test_a_running_job_s_log_is_read_live_then_followed_to_its_end(
         ssn.close()
 
 
+def test_following_a_cancelled_job_ends_with_its_exit_record(
+    conn: flamepy.Connection, tmp_path: Path
+) -> None:
+    """The task is Cancelled at once; the runner writes its cancel and exit records after."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    ssn = conn.create_session(flamepy.SessionAttributes(application="flmexec"))
+    try:
+        task = _job(ssn, f"echo waiting; read word < {gate}; echo never", tmp_path)
+
+        def started() -> bool:
+            try:
+                return _lines(list(iter_log_records(conn, ssn.id, task.id))) == ["waiting"]
+            except flamepy.NotFoundError:
+                return False
+
+        wait_until(started, BOUND_S)
+        ssn.cancel_task(task.id, "stop it")
+        records = list(iter_log_records(conn, ssn.id, task.id, follow=True, poll=0.05, deadline=BOUND_S))
+        assert _lines(records) == ["waiting"]
+        assert [r.get("e") for r in records if r["s"] == "sys"][-2:] == ["cancel", "exit"]
+        assert records[-1]["reason"] == "Cancelled"
+    finally:
+        ssn.close()
+
+
 def test_a_finished_job_s_log_is_complete_and_chunked(
     conn: flamepy.Connection, finished_job: tuple[str, str, Path]
 ) -> None:
