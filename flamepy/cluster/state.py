@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flamepy.cluster.auth import ClusterAuth
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, terminate
+from flamepy.common.credentials import AUTH_TOKEN
 from flamepy.errors import InvalidStateError
 
 STATE_FILE = "cluster.json"
@@ -113,5 +115,8 @@ def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> Clu
     if state is None:
         return None
     terminate(state.processes, grace_s)
-    (Path(data_dir).expanduser() / STATE_FILE).unlink(missing_ok=True)
+    directory = Path(data_dir).expanduser()
+    endpoints = [state.endpoint, *([state.cache_endpoint] if state.cache_endpoint else [])]
+    ClusterAuth.of(AUTH_TOKEN, directory).forget(*endpoints)  # this user's registry entries
+    (directory / STATE_FILE).unlink(missing_ok=True)
     return state
