@@ -389,4 +389,5 @@ class LocalCluster:
             started_at=time.time(),
             cache_endpoint=self.cache_endpoint,
             object_cache=self._cache[1],
+            auth=self.auth.mode,
         )

@@ -37,6 +37,7 @@ class ClusterState:
     started_at: float
     cache_endpoint: str | None = None  # None: recorded by a version without the object cache
     object_cache: ProcessRecord | None = None
+    auth: str = "token"  # "none": started with --auth none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class ClusterState:
             "executor_manager": self.executor_manager.to_json(),
             "object_cache": self.object_cache.to_json() if self.object_cache else None,
             "started_at": self.started_at,
+            "auth": self.auth,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class ClusterState:
             started_at=float(doc["started_at"]),
             cache_endpoint=doc.get("cache_endpoint"),
             object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
+            auth=str(doc.get("auth", "token")),
         )
 
     @property

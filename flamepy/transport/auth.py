@@ -96,6 +96,11 @@ class _AddMetadata(
         return continuation(self._details(details), requests)
 
 
+def with_token(channel: grpc.Channel, token: str) -> grpc.Channel:
+    """``channel`` with every call presenting ``token``."""
+    return grpc.intercept_channel(channel, _AddMetadata(credentials.metadata(token)))
+
+
 def open_channel(
     endpoint: str,
     *,
@@ -115,4 +120,4 @@ def open_channel(
     found = resolve_token(endpoint, token, context=context)
     if not found:
         return channel
-    return grpc.intercept_channel(channel, _AddMetadata(credentials.metadata(found)))
+    return with_token(channel, found)
