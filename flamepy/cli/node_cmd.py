@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,5 +57,6 @@ def _join(ctx: CliContext) -> int:
     child = subprocess.Popen(args, env=env)
     try:
         return child.wait()
-    except KeyboardInterrupt:  # the executor manager got the same SIGINT: let it leave cleanly
+    except KeyboardInterrupt:  # pass it on (a terminal's Ctrl-C reached both: once more is harmless)
+        child.send_signal(signal.SIGINT)
         return child.wait()
