@@ -30,6 +30,7 @@ from flamepy.tls import TlsConfig, channel_credentials
 
 TOKEN_ENV = "FLAME_TOKEN"
 TOKEN_FILE_ENV = "FLAME_TOKEN_FILE"
+_LOOPBACK = ("localhost", "::1", "[::1]")
 
 
 def resolve_token(
@@ -49,7 +50,11 @@ def resolve_token(
     ctx = context if context is not None else load_context(env=env)
     if ctx.token_file:
         return credentials.read_token_file(ctx.token_file)
-    return credentials.recall(parse_endpoint(endpoint).target)
+    parsed = parse_endpoint(endpoint)
+    found = credentials.recall(parsed.target)
+    if found is None and parsed.host in _LOOPBACK:  # localhost:8080 is the 127.0.0.1:8080 recorded
+        found = credentials.recall(f"127.0.0.1:{parsed.port}")
+    return found
 
 
 class _Details(NamedTuple):

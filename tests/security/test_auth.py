@@ -155,6 +155,7 @@ def test_token_resolution_order(tmp_path: Path) -> None:
         ) == ("from-env-file")
         assert resolve_token("http://" + target, None, {}, ctx) == "from-context"
         assert resolve_token("http://" + target, None, {}, FlameContext()) == "from-registry"
+        assert resolve_token("http://localhost:1", None, {}, FlameContext()) == "from-registry"
     finally:
         credentials.forget(target)
     assert resolve_token("http://" + target, None, {}, FlameContext()) is None
