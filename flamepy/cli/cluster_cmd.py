@@ -169,6 +169,7 @@ def _status(ctx: CliContext) -> int:
         ("Status", "[green]running[/]" if running else "[red]not running[/]"),
         ("Endpoint", state.endpoint),
         ("Object cache", state.cache_endpoint or "none"),
+        ("Auth", "tokens (docs/security.md)" if state.auth == AUTH_TOKEN else "[yellow]none[/]"),
         ("Data dir", state.data_dir),
         ("Node", state.node),
         ("Up since", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.started_at))),
