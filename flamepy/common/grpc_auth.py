@@ -88,9 +88,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if why is None:
             return await continuation(handler_call_details)
         key = (method, why)
-        if key not in self._refusers:
-            log.warning("refused %s: %s", method, "no token" if token is None else "token not accepted")
+        what = "no token" if token is None else "token not accepted"
+        if key not in self._refusers:  # a warning the first time, then debug: no log flood
+            log.warning("refused %s: %s (further refusals of it are logged at debug)", method, what)
             self._refusers[key] = _refusing(await continuation(handler_call_details), why)
+        else:
+            log.debug("refused %s: %s", method, what)
         return self._refusers[key]
 
 
