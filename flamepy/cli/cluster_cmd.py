@@ -92,16 +92,11 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     ctx.out.print(f"  node {state.node}, data and logs in {state.data_dir}")
     if state.cache_endpoint:
         ctx.out.print(f"  object cache at [bold]{state.cache_endpoint}[/]")
+    _report_auth(ctx, state)
     ctx.out.print("  Use it:")
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
     if state.cache_endpoint:
         ctx.out.print(f"    export FLAME_CACHE_ENDPOINT={state.cache_endpoint}")
-    if state.auth == AUTH_TOKEN:
-        token_file = ClusterAuth.of(AUTH_TOKEN, Path(state.data_dir)).client_token_file
-        ctx.out.print("    (token auth: flamepy and flmctl find your token in ~/.flame/credentials/;")
-        ctx.out.print(f"     elsewhere set FLAME_TOKEN_FILE={token_file})", markup=False)
-    else:
-        ctx.out.print("    [yellow]no auth[/]: anyone who can reach these ports may run code as you")
     ctx.out.print("    flmctl list nodes")
     ctx.out.print("    python -c 'import flamepy; print(flamepy.create_session(\"flmping\").id)'")
     dd = (
@@ -136,6 +131,15 @@ def _token(ctx: CliContext) -> int:
     ctx.err.print("address of this host that the session manager listens on):")
     ctx.err.print(f"  {command}", markup=False, soft_wrap=True)
     return 0
+
+
+def _report_auth(ctx: CliContext, state: ClusterState) -> None:
+    if state.auth != AUTH_TOKEN:
+        ctx.out.print("  [yellow]no auth[/]: anyone who can reach these ports may run code as you")
+        return
+    token_file = ClusterAuth.of(AUTH_TOKEN, Path(state.data_dir)).client_token_file
+    ctx.out.print("  token auth: flamepy and flmctl of this user find the token in ~/.flame/credentials/;")
+    ctx.out.print(f"  elsewhere set FLAME_TOKEN_FILE={token_file}", markup=False)
 
 
 def _down(ctx: CliContext) -> int:
