@@ -200,3 +200,15 @@ def test_auth_none_lets_an_unauthenticated_raw_client_in(tmp_path: Path) -> None
             apps = frontend_pb2_grpc.FrontendStub(ch).ListApplication(fe.ListApplicationRequest(), timeout=10)
             assert "flmping" in [a.metadata.name for a in apps.applications]
         assert credentials.recall(f"127.0.0.1:{open_cluster.port}") is None
+
+
+def test_services_get_the_node_token(cluster: LocalCluster) -> None:
+    """A service process sees FLAME_TOKEN = the node token (so it can use the SDK and the cache on
+    any node, without this user's registry); the executor's own FLAME_NODE_TOKEN is not passed on."""
+    with flamepy.Connection(cluster.endpoint) as conn:
+        ssn = conn.create_session(flamepy.SessionAttributes(application="flmexec"))
+        try:
+            out = ssn.invoke(b'printf "%s|%s" "$FLAME_TOKEN" "${FLAME_NODE_TOKEN:-unset}"')
+        finally:
+            ssn.close()
+    assert out == f"{cluster.node_token}|unset".encode()
