@@ -70,21 +70,24 @@ def bench_latency(conn: flamepy.Connection, n: int, warmup: int = 1) -> list[flo
         ssn.close()
 
 
-def bench_wire_latency(port: int, n: int) -> list[float]:
+def bench_wire_latency(port: int, n: int, token: str | None) -> list[float]:
+    """An independent flame.v1 client: raw stubs, the cluster's token as call metadata."""
+    md = (("authorization", f"Bearer {token}"),) if token else ()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         fs = frontend_pb2_grpc.FrontendStub(ch)
         sid = f"wire-bench-{os.getpid()}"
         spec = pb.SessionSpec(application="flmping", min_instances=1)
-        fs.CreateSession(fe.CreateSessionRequest(session_id=sid, session=spec))
+        fs.CreateSession(fe.CreateSessionRequest(session_id=sid, session=spec), metadata=md)
         out = []
         for i in range(n + 1):
             t0 = time.perf_counter()
-            task = fs.CreateTask(fe.CreateTaskRequest(task=pb.TaskSpec(session_id=sid, input=b"")))
-            for _ in fs.WatchTask(fe.WatchTaskRequest(session_id=sid, task_id=task.metadata.id)):
+            create = fe.CreateTaskRequest(task=pb.TaskSpec(session_id=sid, input=b""))
+            task = fs.CreateTask(create, metadata=md)
+            for _ in fs.WatchTask(fe.WatchTaskRequest(session_id=sid, task_id=task.metadata.id), metadata=md):
                 pass
             if i:  # the first call warms the executor
                 out.append((time.perf_counter() - t0) * 1000)
-        fs.CloseSession(fe.CloseSessionRequest(session_id=sid))
+        fs.CloseSession(fe.CloseSessionRequest(session_id=sid), metadata=md)
         return out
 
 
@@ -111,7 +114,7 @@ def main() -> int:
         rows.append((f"sequential invoke p50 ({opts.calls:,} calls)", f"{statistics.median(lat):.2f} ms"))
         rows.append((f"sequential invoke p99 ({opts.calls:,} calls)", f"{percentile(lat, 99):.2f} ms"))
         with console.status("independent flame.v1 client latency ..."):
-            wire = bench_wire_latency(cluster.port, min(opts.calls, 500))
+            wire = bench_wire_latency(cluster.port, min(opts.calls, 500), cluster.client_token)
         rows.append(("wire client CreateTask+WatchTask p50", f"{statistics.median(wire):.2f} ms"))
         rows.append(("wire client CreateTask+WatchTask p99", f"{percentile(wire, 99):.2f} ms"))
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from executor.config import ManagerConfig, parse_endpoint
+from executor.config import NODE_TOKEN_ENV, ManagerConfig, node_token, parse_endpoint
 from executor.manager import ExecutorManager
 from flamepy.common.serve import run_until_signal, stop_event
 from flamepy.errors import FlameError
@@ -46,9 +47,15 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         action="store_true",
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
     )
+    parser.add_argument(
+        "--token-file",
+        help=f"file holding the cluster's node token (default: ${NODE_TOKEN_ENV}; none: the cluster "
+        "must run with --auth none). `flmctl cluster token` prints it",
+    )
     args = parser.parse_args(argv)
     try:
         parse_endpoint(args.endpoint)
+        token = node_token(args.token_file, dict(os.environ))
     except FlameError as exc:
         parser.error(exc.message)
     if args.bind_timeout <= 0:
@@ -63,6 +70,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         bind_timeout=args.bind_timeout,
         terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
+        token=token,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from flamepy.common.credentials import metadata, read_token_file
 from flamepy.errors import InvalidConfigError
+
+NODE_TOKEN_ENV = "FLAME_NODE_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,21 @@ class ManagerConfig:
     # SIGTERM → SIGKILL grace when a service process is stopped (release, task timeout, cancel)
     terminate_grace: float = 10.0
     local_pipe: bool = True  # attach over the session manager's local socket when it is on this host
+    # the cluster's node token (--token-file / FLAME_NODE_TOKEN); None against an --auth none cluster
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """What every call to the session manager carries: the node token, if any."""
+        return metadata(self.token) if self.token else ()
+
+
+def node_token(token_file: str | None, env: dict[str, str] | None = None) -> str | None:
+    """The node token: the file's content, else ``FLAME_NODE_TOKEN``, else None."""
+    if token_file:
+        return read_token_file(token_file)
+    value = (env or {}).get(NODE_TOKEN_ENV, "").strip()
+    return value or None
 
 
 @dataclass(frozen=True)

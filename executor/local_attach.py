@@ -24,11 +24,15 @@ from flamepy.proto import extensions_pb2, extensions_pb2_grpc
 log = logging.getLogger(__name__)
 
 
-async def find_local(channel: grpc.aio.Channel, timeout: float) -> tuple[Path, str] | None:
-    """The session manager's local socket and token, when it offers one that exists here."""
+async def find_local(
+    channel: grpc.aio.Channel, timeout: float, metadata: tuple[tuple[str, str], ...] = ()
+) -> tuple[Path, str] | None:
+    """The session manager's local socket and token, when it offers one that exists here (asked
+    with ``metadata``: the node token)."""
     stub = extensions_pb2_grpc.FrontendExtStub(channel)
+    request = extensions_pb2.LocalEndpointRequest()
     try:
-        reply = await stub.GetLocalEndpoint(extensions_pb2.LocalEndpointRequest(), timeout=timeout)
+        reply = await stub.GetLocalEndpoint(request, timeout=timeout, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         log.debug("no local endpoint: %s", exc.code().name)
         return None

@@ -20,7 +20,7 @@ import grpc
 
 from executor import convert
 from executor.backoff import Backoff
-from executor.config import ManagerConfig, parse_endpoint
+from executor.config import NODE_TOKEN_ENV, ManagerConfig, parse_endpoint
 from executor.events import HeartbeatTick, OutboundMessage, Registered, RegisterNode
 from executor.launcher import Launcher, SubprocessLauncher
 from executor.local_attach import LocalAttach, find_local
@@ -28,7 +28,7 @@ from executor.node import NodeSession
 from executor.resources import describe_node
 from executor.shim import HostShim, ShimSettings
 from flamepy.common.taskpipe import PipeError
-from flamepy.errors import FlameError
+from flamepy.errors import AuthenticationError, FlameError
 from flamepy.proto import backend_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ class ExecutorManager:
             if stream.done():
                 registered = stream.result()
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise _refused(self.config, exc.details() or "") from None
             log.warning("stream to %s broke: %s: %s", self.config.endpoint, exc.code().name, exc.details())
         except PipeError as exc:
             log.warning("local stream to the session manager broke: %s", exc)
@@ -124,7 +126,7 @@ class ExecutorManager:
         """The Attach stream: over the session manager's local socket when it offers one this
         process can open (same host), else gRPC."""
         if self.config.local_pipe:
-            local = await find_local(channel, self.config.register_timeout)
+            local = await find_local(channel, self.config.register_timeout, self.config.metadata)
             if local is not None:
                 try:
                     call = await LocalAttach.open(*local, _requests(outbound), self.config.register_timeout)
@@ -133,7 +135,8 @@ class ExecutorManager:
                 else:
                     log.info("attaching over the local socket %s", local[0])
                     return call
-        return backend_pb2_grpc.BackendStub(channel).Attach(_requests(outbound))
+        stub = backend_pb2_grpc.BackendStub(channel)
+        return stub.Attach(_requests(outbound), metadata=self.config.metadata)
 
     async def _serve(self, call, outbound: asyncio.Queue[OutboundMessage]) -> bool:
         first = await asyncio.wait_for(call.read(), self.config.register_timeout)
@@ -173,12 +176,22 @@ class ExecutorManager:
             bind_timeout=c.bind_timeout,
             leave_timeout=c.leave_timeout,
             terminate_grace=c.terminate_grace,
+            token=c.token,
         )
 
     async def _heartbeat(self, outbound: asyncio.Queue[OutboundMessage]) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)  # a ticker, not a poll
             outbound.put_nowait(HeartbeatTick(int(time.time() * 1000)))
+
+
+def _refused(config: ManagerConfig, details: str) -> AuthenticationError:
+    """The fatal error of a session manager that refused this node's credentials (retrying would
+    only repeat it: the process exits non-zero saying so)."""
+    given = "with the token given"
+    if not config.token:
+        given = f"without a token (no --token-file, no ${NODE_TOKEN_ENV})"
+    return AuthenticationError(f"{config.endpoint} refused this node {given}: {details}")
 
 
 async def _requests(outbound: asyncio.Queue[OutboundMessage]) -> AsyncIterator:

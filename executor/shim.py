@@ -27,11 +27,12 @@ import os
 import string
 import tempfile
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from executor import logtail
+from executor.config import NODE_TOKEN_ENV
 from executor.events import BindRequest, SessionContext, TaskOutcome, TaskRequest
 from executor.instance import InstanceCallError, InstanceClient
 from executor.launcher import Launcher, LaunchError, LaunchSpec, ServiceProcess
@@ -58,6 +59,9 @@ class ShimSettings:
     leave_timeout: float = 5.0
     terminate_grace: float = 10.0  # SIGTERM → SIGKILL (--kill-grace)
     crash_grace: float = 2.0  # after a transport error, how long to wait for the exit code
+    # the node token, given to services as FLAME_TOKEN so they can use the SDK and the cache
+    # (whoever may submit code runs it as this node's user anyway: docs/security.md)
+    token: str | None = field(default=None, repr=False)
 
 
 class BindError(Exception):
@@ -106,6 +110,9 @@ class HostShim:
         env["FLAME_LOG"] = s.log_level
         env["FLAME_EXECUTOR_ID"] = req.executor_id
         env[INDEX_ENV] = str(index_root(s.work_dir))  # where job runners link their tasks' logs
+        env.pop(NODE_TOKEN_ENV, None)
+        if s.token:
+            env["FLAME_TOKEN"] = s.token
         if req.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in req.gpu_ids)
         return env

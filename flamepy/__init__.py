@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from flamepy.errors import (
     AlreadyExistsError,
+    AuthenticationError,
     FlameError,
     FlameErrorCode,
     InternalError,
@@ -187,6 +188,7 @@ __all__ = [
     "ApplicationID",
     "ApplicationSchema",
     "ApplicationState",
+    "AuthenticationError",
     "CommonData",
     "Connection",
     "Event",

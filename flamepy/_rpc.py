@@ -19,6 +19,7 @@ import grpc
 
 from flamepy.errors import (
     AlreadyExistsError,
+    AuthenticationError,
     FlameError,
     FlameErrorCode,
     InvalidArgumentError,
@@ -74,6 +75,8 @@ def map_rpc_error(exc: grpc.RpcError, what: str = "") -> FlameError:
         return UnavailableError(f"{prefix}the call was cancelled without details (connection broken)")
     if status == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return _exhausted(prefix, details)
+    if status == grpc.StatusCode.UNAUTHENTICATED:
+        return AuthenticationError(f"{prefix}{details}")
     if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         message = f"{prefix}{details} ({status.name.lower()})"
     elif status is None or status in _BY_STATUS:

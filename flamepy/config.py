@@ -5,12 +5,14 @@ File format (see ``flame.yaml.example``)::
     current-context: flame
     contexts:
       - name: flame
-        cluster: {endpoint: "http://127.0.0.1:8080", ca_file: null}
+        cluster: {endpoint: "http://127.0.0.1:8080", ca_file: null, token_file: null}
         cache: {endpoint: "grpc://127.0.0.1:9090", storage: null}
         package: {excludes: ["*.log"], storage: null}
         runner: {template: flmrun}
 
 ``cluster.tls.ca_file`` (flamepy 0.6.0's spelling) is read like ``cluster.ca_file``.
+``cluster.token_file`` names the file holding the cluster's client token (used when neither
+FLAME_TOKEN nor FLAME_TOKEN_FILE is set; see :mod:`flamepy.transport.auth`).
 
 Environment overrides: FLAME_ENDPOINT, FLAME_CACHE_ENDPOINT, FLAME_CACHE_STORAGE, FLAME_CA_FILE;
 FLAME_CONFIG points at another file.
@@ -41,6 +43,7 @@ class FlameContext:
     cache_endpoint: str = DEFAULT_CACHE_ENDPOINT
     cache_storage: str | None = None
     ca_file: str | None = None
+    token_file: str | None = None
     package_excludes: tuple[str, ...] = field(default_factory=tuple)
     package_storage: str | None = None
     runner_template: str | None = None
@@ -118,6 +121,7 @@ def _context_from_file(file: Path) -> FlameContext:
         cache_endpoint=str(cache.get("endpoint") or DEFAULT_CACHE_ENDPOINT),
         cache_storage=cache.get("storage"),
         ca_file=cluster.get("ca_file") or tls.get("ca_file"),
+        token_file=cluster.get("token_file"),
         package_excludes=tuple(str(x) for x in package.get("excludes") or ()),
         package_storage=package.get("storage"),
         runner_template=runner.get("template"),

@@ -88,6 +88,10 @@ class Connection:
     creates a task twice (a plain flame.v1 server takes no keys: submissions there are not retried).
     Past it, the call fails with an UnavailableError that says whether its tasks may still run. See
     docs/reliability.md, "What the SDK retries".
+
+    ``token``: the cluster's client token; by default it is found in FLAME_TOKEN, FLAME_TOKEN_FILE,
+    the config's ``cluster.token_file`` or ``~/.flame/credentials/`` (docs/security.md). A refused
+    token raises :class:`~flamepy.errors.AuthenticationError`, never retried.
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Connection:
         local_pipe: bool = True,
         retry_deadline: float = DEFAULT_RETRY_DEADLINE_S,
         transport: Transport | None = None,
+        token: str | None = None,
     ) -> None:
         if transport is None:
             transport = GrpcTransport(
@@ -107,6 +112,7 @@ class Connection:
                 max_in_flight=max_in_flight,
                 local_pipe=local_pipe,
                 retry_deadline=retry_deadline,
+                token=token,
             )
         self.endpoint = self.addr = addr
         self.transport: Transport = transport

@@ -2,6 +2,7 @@
 
     FlameError(code, message)
      ├── InvalidConfigError      INVALID_CONFIG    bad configuration / endpoint (client side)
+     │    └── AuthenticationError                  no or a wrong token              ↔ UNAUTHENTICATED
      ├── InvalidStateError       INVALID_STATE     wrong state (closed session ...)   ↔ FAILED_PRECONDITION
      ├── InvalidArgumentError    INVALID_ARGUMENT  bad input                          ↔ INVALID_ARGUMENT
      ├── InternalError           INTERNAL          a bug                              ↔ INTERNAL
@@ -48,6 +49,14 @@ class FlameError(Exception):
 class InvalidConfigError(FlameError):
     def __init__(self, message: str) -> None:
         super().__init__(FlameErrorCode.INVALID_CONFIG, message)
+
+
+class AuthenticationError(InvalidConfigError):
+    """The server refused the credentials (gRPC UNAUTHENTICATED): none were found, or they are not
+    this cluster's. Never retried; the message says where the SDK looks for a token."""
+
+    def __reduce__(self):  # keep the subclass across pickling
+        return (AuthenticationError, (self.message,))
 
 
 class InvalidStateError(FlameError):

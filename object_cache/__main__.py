@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flamepy.common.credentials import AUTH_MODES
 from flamepy.common.serve import run_until_signal, serve_until_signal
 from flamepy.config import load_context
 from flamepy.errors import InvalidArgumentError
@@ -27,6 +28,14 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
         help="bytes of hot objects kept in memory with disk storage, e.g. 512m (default 512m)",
     )
     p.add_argument("--port-file", help="write the bound port here once listening")
+    p.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="token",
+        help="token (default): callers need the cluster's client or node token; none: anyone who "
+        "reaches the port may read and write objects",
+    )
+    p.add_argument("--auth-dir", help="directory of the cluster's client.token and node.token (token auth)")
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     try:
@@ -34,7 +43,15 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
     except InvalidArgumentError as exc:
         p.error(exc.message)
     storage = a.storage or load_context().cache_storage or "memory"
-    cfg = CacheConfig(host=a.host, port=a.port, storage=storage, memory_budget=budget, port_file=a.port_file)
+    cfg = CacheConfig(
+        host=a.host,
+        port=a.port,
+        storage=storage,
+        memory_budget=budget,
+        port_file=a.port_file,
+        auth=a.auth,
+        auth_dir=a.auth_dir,
+    )
     return cfg, a.log_level
 
 

@@ -20,3 +20,6 @@ class CacheConfig:
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     chunk_bytes: int = CHUNK_BYTES
     port_file: str | None = None  # the bound port is written here once listening
+    # who may call (docs/security.md): "token" (the cluster's client or node token) or "none"
+    auth: str = "token"
+    auth_dir: str | None = None  # client.token and node.token; required with token auth

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 
-from flamepy.common.grpc_status import DecodeInterceptor
+from flamepy.common.grpc_auth import server_interceptors, server_tokens
 from flamepy.proto import cache_pb2_grpc
 from object_cache.config import CacheConfig
 from object_cache.servicer import ObjectCacheServicer
@@ -34,6 +34,7 @@ class CacheServer:
         self.port = 0
 
     async def start(self) -> int:
+        tokens = server_tokens(self.config.auth, self.config.auth_dir, "object cache")
         recovered = await self.store.start()
         limit = 4 * self.config.chunk_bytes + 1024 * 1024
         self._server = grpc.aio.server(
@@ -42,7 +43,8 @@ class CacheServer:
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
             ],
-            interceptors=[DecodeInterceptor()],  # malformed requests: INVALID_ARGUMENT naming the field
+            # credentials first, then decoding (malformed requests: INVALID_ARGUMENT naming the field)
+            interceptors=server_interceptors(tokens),
         )
         servicer = ObjectCacheServicer(self.store, self.config.chunk_bytes)
         cache_pb2_grpc.add_ObjectCacheServicer_to_server(servicer, self._server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flamepy.common.credentials import AUTH_MODES
 from flamepy.common.serve import run_until_signal, serve_until_signal
 from session_manager.config import ServerConfig
 from session_manager.limits import limits_from
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
     )
     _add_limit_arg(p)
+    _add_auth_args(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     try:
@@ -65,8 +67,24 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         stop_timeout=a.stop_timeout,
         local_socket=a.local_socket,
         limits=limits,
+        auth=a.auth,
+        auth_dir=a.auth_dir,
     )
     return cfg, a.log_level
+
+
+def _add_auth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="token",
+        help="token (default): clients need the client token, executor managers the node token; "
+        "none: anyone who reaches the port may submit code (independent Flame clients, trusted host)",
+    )
+    p.add_argument(
+        "--auth-dir",
+        help="directory of client.token and node.token, created when absent (default <data-dir>/auth)",
+    )
 
 
 def _add_limit_arg(p: argparse.ArgumentParser) -> None:

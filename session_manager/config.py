@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flamepy.tasklog import NODE_LOG_TIMEOUT_S
 from session_manager.limits import Limits
@@ -45,3 +46,14 @@ class ServerConfig:
     local_socket: str | None = None
     # bounds on what one request may ask for (session_manager.limits, docs/limits.md)
     limits: Limits = field(default_factory=Limits)
+    # who may call (docs/security.md): "token" (client and node tokens, flamepy.common.grpc_auth)
+    # or "none" (anyone who reaches the port: for independent Flame clients on a trusted host)
+    auth: str = "token"
+    auth_dir: str | None = None  # where the tokens live; None = <data_dir>/auth
+
+    @property
+    def tokens_dir(self) -> str | None:
+        """The auth directory in effect (None when there is neither an auth dir nor a data dir)."""
+        if self.auth_dir:
+            return self.auth_dir
+        return str(Path(self.data_dir) / "auth") if self.data_dir else None

@@ -15,8 +15,9 @@ keep them so):
 Concurrency model: one asyncio event loop owns the broker, the gRPC server and the local socket;
 the only other thread is the storage writer (group commit).
 
-Client and node credentials go in one gRPC server interceptor, passed to ``grpc.aio.server`` in
-``start`` (the local socket already checks its token in ``local.py``).
+Client and node credentials are checked by one gRPC server interceptor
+(:mod:`flamepy.common.grpc_auth`), passed to ``grpc.aio.server`` in ``start``; the local socket
+checks its own token in ``local.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import grpc
 
-from flamepy.common.grpc_status import DecodeInterceptor
+from flamepy.common.grpc_auth import server_interceptors, server_tokens
 from flamepy.proto import backend_pb2_grpc, extensions_pb2_grpc, frontend_pb2_grpc
 from session_manager.backend import BackendServicer
 from session_manager.broker import Broker, Endpoints, LocalEndpoint
@@ -49,10 +50,11 @@ class SessionManager:
         self.port = 0
 
     async def start(self) -> int:
+        tokens = server_tokens(self.config.auth, self.config.tokens_dir, "session manager")
         await self.broker.start()
-        # requests are decoded by one interceptor: malformed ones answer INVALID_ARGUMENT naming the field
+        # credentials are checked, then requests decoded (malformed: INVALID_ARGUMENT naming the field)
         self._server = grpc.aio.server(
-            options=_grpc_options(self.config.max_message_bytes), interceptors=[DecodeInterceptor()]
+            options=_grpc_options(self.config.max_message_bytes), interceptors=server_interceptors(tokens)
         )
         frontend_pb2_grpc.add_FrontendServicer_to_server(FrontendServicer(self.broker), self._server)
         extensions_pb2_grpc.add_FrontendExtServicer_to_server(FrontendExtServicer(self.broker), self._server)

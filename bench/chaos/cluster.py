@@ -145,7 +145,10 @@ class ChaosCluster:
             "--log-level", self.log_level,
         ]  # fmt: skip
         log = self.root / "logs" / f"executor-manager-{name}.log"
-        self._extra[name] = spawn(f"executor manager {name}", args, log, {**os.environ, **NODE_ENV})
+        env = {**os.environ, **NODE_ENV}
+        if self.local.node_token:  # the cluster's node token, as any joining node
+            env["FLAME_NODE_TOKEN"] = self.local.node_token
+        self._extra[name] = spawn(f"executor manager {name}", args, log, env)
 
 
 def _alive(proc: psutil.Process) -> bool:

@@ -27,9 +27,11 @@ import psutil
 import flamepy
 from bench.peers.common import MIB, Params, Recorder, latencies_ms, log, parse_argv, percentile
 from flamepy.cluster import LocalCluster, wait_until
+from flamepy.common import credentials
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
+from flamepy.transport.auth import with_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "bench" / "peers" / "flame_service.py"
@@ -99,6 +101,10 @@ class WireClient:
             f"127.0.0.1:{port}",
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
         )
+        # the cluster's client token as call metadata (LocalCluster recorded it for this user)
+        token = credentials.recall(f"127.0.0.1:{port}")
+        if token:
+            self.channel = with_token(self.channel, token)
         self.fs = frontend_pb2_grpc.FrontendStub(self.channel)
         self.inflight = inflight
 
@@ -242,7 +248,7 @@ def object_workloads(p: Params, rec: Recorder, tmp: Path, cluster: LocalCluster)
     port_file = tmp / "cache.port"
     log_path = tmp / "cache.log"
     args = [sys.executable, "-m", "object_cache", "--port", "0", "--port-file", str(port_file)]
-    args += ["--storage", "memory", "--log-level", "WARNING"]
+    args += ["--storage", "memory", "--log-level", "WARNING", "--auth", "none"]  # a bench-only cache
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:

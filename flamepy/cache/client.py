@@ -52,9 +52,11 @@ class CacheClient:
         max_bytes: int = DEFAULT_MAX_BYTES,
         chunk_bytes: int = CHUNK_BYTES,
         handover: bool = True,
+        token: str | None = None,
     ) -> None:
         self.endpoint = endpoint or load_context().cache_endpoint
-        self._wire = CacheTransport(self.endpoint)
+        # the cluster's token: ``token``, else found as flamepy.transport.auth says
+        self._wire = CacheTransport(self.endpoint, token)
         self.local = LocalCache(max_entries, max_bytes)
         self.chunk_bytes = chunk_bytes
         self._stats = TransferStats()

@@ -1,4 +1,4 @@
-"""``flmctl cluster {up|down|status}``: a local cluster as detached background processes."""
+"""``flmctl cluster {up|down|status|token}``: a local cluster as detached background processes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 from flamepy.cli import output
 from flamepy.cli.context import CliContext
 from flamepy.cluster import ClusterState, LocalCluster, read_state, stop_recorded
-from flamepy.errors import FlameError
+from flamepy.cluster.auth import ClusterAuth
+from flamepy.common.credentials import AUTH_MODES, AUTH_TOKEN, read_token_file
+from flamepy.errors import FlameError, InvalidConfigError, InvalidStateError
 
 DEFAULT_DATA_DIR = "~/.flame/local"
 
@@ -35,7 +37,16 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     up.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    up.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default=AUTH_TOKEN,
+        help="token (default): clients and nodes need the cluster's tokens; none: anyone who reaches "
+        "its ports may submit code (independent Flame clients; docs/security.md)",
+    )
     action("down", "stop the local cluster", _down)
+    token = action("token", "print the node join token and the command that joins a node", _token)
+    token.add_argument("-o", "--output", choices=("table", "json"), default="table")
     status = action("status", "show the local cluster (exit code 1 when it is not running)", _status)
     status.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
@@ -63,6 +74,7 @@ def _up(ctx: CliContext) -> int:
         log_level=ctx.args.log_level,
         start_timeout=ctx.args.timeout,
         cache_port=ctx.args.cache_port,
+        auth=ctx.args.auth,
     )
     with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
         cluster.start()  # the daemons live on after this process exits
@@ -80,6 +92,7 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     ctx.out.print(f"  node {state.node}, data and logs in {state.data_dir}")
     if state.cache_endpoint:
         ctx.out.print(f"  object cache at [bold]{state.cache_endpoint}[/]")
+    _report_auth(ctx, state)
     ctx.out.print("  Use it:")
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
     if state.cache_endpoint:
@@ -93,6 +106,40 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     )
     ctx.out.print(f"  Stop it: flmctl cluster down{dd}")
     return 0
+
+
+def _token(ctx: CliContext) -> int:
+    data_dir = _data_dir(ctx)
+    auth = ClusterAuth.of(AUTH_TOKEN, data_dir)
+    try:
+        token = read_token_file(auth.node_token_file)
+    except InvalidConfigError:
+        raise InvalidStateError(
+            f"no node token in {auth.auth_dir}: start the cluster with `flmctl cluster up` "
+            "(token auth, the default) first"
+        ) from None
+    state = read_state(data_dir)
+    endpoint = state.endpoint if state is not None else "http://HOST:8080"
+    command = f"flmctl node join --endpoint {endpoint} --token-file {auth.node_token_file}"
+    if ctx.json_output:
+        output.write_json({"token": token, "token_file": str(auth.node_token_file),
+                           "endpoint": endpoint, "command": command}, ctx.stdout)  # fmt: skip
+        return 0
+    ctx.out.print(token, markup=False)
+    ctx.err.print("Node join token of this cluster (keep it secret: it lets a machine run its tasks).")
+    ctx.err.print("Join a node (on another host: copy the token into a 0600 file there, and use an")
+    ctx.err.print("address of this host that the session manager listens on):")
+    ctx.err.print(f"  {command}", markup=False, soft_wrap=True)
+    return 0
+
+
+def _report_auth(ctx: CliContext, state: ClusterState) -> None:
+    if state.auth != AUTH_TOKEN:
+        ctx.out.print("  [yellow]no auth[/]: anyone who can reach these ports may run code as you")
+        return
+    token_file = ClusterAuth.of(AUTH_TOKEN, Path(state.data_dir)).client_token_file
+    ctx.out.print("  token auth: flamepy and flmctl of this user find the token in ~/.flame/credentials/;")
+    ctx.out.print(f"  elsewhere set FLAME_TOKEN_FILE={token_file}", markup=False)
 
 
 def _down(ctx: CliContext) -> int:
@@ -126,6 +173,7 @@ def _status(ctx: CliContext) -> int:
         ("Status", "[green]running[/]" if running else "[red]not running[/]"),
         ("Endpoint", state.endpoint),
         ("Object cache", state.cache_endpoint or "none"),
+        ("Auth", "tokens (docs/security.md)" if state.auth == AUTH_TOKEN else "[yellow]none[/]"),
         ("Data dir", state.data_dir),
         ("Node", state.node),
         ("Up since", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.started_at))),

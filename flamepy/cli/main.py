@@ -1,6 +1,7 @@
 """``flmctl``: the Flame command line.
 
-    flmctl cluster up|down|status          a local cluster in the background
+    flmctl cluster up|down|status|token    a local cluster in the background
+    flmctl node join --endpoint URL --token-file F   this machine as a node of a cluster
     flmctl list applications|sessions|tasks|executors|nodes [-o json]
     flmctl view application NAME|session ID|task SESSION TASK|node NAME [-o json]
     flmctl register -f app.yaml | unregister NAME | close SESSION
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-from flamepy.cli import app_cmd, cluster_cmd, list_cmd, view_cmd
+from flamepy.cli import app_cmd, cluster_cmd, list_cmd, node_cmd, view_cmd
 from flamepy.cli.context import CliContext, Connector, default_connector
 from flamepy.errors import FlameError
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cluster_cmd.add_parser(sub, common)
+    node_cmd.add_parser(sub, common)
     list_cmd.add_parser(sub, common)
     view_cmd.add_parser(sub, common)
     app_cmd.add_parsers(sub, common)

@@ -25,8 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from flamepy.cluster.auth import ClusterAuth
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
 from flamepy.cluster.state import ClusterState, forget_state, write_state
+from flamepy.common.credentials import make_private_dir
 from flamepy.errors import FlameError, InvalidStateError, UnavailableError
 from flamepy.types import NodeState
 
@@ -96,8 +98,12 @@ class LocalCluster:
         cache_port: int | None = None,
         cache_memory_budget: str = "512m",
         session_manager_args: Sequence[str] = (),
+        auth: str = "token",
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
+        # "token" (default): tokens in <data_dir>/auth, checked by the session manager and the
+        # cache; "none": no credentials at all (docs/security.md)
+        self.auth = ClusterAuth.of(auth, self.data_dir)
         self._requested_port = port
         self._port: int | None = None
         self._requested_cache_port = (
@@ -145,7 +151,9 @@ class LocalCluster:
                 f"object cache port {self._requested_cache_port} on 127.0.0.1 is already in use "
                 "(another Flame cluster? use a different cache port, or 0 for any free port)"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
+        if self.auth.enabled:
+            self.auth.tokens()  # made before any daemon reads them
         try:
             self._start_object_cache()
             self._start_session_manager()
@@ -159,6 +167,7 @@ class LocalCluster:
         except BaseException:
             self.stop()
             raise
+        self.auth.remember(self.endpoint, self.cache_endpoint)  # for the SDK and flmctl of this user
         write_state(self.data_dir, self._state())
         logger.info(
             "local cluster up at %s (node %s, object cache %s)",
@@ -173,6 +182,8 @@ class LocalCluster:
         object cache."""
         running = [p for p in (self._em, self._sm, self._cache) if p is not None]
         terminate([record for _, record in running], grace_s)
+        if self._port is not None and self._cache_port is not None:
+            self.auth.forget(self.endpoint, self.cache_endpoint)
         for popen, _ in running:
             popen.poll()  # reap, if psutil has not already
         self._em = self._sm = self._cache = None
@@ -242,6 +253,21 @@ class LocalCluster:
         return self._em[0].pid
 
     @property
+    def auth_dir(self) -> Path | None:
+        """Where the tokens live (None with ``auth="none"``)."""
+        return self.auth.auth_dir if self.auth.enabled else None
+
+    @property
+    def client_token(self) -> str | None:
+        """The token clients present (None with ``auth="none"``)."""
+        return self.auth.client_token()
+
+    @property
+    def node_token(self) -> str | None:
+        """The token executor managers join with (None with ``auth="none"``)."""
+        return self.auth.tokens().node if self.auth.enabled else None
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
@@ -261,6 +287,7 @@ class LocalCluster:
             "--memory-budget", self.cache_memory_budget,
             "--port-file", str(port_file),
             "--log-level", self.log_level,
+            *self.auth.server_args(),
         ]  # fmt: skip
         self._cache = spawn("object cache", args, self._log(OBJECT_CACHE_LOG))
         self._cache_port = self._wait(
@@ -279,6 +306,7 @@ class LocalCluster:
             "--port-file", str(port_file),
             "--cache-endpoint", self.cache_endpoint,
             "--log-level", self.log_level,
+            *self.auth.server_args(),
             *self.session_manager_args,
         ]  # fmt: skip
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
@@ -301,6 +329,7 @@ class LocalCluster:
             "--name", self.node_name,
             "--work-dir", str(self.data_dir / "work"),
             "--log-level", self.log_level,
+            *self.auth.executor_args(),
         ]  # fmt: skip
 
     def _executor_env(self) -> dict[str, str]:
@@ -325,7 +354,7 @@ class LocalCluster:
         import flamepy  # lazily: grpc is slow to import and the CLI does not always need it
 
         try:
-            with flamepy.Connection(self.endpoint) as conn:
+            with flamepy.Connection(self.endpoint, token=self.client_token) as conn:
                 nodes = conn.list_nodes()
         except FlameError as exc:
             logger.debug("local cluster not ready yet: %s", exc)
@@ -360,4 +389,5 @@ class LocalCluster:
             started_at=time.time(),
             cache_endpoint=self.cache_endpoint,
             object_cache=self._cache[1],
+            auth=self.auth.mode,
         )

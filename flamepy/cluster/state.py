@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flamepy.cluster.auth import ClusterAuth
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, terminate
+from flamepy.common.credentials import AUTH_TOKEN
 from flamepy.errors import InvalidStateError
 
 STATE_FILE = "cluster.json"
@@ -35,6 +37,7 @@ class ClusterState:
     started_at: float
     cache_endpoint: str | None = None  # None: recorded by a version without the object cache
     object_cache: ProcessRecord | None = None
+    auth: str = "token"  # "none": started with --auth none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class ClusterState:
             "executor_manager": self.executor_manager.to_json(),
             "object_cache": self.object_cache.to_json() if self.object_cache else None,
             "started_at": self.started_at,
+            "auth": self.auth,
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class ClusterState:
             started_at=float(doc["started_at"]),
             cache_endpoint=doc.get("cache_endpoint"),
             object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
+            auth=str(doc.get("auth", "token")),
         )
 
     @property
@@ -113,5 +118,8 @@ def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> Clu
     if state is None:
         return None
     terminate(state.processes, grace_s)
-    (Path(data_dir).expanduser() / STATE_FILE).unlink(missing_ok=True)
+    directory = Path(data_dir).expanduser()
+    endpoints = [state.endpoint, *([state.cache_endpoint] if state.cache_endpoint else [])]
+    ClusterAuth.of(AUTH_TOKEN, directory).forget(*endpoints)  # this user's registry entries
+    (directory / STATE_FILE).unlink(missing_ok=True)
     return state

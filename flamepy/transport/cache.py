@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import grpc
-
 from flamepy import _rpc
 from flamepy.common import cache_convert as _convert
 from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo
-from flamepy.config import parse_endpoint
 from flamepy.errors import InternalError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
+from flamepy.transport.auth import open_channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +45,9 @@ def _head(msg: cache_pb2.GetHeader) -> GetHead:
 class CacheTransport:
     """The object cache at ``endpoint``."""
 
-    def __init__(self, endpoint: str) -> None:
-        parsed = parse_endpoint(endpoint)
-        if parsed.tls:
-            self._channel = grpc.secure_channel(parsed.target, grpc.ssl_channel_credentials())
-        else:
-            self._channel = grpc.insecure_channel(parsed.target)
+    def __init__(self, endpoint: str, token: str | None = None) -> None:
+        # presents ``token`` or the one flamepy.transport.auth finds for this endpoint
+        self._channel = open_channel(endpoint, token=token)
         self._stub = cache_pb2_grpc.ObjectCacheStub(self._channel)
 
     def close(self) -> None:

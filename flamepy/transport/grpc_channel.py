@@ -29,14 +29,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import grpc
-
 from flamepy import _rpc
 from flamepy.common.bounds import DEFAULT_MAX_TASKS_PER_REQUEST
-from flamepy.config import load_context, parse_endpoint
+from flamepy.config import parse_endpoint
 from flamepy.errors import FlameError, InvalidStateError
 from flamepy.proto import extensions_pb2, extensions_pb2_grpc, frontend_pb2_grpc
-from flamepy.tls import TlsConfig, channel_credentials
+from flamepy.tls import TlsConfig
+from flamepy.transport.auth import open_channel
 from flamepy.transport.local import LocalRunner
 from flamepy.transport.retry import DEFAULT_RETRY_DEADLINE_S, check_deadline
 from flamepy.transport.retry import call as retry_call
@@ -54,7 +53,8 @@ _CHANNEL_OPTIONS = [
 
 
 class GrpcChannel:
-    """The session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS)."""
+    """The session manager at ``endpoint`` (``http://`` plaintext, ``https://`` TLS), presenting
+    ``token`` or the one :func:`~flamepy.transport.auth.resolve_token` finds."""
 
     def __init__(
         self,
@@ -64,8 +64,9 @@ class GrpcChannel:
         max_in_flight: int = _rpc.DEFAULT_MAX_IN_FLIGHT,
         local_pipe: bool = True,
         retry_deadline: float = DEFAULT_RETRY_DEADLINE_S,
+        token: str | None = None,
     ) -> None:
-        parsed = parse_endpoint(endpoint)
+        parse_endpoint(endpoint)  # a bad address fails here, before anything is opened
         self.endpoint = endpoint
         self.retry_deadline = check_deadline(retry_deadline)
         self._stop = threading.Event()  # set by close(): ends retry waits
@@ -73,11 +74,8 @@ class GrpcChannel:
         self._key_prefix = secrets.token_urlsafe(12) + "."  # a 96-bit nonce (16 characters)
         self._key_counter = itertools.count(1)
         self.limiter = _rpc.InFlightLimiter(max_in_flight)
-        if parsed.tls:
-            creds = channel_credentials(tls_config, load_context().ca_file)
-            self._channel = grpc.secure_channel(parsed.target, creds, options=_CHANNEL_OPTIONS)
-        else:
-            self._channel = grpc.insecure_channel(parsed.target, options=_CHANNEL_OPTIONS)
+        # every call carries the token found once here (flamepy.transport.auth)
+        self._channel = open_channel(endpoint, tls_config=tls_config, token=token, options=_CHANNEL_OPTIONS)
         self._fe = frontend_pb2_grpc.FrontendStub(self._channel)
         self._ext_stub = extensions_pb2_grpc.FrontendExtStub(self._channel)
         self._lock = threading.Lock()

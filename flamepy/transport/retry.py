@@ -9,7 +9,8 @@ Retryable: ``UnavailableError`` (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, a broken s
 and CANCELLED without details, which :mod:`flamepy._rpc` maps to UNAVAILABLE), except
 ``TaskTimeoutError`` (the caller's own deadline) and ``ResourceExhaustedError`` (the server's disk
 is full: the caller hears of it at once rather than after the retry deadline). Everything else
-(INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, a per-request limit ...) fails at once.
+(INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, a per-request limit, UNAUTHENTICATED —
+``AuthenticationError`` ...) fails at once.
 
 Retries stop ``retry_deadline`` seconds after the first failure of the operation
 (:data:`DEFAULT_RETRY_DEADLINE_S`; 0 disables retrying); waits between attempts grow from

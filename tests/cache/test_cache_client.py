@@ -26,6 +26,7 @@ from flamepy.cache import (
 )
 from flamepy.errors import InvalidArgumentError, NotFoundError, UnavailableError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
+from tests.support import channel as auth_channel
 
 
 @dataclass
@@ -148,7 +149,7 @@ def test_invalid_keys_are_rejected_by_client_and_server(
     with pytest.raises(InvalidArgumentError):
         client.delete_objects(key)
     # the server checks on its own: a raw stub bypasses the client's validation
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+    with auth_channel(f"127.0.0.1:{server.port}") as ch:
         stub = cache_pb2_grpc.ObjectCacheStub(ch)
         header = cache_pb2.WriteHeader(key=key, encoding=cache_pb2.ENCODING_PICKLE)
         with pytest.raises(grpc.RpcError) as err:
@@ -160,7 +161,7 @@ def test_invalid_keys_are_rejected_by_client_and_server(
 
 
 def test_server_rejects_malformed_write_streams(server: CacheServerThread) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+    with auth_channel(f"127.0.0.1:{server.port}") as ch:
         stub = cache_pb2_grpc.ObjectCacheStub(ch)
         cases = [
             [cache_pb2.WriteRequest(data=b"x")],  # no header

@@ -14,6 +14,7 @@ from cache_testkit import CacheServerThread
 from flamepy.cache import CacheClient, ObjectRef
 from flamepy.cache.client import HANDOVER_MIN_BYTES
 from flamepy.proto import cache_pb2, cache_pb2_grpc
+from tests.support import channel as auth_channel
 
 BIG = os.urandom(HANDOVER_MIN_BYTES) + b"tail"
 
@@ -83,7 +84,7 @@ def test_put_file_refuses_files_it_should_not_take(disk_server, tmp_path) -> Non
     def put_file(name: str, size: int = 10) -> tuple[grpc.StatusCode, str]:
         header = cache_pb2.WriteHeader(key="app/s1", encoding=cache_pb2.ENCODING_RAW, size=size)
         request = cache_pb2.PutFileRequest(header=header, file_name=name)
-        with grpc.insecure_channel(f"127.0.0.1:{disk_server.port}") as ch, pytest.raises(grpc.RpcError) as info:
+        with auth_channel(f"127.0.0.1:{disk_server.port}") as ch, pytest.raises(grpc.RpcError) as info:
             cache_pb2_grpc.ObjectCacheStub(ch).PutFile(request)
         return info.value.code(), info.value.details()
 

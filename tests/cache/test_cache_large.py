@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from flamepy.cache import CacheClient, ObjectRef
+from tests.support import drop_tokens, serve_tokens
 
 MiB = 1024 * 1024
 SIZE = 256 * MiB
@@ -30,7 +31,8 @@ def peak_rss(pid: int) -> int:
 def cache_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port_file = tmp_path / "port"
     args = [sys.executable, "-m", "object_cache", "--port", "0", "--storage", str(tmp_path / "store"),
-            "--memory-budget", "16m", "--port-file", str(port_file), "--log-level", "WARNING"]  # fmt: skip
+            "--memory-budget", "16m", "--port-file", str(port_file), "--log-level", "WARNING",
+            "--auth-dir", str(tmp_path / "auth")]  # fmt: skip
     proc = subprocess.Popen(args)
     try:
         deadline = time.monotonic() + 30
@@ -38,8 +40,11 @@ def cache_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str
             assert proc.poll() is None, "object cache exited"
             assert time.monotonic() < deadline, "object cache did not start"
             time.sleep(0.05)
-        yield proc, f"grpc://127.0.0.1:{port_file.read_text().strip()}"
+        target = f"127.0.0.1:{port_file.read_text().strip()}"
+        serve_tokens(target, tmp_path / "auth")  # the client finds the token as users' do
+        yield proc, f"grpc://{target}"
     finally:
+        drop_tokens(f"127.0.0.1:{port_file.read_text().strip()}" if port_file.exists() else "")
         proc.terminate()
         proc.wait(timeout=30)
 

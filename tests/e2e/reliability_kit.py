@@ -31,6 +31,8 @@ class Node:
             *(["--no-local-pipe"] if grpc_only else []),
         ]  # fmt: skip
         self._env = {**os.environ, "FLAME_NODE_CPUS": str(cpus)}
+        if cluster.node_token:  # joins as a node of another host would: with the node token
+            self._env["FLAME_NODE_TOKEN"] = cluster.node_token
         self._log = cluster.logs_dir / f"executor-manager-{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

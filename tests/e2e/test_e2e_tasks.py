@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 import flamepy
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
+from tests.support import channel as auth_channel
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -149,7 +149,7 @@ def test_bad_input_gets_documented_errors(conn: flamepy.Connection) -> None:
 
 def test_independent_client_speaking_the_wire_contract(cluster, conn: flamepy.Connection) -> None:
     """Raw flame.v1 stubs, no SDK, default message limits, no metadata."""
-    with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as ch:
+    with auth_channel(f"127.0.0.1:{cluster.port}") as ch:
         fs = frontend_pb2_grpc.FrontendStub(ch)
         r = fs.RegisterApplication(fe.RegisterApplicationRequest(name="wire-app", application=_spec(conn)))
         assert r.return_code == 0

@@ -69,6 +69,16 @@ def flame060_python() -> Path:
     return require_reference_python()
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A cluster in the documented compatibility mode for independent Flame clients (a 0.6.0
+    client presents no token): ``--auth none`` (docs/security.md)."""
+    with LocalCluster(
+        tmp_path_factory.mktemp("cluster060"), port=0, executors_env={"FLAME_NODE_CPUS": "2"}, auth="none"
+    ) as c:
+        yield c
+
+
 # -- the 0.6.0 client ----------------------------------------------------------------------------
 
 

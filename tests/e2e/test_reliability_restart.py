@@ -8,7 +8,6 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-import grpc
 import pytest
 
 import flamepy
@@ -17,6 +16,7 @@ from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.types import TaskState
 from tests.e2e.reliability_kit import Node, counts, register, wait_ready
+from tests.support import channel as auth_channel
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -81,13 +81,13 @@ def test_create_tasks_with_idempotency_keys_survives_a_restart(tmp_path: Path) -
                 ext.TaskInput(input=b"c", idempotency_key="k-c"),
             ],
         )
-        with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
+        with auth_channel(f"127.0.0.1:{cluster.port}") as channel:
             first = list(
                 extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids
             )
         cluster.kill_session_manager()
         cluster.restart_session_manager()
-        with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
+        with auth_channel(f"127.0.0.1:{cluster.port}") as channel:
             again = list(
                 extensions_pb2_grpc.FrontendExtStub(channel).CreateTasks(request, timeout=30).task_ids
             )

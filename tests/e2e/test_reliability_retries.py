@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import pytest
 
 import flamepy
@@ -16,6 +15,7 @@ from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.types import NodeState, TaskState
 from tests.e2e.reliability_kit import Node, node_state, register, wait_ready
+from tests.support import channel as auth_channel
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def test_a_service_that_kills_itself_is_retried_max_retries_times_then_fails(tmp
                 wait_ready(conn, "n1", "n2")
                 register(conn)
                 request = ext.SetRetryPolicyRequest(application="reliable", max_retries=2)
-                with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
+                with auth_channel(f"127.0.0.1:{cluster.port}") as channel:
                     policy = extensions_pb2_grpc.FrontendExtStub(channel).SetRetryPolicy(request, timeout=30)
                 assert (policy.max_retries, policy.retry_on_error) == (2, False)
                 ssn = conn.create_session(flamepy.SessionAttributes(application="reliable"))

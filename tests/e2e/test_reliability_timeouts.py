@@ -20,6 +20,7 @@ from flamepy.cluster import LocalCluster
 from flamepy.proto import extensions_pb2, extensions_pb2_grpc, frontend_pb2, frontend_pb2_grpc
 from flamepy.types import TaskState
 from tests.e2e.conftest import HERE, app_attrs
+from tests.support import channel as auth_channel
 from tests.support import wait_until
 
 KILL_GRACE = 10.0  # the executor manager's default; our service dies on SIGTERM long before
@@ -42,7 +43,7 @@ def conn(cluster: LocalCluster) -> Iterator[flamepy.Connection]:
 
 @pytest.fixture(scope="module")
 def channel(cluster: LocalCluster) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(cluster.endpoint.split("://", 1)[-1]) as ch:
+    with auth_channel(cluster.endpoint) as ch:
         yield ch
 
 

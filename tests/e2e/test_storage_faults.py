@@ -29,7 +29,8 @@ from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import frontend_pb2_grpc
 from flamepy.types import TaskState
 from tests.e2e.reliability_kit import register, wait_ready
-from tests.support import wait_until
+from tests.support import channel as auth_channel
+from tests.support import drop_tokens, serve_tokens, wait_until
 
 pytestmark = pytest.mark.e2e
 REQUEUED = 1003
@@ -79,6 +80,7 @@ class Manager:
             )
         wait_until(lambda: self._alive() and port_file.exists() and port_file.read_text().strip(), timeout=30)
         self.port = int(port_file.read_text())
+        serve_tokens(self.endpoint, self.data_dir / "auth")  # clients find the token as users' do
         return self
 
     def _alive(self) -> bool:
@@ -95,6 +97,7 @@ class Manager:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        drop_tokens(self.endpoint)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -105,7 +108,7 @@ class Manager:
 
 
 class Executor:
-    def __init__(self, endpoint: str, work: Path, logs: Path) -> None:
+    def __init__(self, endpoint: str, work: Path, logs: Path, token_file: Path | None = None) -> None:
         args = [
             sys.executable,
             "-m",
@@ -117,6 +120,8 @@ class Executor:
             "--work-dir",
             str(work),
         ]
+        if token_file is not None:
+            args += ["--token-file", str(token_file)]
         with open(logs / "executor-manager.log", "ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FLAME_NODE_CPUS": "2"}
@@ -138,8 +143,8 @@ def cluster(data_dir: Path, side: Path) -> Iterator[tuple[Manager, frontend_pb2_
     service logs every run to ``side/runs.log``; yields the manager, a raw stub and the session id."""
     (side / "work").mkdir(exist_ok=True)
     sm = Manager(data_dir, side).start()
-    node = Executor(sm.endpoint, side / "work", side)
-    channel = grpc.insecure_channel(sm.endpoint)
+    node = Executor(sm.endpoint, side / "work", side, data_dir / "auth" / "node.token")
+    channel = auth_channel(sm.endpoint)
     try:
         with flamepy.Connection(sm.endpoint) as conn:
             wait_ready(conn, "n1")

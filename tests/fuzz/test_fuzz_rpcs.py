@@ -38,6 +38,7 @@ from session_manager.config import ServerConfig
 from tests.cache.cache_testkit import CacheServerThread
 from tests.fuzz.wire import INT_EDGES, message
 from tests.session_manager.conftest import ServerThread
+from tests.support import channel as auth_channel
 
 CLIENT_MISTAKES = {
     grpc.StatusCode.OK,
@@ -196,7 +197,7 @@ CACHE = cache_pb2.DESCRIPTOR.services_by_name["ObjectCache"]
 
 @pytest.mark.parametrize(("service", "examples"), [("Frontend", 250), ("FrontendExt", 120), ("Backend", 120)])
 def test_session_manager_survives_any_request(session_manager, no_server_errors, service, examples) -> None:
-    channel = grpc.insecure_channel(session_manager.target)
+    channel = auth_channel(session_manager.target, "node")
     fs = frontend_pb2_grpc.FrontendStub(channel)
     before = seed(fs)
 
@@ -235,7 +236,7 @@ def cache_state(stub: cache_pb2_grpc.ObjectCacheStub) -> tuple[bytes, bytes]:
 
 def test_object_cache_survives_any_request(no_server_errors) -> None:
     with CacheServerThread() as srv:
-        channel = grpc.insecure_channel(srv.endpoint.removeprefix("grpc://"))
+        channel = auth_channel(srv.endpoint.removeprefix("grpc://"))
         stub = cache_pb2_grpc.ObjectCacheStub(channel)
         header = cache_pb2.WriteHeader(key="fzkeep/base/obj", encoding=cache_pb2.ENCODING_RAW, size=4)
         stub.Put(

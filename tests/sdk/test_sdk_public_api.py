@@ -11,7 +11,7 @@ EXPECTED = {
     # errors
     "FlameError", "FlameErrorCode", "InvalidConfigError", "InvalidStateError", "InvalidArgumentError",
     "InternalError", "AlreadyExistsError", "NotFoundError", "UnavailableError", "TaskTimeoutError",
-    "ResourceExhaustedError",
+    "ResourceExhaustedError", "AuthenticationError",
     # types
     "SessionState", "TaskState", "ApplicationState", "ExecutorState", "NodeState", "Shim",
     "ResourceRequirement", "SessionAttributes", "SessionStatus", "ApplicationAttributes",

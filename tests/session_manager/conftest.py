@@ -7,13 +7,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from flamepy.proto import extensions_pb2_grpc, frontend_pb2_grpc
 from session_manager.config import ServerConfig
 from session_manager.server import SessionManager
 from tests.session_manager.fake_node import FakeNode
+from tests.support import channel, drop_tokens, serve_tokens
 
 
 class ServerThread:
@@ -27,9 +27,12 @@ class ServerThread:
         self._thread.start()
         self.port = asyncio.run_coroutine_threadsafe(self.sm.start(), self.loop).result(10)
         self.target = f"127.0.0.1:{self.port}"
+        if self.config.auth == "token" and self.config.tokens_dir:
+            self.tokens = serve_tokens(self.target, self.config.tokens_dir)
         return self
 
     def stop(self) -> None:
+        drop_tokens(self.target)
         asyncio.run_coroutine_threadsafe(self.sm.stop(grace=0), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
@@ -58,7 +61,7 @@ def server(start_server) -> ServerThread:
 
 @pytest.fixture
 def stubs(server: ServerThread) -> Iterator[tuple]:
-    ch = grpc.insecure_channel(server.target)
+    ch = channel(server.target)
     yield frontend_pb2_grpc.FrontendStub(ch), extensions_pb2_grpc.FrontendExtStub(ch)
     ch.close()
 

@@ -17,6 +17,7 @@ import grpc
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc
 from flamepy.proto import types_pb2 as pb
+from tests.support import channel
 
 Handler = Callable[[bytes | None], tuple[int, bytes | None, str | None]]
 
@@ -43,7 +44,7 @@ class FakeNode:
         self.registered = threading.Event()
         self.logs: dict[tuple[str, str], bytes] = {}
         self.answer_logs = True
-        self._channel = grpc.insecure_channel(target)
+        self._channel = channel(target, "node")  # with the node token of a token-auth server
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> FakeNode:

@@ -10,6 +10,7 @@ from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import frontend_pb2 as fe
 from flamepy.proto import types_pb2 as pb
 from tests.session_manager.fake_node import FakeNode
+from tests.support import channel
 
 
 def create_session(fs, sid: str, app: str = "flmping", **spec) -> pb.Session:
@@ -198,7 +199,7 @@ def test_batch_create_and_session_completion_stream(stubs, fake_node: FakeNode) 
 
 def test_restart_recovers_everything_and_runs_unfinished_tasks(start_server) -> None:
     first = start_server()
-    ch = grpc.insecure_channel(first.target)
+    ch = channel(first.target)
     fs = __import__("flamepy.proto.frontend_pb2_grpc", fromlist=["x"]).FrontendStub(ch)
     fs.RegisterApplication(
         fe.RegisterApplicationRequest(name="mine", application=pb.ApplicationSpec(command="c"))
@@ -210,7 +211,7 @@ def test_restart_recovers_everything_and_runs_unfinished_tasks(start_server) -> 
     first.stop()
 
     second = start_server()
-    ch = grpc.insecure_channel(second.target)
+    ch = channel(second.target)
     fs = __import__("flamepy.proto.frontend_pb2_grpc", fromlist=["x"]).FrontendStub(ch)
     assert fs.GetApplication(fe.GetApplicationRequest(name="mine")).spec.command == "c"
     ses = fs.GetSession(fe.GetSessionRequest(session_id="s1"))
@@ -262,7 +263,7 @@ def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server
 
     inputs = [b"in0", b"in1", b"in2", b"fail", b"in4"]
     first = start_server()
-    ch = grpc.insecure_channel(first.target)
+    ch = channel(first.target)
     fs = frontend_pb2_grpc.FrontendStub(ch)
     node = FakeNode(first.target).start()
     try:
@@ -281,5 +282,5 @@ def test_finished_tasks_leave_memory_and_are_read_back_from_storage(start_server
 
     second = start_server()  # finished tasks are counted at start, not loaded
     assert second.sm.broker.core.get_session("s1").tasks == {}
-    with grpc.insecure_channel(second.target) as ch:
+    with channel(second.target) as ch:
         check(frontend_pb2_grpc.FrontendStub(ch))

@@ -121,6 +121,7 @@ def test_an_executor_manager_attaches_over_the_local_socket(server, tmp_path: Pa
             name=f"n-{local_pipe}",
             work_dir=tmp_path,
             local_pipe=local_pipe,
+            token=server.tokens.node,  # joins as executor managers do: with the node token
         )
 
         async def attach_and_look(cfg: ManagerConfig = cfg) -> object:

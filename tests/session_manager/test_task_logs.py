@@ -16,13 +16,13 @@ from session_manager.storage import codec
 from tests.session_manager.conftest import ServerThread
 from tests.session_manager.fake_node import FakeNode
 from tests.session_manager.test_frontend import code_of, create_session, create_task, watch
-from tests.support import wait_until
+from tests.support import channel, wait_until
 
 LOG = b'{"t":1,"s":"sys","l":"start","e":"start"}\n{"t":2,"s":"out","l":"hello"}\n'
 
 
 def _stubs(srv: ServerThread):
-    ch = grpc.insecure_channel(srv.target)
+    ch = channel(srv.target)
     return ch, frontend_pb2_grpc.FrontendStub(ch), extensions_pb2_grpc.FrontendExtStub(ch)
 
 

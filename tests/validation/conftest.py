@@ -13,13 +13,14 @@ from session_manager.config import ServerConfig
 from session_manager.limits import Limits
 from tests.cache.cache_testkit import CacheServerThread
 from tests.session_manager.conftest import ServerThread
+from tests.support import channel
 
 
 class Clients:
     """Raw stubs on one channel, plus ``raw(method)`` for sending bytes no stub would build."""
 
     def __init__(self, target: str) -> None:
-        self.channel = grpc.insecure_channel(target)
+        self.channel = channel(target, "node")  # the node token: Frontend, FrontendExt and Backend
         self.fe = frontend_pb2_grpc.FrontendStub(self.channel)
         self.ext = extensions_pb2_grpc.FrontendExtStub(self.channel)
         self.be = backend_pb2_grpc.BackendStub(self.channel)
