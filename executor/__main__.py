@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from executor import resources
 from executor.config import ManagerConfig, parse_endpoint
 from executor.manager import ExecutorManager
 from flamepy.common.serve import run_until_signal, stop_event
@@ -46,6 +47,12 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         action="store_true",
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
     )
+    parser.add_argument(
+        "--overcommit",
+        action="store_true",
+        help="allow advertising more CPUs, memory or GPUs (FLAME_NODE_CPUS, FLAME_NODE_MEMORY, "
+        "FLAME_FAKE_GPUS) than this machine has (also FLAME_OVERCOMMIT=1); refused otherwise",
+    )
     args = parser.parse_args(argv)
     try:
         parse_endpoint(args.endpoint)
@@ -63,6 +70,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         bind_timeout=args.bind_timeout,
         terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
+        overcommit=args.overcommit or resources.overcommit_from_env(),
     )
 
 
@@ -80,6 +88,11 @@ async def serve(config: ManagerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    try:  # what this node would advertise, against the machine: a clear start error if it lies
+        resources.check_capacity(resources.detect_capacity(), resources.host_capacity(), config.overcommit)
+    except FlameError as exc:
+        sys.stderr.write(f"flame-executor-manager: error: {exc.message}\n")
+        return 2
     return run_until_signal(lambda: serve(config), config.log_level)
 
 

@@ -17,7 +17,7 @@ from flamepy.runner import shutdown
 def runner_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """The cluster, with this process's FLAME_* variables pointing at it (what Runner reads)."""
     with pytest.MonkeyPatch.context() as mp, LocalCluster(
-        tmp_path_factory.mktemp("runner-cluster"), port=0, executors_env={"FLAME_NODE_CPUS": "4"}
+        tmp_path_factory.mktemp("runner-cluster"), port=0, executors_env={"FLAME_NODE_CPUS": "4", "FLAME_OVERCOMMIT": "1"}
     ) as cluster:
         mp.setenv("FLAME_CONFIG", str(cluster.data_dir / "no-such-flame.yaml"))
         mp.setenv("FLAME_ENDPOINT", cluster.endpoint)
