@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -48,6 +49,13 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
     )
     parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        default=os.environ.get("FLAME_CA_FILE") or None,
+        help="CA certificate to trust for an https:// endpoint (default: FLAME_CA_FILE, else the "
+        "system's roots); also given to services as FLAME_CA_FILE",
+    )
+    parser.add_argument(
         "--overcommit",
         action="store_true",
         help="allow advertising more CPUs, memory or GPUs (FLAME_NODE_CPUS, FLAME_NODE_MEMORY, "
@@ -70,6 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         bind_timeout=args.bind_timeout,
         terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
+        ca_file=str(Path(args.ca_file).expanduser().resolve()) if args.ca_file else None,
         overcommit=args.overcommit or resources.overcommit_from_env(),
     )
 

@@ -23,6 +23,7 @@ class ManagerConfig:
     # SIGTERM → SIGKILL grace when a service process is stopped (release, task timeout, cancel)
     terminate_grace: float = 10.0
     local_pipe: bool = True  # attach over the session manager's local socket when it is on this host
+    ca_file: str | None = None  # CA of an https:// session manager (--ca-file, FLAME_CA_FILE)
     overcommit: bool = False  # may advertise more CPUs/memory/GPUs than the machine has (resources)
 
 

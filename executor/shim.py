@@ -56,6 +56,7 @@ class ShimSettings:
     leave_timeout: float = 5.0
     terminate_grace: float = 10.0  # SIGTERM → SIGKILL (--kill-grace)
     crash_grace: float = 2.0  # after a transport error, how long to wait for the exit code
+    ca_file: str = ""  # given to services as FLAME_CA_FILE (https:// endpoints) when set
 
 
 class BindError(Exception):
@@ -102,6 +103,8 @@ class HostShim:
         if s.cache_endpoint:
             env["FLAME_CACHE_ENDPOINT"] = s.cache_endpoint
         env["FLAME_LOG"] = s.log_level
+        if s.ca_file:
+            env["FLAME_CA_FILE"] = s.ca_file
         env["FLAME_EXECUTOR_ID"] = req.executor_id
         if req.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in req.gpu_ids)

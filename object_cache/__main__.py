@@ -7,7 +7,8 @@ import sys
 
 from flamepy.common.serve import run_until_signal, serve_until_signal
 from flamepy.config import load_context
-from flamepy.errors import InvalidArgumentError
+from flamepy.errors import FlameError
+from flamepy.tls import add_tls_args, server_tls
 from flamepy.types import parse_memory
 from object_cache.config import DEFAULT_MEMORY_BUDGET, DEFAULT_PORT, CacheConfig
 from object_cache.server import CacheServer
@@ -27,14 +28,18 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
         help="bytes of hot objects kept in memory with disk storage, e.g. 512m (default 512m)",
     )
     p.add_argument("--port-file", help="write the bound port here once listening")
+    add_tls_args(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     try:
         budget = parse_memory(a.memory_budget)
-    except InvalidArgumentError as exc:
+        tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca)
+    except FlameError as exc:
         p.error(exc.message)
     storage = a.storage or load_context().cache_storage or "memory"
-    cfg = CacheConfig(host=a.host, port=a.port, storage=storage, memory_budget=budget, port_file=a.port_file)
+    cfg = CacheConfig(
+        host=a.host, port=a.port, storage=storage, memory_budget=budget, port_file=a.port_file, tls=tls
+    )
     return cfg, a.log_level
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flamepy.common.cache_convert import CHUNK_BYTES
+from flamepy.tls import ServerTlsConfig
 from object_cache.store import DEFAULT_MAX_OBJECT_BYTES
 
 DEFAULT_PORT = 9090
@@ -20,3 +21,4 @@ class CacheConfig:
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     chunk_bytes: int = CHUNK_BYTES
     port_file: str | None = None  # the bound port is written here once listening
+    tls: ServerTlsConfig | None = None  # --tls-cert/--tls-key[/--tls-client-ca]: grpcs:// endpoint

@@ -6,8 +6,10 @@ import argparse
 import sys
 
 from flamepy.common.serve import run_until_signal, serve_until_signal
+from flamepy.errors import FlameError
+from flamepy.tls import ServerTlsConfig, add_tls_args, server_tls
 from session_manager.config import ServerConfig
-from session_manager.limits import limits_from
+from session_manager.limits import Limits, limits_from
 from session_manager.server import SessionManager
 
 
@@ -39,12 +41,10 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         help="Unix socket for same-host clients and executor managers (default <data-dir>/sm.sock; '' = off)",
     )
     _add_limit_arg(p)
+    add_tls_args(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
-    try:
-        limits = limits_from(a.limit)
-    except ValueError as exc:
-        p.error(f"--limit: {exc}")
+    limits, tls = _limits_and_tls(p, a)
     cfg = ServerConfig(
         host=a.host,
         port=a.port,
@@ -65,8 +65,23 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         stop_timeout=a.stop_timeout,
         local_socket=a.local_socket,
         limits=limits,
+        tls=tls,
     )
     return cfg, a.log_level
+
+
+def _limits_and_tls(
+    p: argparse.ArgumentParser, a: argparse.Namespace
+) -> tuple[Limits, ServerTlsConfig | None]:
+    try:
+        limits = limits_from(a.limit)
+    except ValueError as exc:
+        p.error(f"--limit: {exc}")
+    try:
+        tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca)
+    except FlameError as exc:
+        p.error(exc.message)
+    return limits, tls
 
 
 def _add_limit_arg(p: argparse.ArgumentParser) -> None:

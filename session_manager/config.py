@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flamepy.tls import ServerTlsConfig
 from session_manager.limits import Limits
 
 
@@ -42,3 +43,5 @@ class ServerConfig:
     local_socket: str | None = None
     # bounds on what one request may ask for (session_manager.limits, docs/limits.md)
     limits: Limits = field(default_factory=Limits)
+    # TLS on the gRPC port (--tls-cert/--tls-key[/--tls-client-ca]): the endpoint becomes https://
+    tls: ServerTlsConfig | None = None

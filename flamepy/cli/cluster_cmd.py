@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.add_argument("--node", help="node name (default: this host's name)")
     up.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    up.add_argument("--tls", action="store_true",
+                    help="serve TLS with a certificate from a CA made for this cluster (https:// "
+                    "endpoints; clients trust <data-dir>/tls/ca.pem through FLAME_CA_FILE)")  # fmt: skip
     up.add_argument("-o", "--output", choices=("table", "json"), default="table")
     action("down", "stop the local cluster", _down)
     status = action("status", "show the local cluster (exit code 1 when it is not running)", _status)
@@ -63,6 +66,7 @@ def _up(ctx: CliContext) -> int:
         log_level=ctx.args.log_level,
         start_timeout=ctx.args.timeout,
         cache_port=ctx.args.cache_port,
+        tls=ctx.args.tls,
     )
     with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
         cluster.start()  # the daemons live on after this process exits
@@ -84,6 +88,8 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
     if state.cache_endpoint:
         ctx.out.print(f"    export FLAME_CACHE_ENDPOINT={state.cache_endpoint}")
+    if state.ca_file:
+        ctx.out.print(f"    export FLAME_CA_FILE={state.ca_file}")
     ctx.out.print("    flmctl list nodes")
     ctx.out.print("    python -c 'import flamepy; print(flamepy.create_session(\"flmping\").id)'")
     dd = (

@@ -8,6 +8,11 @@ down``) can find and stop them.
     with LocalCluster(tmp_path, port=0) as cluster:
         conn = flamepy.Connection(cluster.endpoint)
 
+With ``tls=True`` the session manager and the object cache serve TLS with a certificate from a CA
+made for the cluster (``flamepy.common.tls_certs``, files in ``<data_dir>/tls``): the endpoints are
+``https://`` and ``grpcs://``, and clients trust :attr:`LocalCluster.ca_file`
+(``flamepy.Connection(cluster.endpoint, cluster.ca_file)``, or ``FLAME_CA_FILE``).
+
 Concurrency model: synchronous. The only poll is :func:`wait_until`, which has a deadline.
 """
 
@@ -27,6 +32,7 @@ from typing import TypeVar
 
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
 from flamepy.cluster.state import ClusterState, forget_state, write_state
+from flamepy.common.tls_certs import ServerTls, ensure_server_tls, tls_files
 from flamepy.errors import FlameError, InvalidStateError, UnavailableError
 from flamepy.types import NodeState
 
@@ -40,6 +46,7 @@ SESSION_MANAGER_LOG = "session-manager.log"
 EXECUTOR_MANAGER_LOG = "executor-manager.log"
 OBJECT_CACHE_LOG = "object-cache.log"
 CACHE_DIR = "cache"
+TLS_DIR = "tls"  # CA and server certificate of a TLS cluster (owner-only)
 DEFAULT_CACHE_PORT = 9090
 DEFAULT_START_TIMEOUT_S = 60.0
 
@@ -96,6 +103,7 @@ class LocalCluster:
         cache_port: int | None = None,
         cache_memory_budget: str = "512m",
         session_manager_args: Sequence[str] = (),
+        tls: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self._requested_port = port
@@ -111,6 +119,8 @@ class LocalCluster:
         self._executors_env = dict(executors_env or {})
         self.log_level = log_level
         self.start_timeout = start_timeout
+        self.tls = tls
+        self._tls_files: ServerTls | None = None
         self._sm: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
         self._em: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
         self._cache: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
@@ -146,6 +156,8 @@ class LocalCluster:
                 "(another Flame cluster? use a different cache port, or 0 for any free port)"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            self._tls_files = ensure_server_tls(self.data_dir / TLS_DIR)
         try:
             self._start_object_cache()
             self._start_session_manager()
@@ -210,7 +222,12 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate clients trust (``FLAME_CA_FILE``) when ``tls``; else None."""
+        return str(tls_files(self.data_dir / TLS_DIR).ca_file) if self.tls else None
 
     @property
     def cache_port(self) -> int:
@@ -221,7 +238,7 @@ class LocalCluster:
     @property
     def cache_endpoint(self) -> str:
         """The object cache's address (given to services as FLAME_CACHE_ENDPOINT)."""
-        return f"grpc://127.0.0.1:{self.cache_port}"
+        return f"{'grpcs' if self.tls else 'grpc'}://127.0.0.1:{self.cache_port}"
 
     @property
     def object_cache_pid(self) -> int:
@@ -261,6 +278,7 @@ class LocalCluster:
             "--memory-budget", self.cache_memory_budget,
             "--port-file", str(port_file),
             "--log-level", self.log_level,
+            *self._tls_args(),
         ]  # fmt: skip
         self._cache = spawn("object cache", args, self._log(OBJECT_CACHE_LOG))
         self._cache_port = self._wait(
@@ -279,6 +297,7 @@ class LocalCluster:
             "--port-file", str(port_file),
             "--cache-endpoint", self.cache_endpoint,
             "--log-level", self.log_level,
+            *self._tls_args(),
             *self.session_manager_args,
         ]  # fmt: skip
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
@@ -301,7 +320,12 @@ class LocalCluster:
             "--name", self.node_name,
             "--work-dir", str(self.data_dir / "work"),
             "--log-level", self.log_level,
+            *(["--ca-file", self.ca_file] if self.ca_file else []),
         ]  # fmt: skip
+
+    def _tls_args(self) -> list[str]:
+        files = self._tls_files
+        return [] if files is None else ["--tls-cert", str(files.cert_file), "--tls-key", str(files.key_file)]
 
     def _executor_env(self) -> dict[str, str]:
         return {**os.environ, **self._executors_env}
@@ -325,7 +349,7 @@ class LocalCluster:
         import flamepy  # lazily: grpc is slow to import and the CLI does not always need it
 
         try:
-            with flamepy.Connection(self.endpoint) as conn:
+            with flamepy.Connection(self.endpoint, self.ca_file) as conn:
                 nodes = conn.list_nodes()
         except FlameError as exc:
             logger.debug("local cluster not ready yet: %s", exc)
@@ -360,4 +384,5 @@ class LocalCluster:
             started_at=time.time(),
             cache_endpoint=self.cache_endpoint,
             object_cache=self._cache[1],
+            ca_file=self.ca_file,
         )

@@ -35,6 +35,7 @@ class ClusterState:
     started_at: float
     cache_endpoint: str | None = None  # None: recorded by a version without the object cache
     object_cache: ProcessRecord | None = None
+    ca_file: str | None = None  # the CA clients trust when the cluster serves TLS (https://)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class ClusterState:
             "executor_manager": self.executor_manager.to_json(),
             "object_cache": self.object_cache.to_json() if self.object_cache else None,
             "started_at": self.started_at,
+            "ca_file": self.ca_file,
         }
 
     @classmethod
@@ -61,6 +63,7 @@ class ClusterState:
             started_at=float(doc["started_at"]),
             cache_endpoint=doc.get("cache_endpoint"),
             object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
+            ca_file=doc.get("ca_file"),
         )
 
     @property

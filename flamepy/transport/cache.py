@@ -16,9 +16,10 @@ import grpc
 from flamepy import _rpc
 from flamepy.common import cache_convert as _convert
 from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo
-from flamepy.config import parse_endpoint
+from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import InternalError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
+from flamepy.tls import TlsConfig, channel_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,14 @@ def _head(msg: cache_pb2.GetHeader) -> GetHead:
 
 
 class CacheTransport:
-    """The object cache at ``endpoint``."""
+    """The object cache at ``endpoint`` (``grpcs://``/``https://``: TLS, trusting ``tls_config``'s
+    CA, else the configured CA file (``FLAME_CA_FILE``), else the system's roots)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, tls_config: TlsConfig | str | None = None) -> None:
         parsed = parse_endpoint(endpoint)
         if parsed.tls:
-            self._channel = grpc.secure_channel(parsed.target, grpc.ssl_channel_credentials())
+            creds = channel_credentials(tls_config, load_context().ca_file)
+            self._channel = grpc.secure_channel(parsed.target, creds)
         else:
             self._channel = grpc.insecure_channel(parsed.target)
         self._stub = cache_pb2_grpc.ObjectCacheStub(self._channel)
