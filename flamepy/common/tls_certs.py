@@ -73,34 +73,35 @@ def write_server_tls(
         .add_extension(_key_usage(ca=True), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = _subject_names(hostnames)
-    cert = (
-        _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flame")]), ca_name, key.public_key())
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    key, cert = _leaf("flame", ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, _subject_names(hostnames))
     files = tls_files(d)
     _write_private(files.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_pair(files.cert_file, files.key_file, cert, key)
     if client:
-        ckey = ec.generate_private_key(ec.SECP256R1())
-        ccert = (
-            _builder(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flame-client")]),
-                ca_name,
-                ckey.public_key(),
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(ca=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
+        ckey, ccert = _leaf("flame-client", ca_name, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, None)
         _write_pair(d / CLIENT_CERT_FILE, d / CLIENT_KEY_FILE, ccert, ckey)
     return files
+
+
+def _leaf(
+    common_name: str,
+    ca_name: x509.Name,
+    ca_key: ec.EllipticCurvePrivateKey,
+    usage: x509.ObjectIdentifier,
+    names: list[x509.GeneralName] | None,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A new key and its certificate for ``usage`` (server or client auth), signed by the CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
+        _builder(subject, ca_name, key.public_key())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
 
 
 def _write_pair(
