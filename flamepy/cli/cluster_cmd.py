@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from flamepy.cli import output
-from flamepy.cli.context import CliContext
+from flamepy.cli.context import CliContext, FrontendClient
 from flamepy.cluster import ClusterState, LocalCluster, read_state, stop_recorded
 from flamepy.errors import FlameError
 
@@ -145,9 +146,19 @@ def _status(ctx: CliContext) -> int:
     return 0 if running else 1
 
 
+def _connect(ctx: CliContext, state: ClusterState) -> AbstractContextManager[FrontendClient]:
+    """The cluster's Frontend; a TLS cluster's own CA is trusted (FLAME_CA_FILE need not be set)."""
+    if state.ca_file is None:
+        return ctx.connector(state.endpoint)
+    import flamepy  # lazily: grpc is slow to import
+
+    conn: AbstractContextManager[FrontendClient] = flamepy.Connection(state.endpoint, state.ca_file)
+    return conn
+
+
 def _node_summary(ctx: CliContext, state: ClusterState) -> list[dict[str, Any]] | None:
     try:
-        with ctx.connector(state.endpoint) as conn:
+        with _connect(ctx, state) as conn:
             return [{"name": n.name, "state": output.enum_name(n.state)} for n in conn.list_nodes()]
     except FlameError:
         return None

@@ -42,6 +42,9 @@ def test_cluster_up_tls(tmp_path: Path) -> None:
         assert any(line.startswith("error: ") for line in untrusted.stderr.splitlines()), untrusted.stderr
         assert "Traceback" not in untrusted.stderr
 
+        status = flmctl("cluster", "status", "--data-dir", data_dir, "-o", "json")  # no FLAME_CA_FILE
+        assert json.loads(status.stdout)["nodes"] == [{"name": "tls-node", "state": "Ready"}]
+
         table = flmctl("cluster", "up", "--tls", "--data-dir", data_dir, "--port", "0")
         assert f"export FLAME_CA_FILE={ca_file}" in table.stdout
     finally:
