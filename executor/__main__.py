@@ -48,13 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         action="store_true",
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
     )
-    parser.add_argument(
-        "--ca-file",
-        metavar="PEM",
-        default=os.environ.get("FLAME_CA_FILE") or None,
-        help="CA certificate to trust for an https:// endpoint (default: FLAME_CA_FILE, else the "
-        "system's roots); also given to services as FLAME_CA_FILE",
-    )
+    _add_tls_args(parser)
     parser.add_argument(
         "--overcommit",
         action="store_true",
@@ -70,6 +64,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         parser.error("--bind-timeout must be positive")
     if args.kill_grace < 0:
         parser.error("--kill-grace must not be negative")
+    if (args.client_cert is None) != (args.client_key is None):
+        parser.error("--client-cert and --client-key go together")
     return ManagerConfig(
         endpoint=args.endpoint,
         name=args.name,
@@ -78,9 +74,32 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         bind_timeout=args.bind_timeout,
         terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
-        ca_file=str(Path(args.ca_file).expanduser().resolve()) if args.ca_file else None,
+        ca_file=_absolute(args.ca_file),
+        client_cert=_absolute(args.client_cert),
+        client_key=_absolute(args.client_key),
         overcommit=args.overcommit or resources.overcommit_from_env(),
     )
+
+
+def _add_tls_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        default=os.environ.get("FLAME_CA_FILE") or None,
+        help="CA certificate to trust for an https:// endpoint (default: FLAME_CA_FILE, else the "
+        "system's roots); also given to services as FLAME_CA_FILE",
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="PEM",
+        help="present this certificate to an https:// session manager that requires client "
+        "certificates (its --tls-client-ca; needs --client-key)",
+    )
+    parser.add_argument("--client-key", metavar="PEM", help="the private key of --client-cert")
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 async def serve(config: ManagerConfig) -> None:

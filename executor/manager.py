@@ -30,7 +30,7 @@ from executor.shim import HostShim, ShimSettings
 from flamepy.common.taskpipe import PipeError
 from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2_grpc
-from flamepy.tls import channel_credentials
+from flamepy.tls import TlsConfig, channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class ExecutorManager:
     def _channel(self) -> grpc.aio.Channel:
         target = parse_endpoint(self.config.endpoint)
         if target.secure:
-            creds = channel_credentials(self.config.ca_file, None)
+            c = self.config
+            creds = channel_credentials(TlsConfig(c.ca_file, c.client_cert, c.client_key), None)
             return grpc.aio.secure_channel(target.address, creds, _OPTIONS)
         return grpc.aio.insecure_channel(target.address, options=_OPTIONS)
 
