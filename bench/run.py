@@ -1,7 +1,9 @@
 """Whole-stack benchmark on a local cluster (session manager + executor manager + 2 executors).
 
-Usage: ``python bench/run.py [--tasks 10000] [--calls 1000] [--markdown]`` (or ``make bench``).
-Prints a table; ``--markdown`` also prints it as a Markdown table for docs/performance.md.
+Usage: ``python bench/run.py [--tasks 10000] [--calls 1000] [--tls] [--markdown]`` (or ``make bench``).
+Prints a table; ``--markdown`` also prints it as a Markdown table for docs/performance.md. ``--tls``
+runs the cluster with TLS (``LocalCluster(tls=True)``); same-host fast paths (local socket) stay
+plaintext, the gRPC paths (and the wire client) go through TLS.
 
 Measures, through the real stack with the flmping (echo) service:
   * throughput of N no-op tasks submitted with ``Session.run`` and gathered (tasks/s);
@@ -70,10 +72,17 @@ def bench_latency(conn: flamepy.Connection, n: int, warmup: int = 1) -> list[flo
         ssn.close()
 
 
-def bench_wire_latency(port: int, n: int, token: str | None) -> list[float]:
+def _channel(port: int, ca_file: str | None) -> grpc.Channel:
+    if ca_file is None:
+        return grpc.insecure_channel(f"127.0.0.1:{port}")
+    creds = grpc.ssl_channel_credentials(Path(ca_file).read_bytes())
+    return grpc.secure_channel(f"127.0.0.1:{port}", creds)
+
+
+def bench_wire_latency(port: int, n: int, token: str | None, ca_file: str | None = None) -> list[float]:
     """An independent flame.v1 client: raw stubs, the cluster's token as call metadata."""
     md = (("authorization", f"Bearer {token}"),) if token else ()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+    with _channel(port, ca_file) as ch:
         fs = frontend_pb2_grpc.FrontendStub(ch)
         sid = f"wire-bench-{os.getpid()}"
         spec = pb.SessionSpec(application="flmping", min_instances=1)
@@ -96,13 +105,16 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--calls", type=int, default=1_000)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--tls", action="store_true", help="run the cluster with TLS")
     opts = ap.parse_args()
     console = Console()
     rows: list[tuple[str, str]] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        LocalCluster(tmp, port=0, executors_env={"FLAME_NODE_CPUS": "2"}, log_level="WARNING") as cluster,
-        flamepy.Connection(cluster.endpoint) as conn,
+        LocalCluster(
+            tmp, port=0, executors_env={"FLAME_NODE_CPUS": "2"}, log_level="WARNING", tls=opts.tls
+        ) as cluster,
+        flamepy.Connection(cluster.endpoint, cluster.ca_file) as conn,
     ):
         with console.status(f"throughput: {opts.tasks} no-op tasks ..."):
             tput = bench_throughput(conn, opts.tasks)
@@ -114,12 +126,13 @@ def main() -> int:
         rows.append((f"sequential invoke p50 ({opts.calls:,} calls)", f"{statistics.median(lat):.2f} ms"))
         rows.append((f"sequential invoke p99 ({opts.calls:,} calls)", f"{percentile(lat, 99):.2f} ms"))
         with console.status("independent flame.v1 client latency ..."):
-            wire = bench_wire_latency(cluster.port, min(opts.calls, 500), cluster.client_token)
+            calls = min(opts.calls, 500)
+            wire = bench_wire_latency(cluster.port, calls, cluster.client_token, cluster.ca_file)
         rows.append(("wire client CreateTask+WatchTask p50", f"{statistics.median(wire):.2f} ms"))
         rows.append(("wire client CreateTask+WatchTask p99", f"{percentile(wire, 99):.2f} ms"))
 
     machine = f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
-    table = Table(title=f"Flame for Python — {machine}")
+    table = Table(title=f"Flame for Python — {machine}{' — TLS' if opts.tls else ''}")
     table.add_column("benchmark")
     table.add_column("result", justify="right")
     for name, value in rows:

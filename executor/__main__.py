@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from executor import resources
 from executor.config import NODE_TOKEN_ENV, ManagerConfig, node_token, parse_endpoint
 from executor.manager import ExecutorManager
 from flamepy.common.serve import run_until_signal, stop_event
@@ -47,10 +48,12 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         action="store_true",
         help="always attach over gRPC, even when the session manager offers a local socket on this host",
     )
+    _add_credential_args(parser)
     parser.add_argument(
-        "--token-file",
-        help=f"file holding the cluster's node token (default: ${NODE_TOKEN_ENV}; none: the cluster "
-        "must run with --auth none). `flmctl cluster token` prints it",
+        "--overcommit",
+        action="store_true",
+        help="allow advertising more CPUs, memory or GPUs (FLAME_NODE_CPUS, FLAME_NODE_MEMORY, "
+        "FLAME_FAKE_GPUS) than this machine has (also FLAME_OVERCOMMIT=1); refused otherwise",
     )
     args = parser.parse_args(argv)
     try:
@@ -62,6 +65,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         parser.error("--bind-timeout must be positive")
     if args.kill_grace < 0:
         parser.error("--kill-grace must not be negative")
+    if (args.client_cert is None) != (args.client_key is None):
+        parser.error("--client-cert and --client-key go together")
     return ManagerConfig(
         endpoint=args.endpoint,
         name=args.name,
@@ -71,7 +76,38 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         terminate_grace=args.kill_grace,
         local_pipe=not args.no_local_pipe,
         token=token,
+        ca_file=_absolute(args.ca_file),
+        client_cert=_absolute(args.client_cert),
+        client_key=_absolute(args.client_key),
+        overcommit=args.overcommit or resources.overcommit_from_env(),
     )
+
+
+def _add_credential_args(parser: argparse.ArgumentParser) -> None:
+    """The node token and the TLS settings of the connection to the session manager."""
+    parser.add_argument(
+        "--token-file",
+        help=f"file holding the cluster's node token (default: ${NODE_TOKEN_ENV}; none: the cluster "
+        "must run with --auth none). `flmctl cluster token` prints it",
+    )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        default=os.environ.get("FLAME_CA_FILE") or None,
+        help="CA certificate to trust for an https:// endpoint (default: FLAME_CA_FILE, else the "
+        "system's roots); also given to services as FLAME_CA_FILE",
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="PEM",
+        help="present this certificate to an https:// session manager that requires client "
+        "certificates (its --tls-client-ca; needs --client-key)",
+    )
+    parser.add_argument("--client-key", metavar="PEM", help="the private key of --client-cert")
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 async def serve(config: ManagerConfig) -> None:
@@ -88,6 +124,11 @@ async def serve(config: ManagerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    try:  # what this node would advertise, against the machine: a clear start error if it lies
+        resources.check_capacity(resources.detect_capacity(), resources.host_capacity(), config.overcommit)
+    except FlameError as exc:
+        sys.stderr.write(f"flame-executor-manager: error: {exc.message}\n")
+        return 2
     return run_until_signal(lambda: serve(config), config.log_level)
 
 

@@ -26,6 +26,10 @@ class ManagerConfig:
     # SIGTERM → SIGKILL grace when a service process is stopped (release, task timeout, cancel)
     terminate_grace: float = 10.0
     local_pipe: bool = True  # attach over the session manager's local socket when it is on this host
+    ca_file: str | None = None  # CA of an https:// session manager (--ca-file, FLAME_CA_FILE)
+    client_cert: str | None = None  # our certificate and key for mutual TLS (--client-cert/--client-key)
+    client_key: str | None = None
+    overcommit: bool = False  # may advertise more CPUs/memory/GPUs than the machine has (resources)
     # the cluster's node token (--token-file / FLAME_NODE_TOKEN); None against an --auth none cluster
     token: str | None = field(default=None, repr=False)
 

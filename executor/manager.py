@@ -30,6 +30,7 @@ from executor.shim import HostShim, ShimSettings
 from flamepy.common.taskpipe import PipeError
 from flamepy.errors import AuthenticationError, FlameError
 from flamepy.proto import backend_pb2_grpc
+from flamepy.tls import TlsConfig, channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class ExecutorManager:
     def _channel(self) -> grpc.aio.Channel:
         target = parse_endpoint(self.config.endpoint)
         if target.secure:
-            return grpc.aio.secure_channel(target.address, grpc.ssl_channel_credentials(), _OPTIONS)
+            c = self.config
+            creds = channel_credentials(TlsConfig(c.ca_file, c.client_cert, c.client_key), None)
+            return grpc.aio.secure_channel(target.address, creds, _OPTIONS)
         return grpc.aio.insecure_channel(target.address, options=_OPTIONS)
 
     async def _attach_once(self, stop: asyncio.Event) -> bool:
@@ -177,6 +180,7 @@ class ExecutorManager:
             leave_timeout=c.leave_timeout,
             terminate_grace=c.terminate_grace,
             token=c.token,
+            ca_file=c.ca_file or "",
         )
 
     async def _heartbeat(self, outbound: asyncio.Queue[OutboundMessage]) -> None:

@@ -2,6 +2,10 @@
 
 Overrides for tests and oversubscription: ``FLAME_NODE_CPUS`` (count), ``FLAME_NODE_MEMORY``
 (e.g. ``4g``), ``FLAME_FAKE_GPUS`` (count). Synchronous and cheap; called once per registration.
+
+The executor manager checks what it will advertise against this machine at start-up
+(:func:`check_capacity`): more CPUs or memory than the host has, or more GPUs than NVML shows, is a
+start error unless overcommitting was asked for (``--overcommit`` or ``FLAME_OVERCOMMIT=1``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 ENV_CPUS = "FLAME_NODE_CPUS"
 ENV_MEMORY = "FLAME_NODE_MEMORY"
 ENV_FAKE_GPUS = "FLAME_FAKE_GPUS"
+ENV_OVERCOMMIT = "FLAME_OVERCOMMIT"
 
 
 def detect_gpu_count() -> int:
@@ -70,6 +75,41 @@ def detect_capacity(env: Mapping[str, str] | None = None) -> ResourceRequirement
     if gpus is None:
         gpus = detect_gpu_count()
     return ResourceRequirement(cpu=cpus, memory=memory, gpu=gpus)
+
+
+def host_capacity() -> ResourceRequirement:
+    """What this machine has: logical CPUs, physical memory, GPUs NVML shows."""
+    cpus = psutil.cpu_count(logical=True) or 1
+    return ResourceRequirement(cpu=cpus, memory=int(psutil.virtual_memory().total), gpu=detect_gpu_count())
+
+
+def overcommit_from_env(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get(ENV_OVERCOMMIT, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_capacity(advertised: ResourceRequirement, host: ResourceRequirement, overcommit: bool) -> None:
+    """Refuse (InvalidConfigError naming the setting) to advertise more than ``host`` has, unless
+    ``overcommit``; with it, the excess is logged."""
+    excess = [
+        (name, env, want, have)
+        for name, env, want, have in (
+            ("CPUs", ENV_CPUS, advertised.cpu, host.cpu),
+            ("memory bytes", ENV_MEMORY, advertised.memory, host.memory),
+            ("GPUs", ENV_FAKE_GPUS, advertised.gpu, host.gpu),
+        )
+        if want > have
+    ]
+    if not excess:
+        return
+    text = "; ".join(f"{want} {name} ({env}) but this machine has {have}" for name, env, want, have in excess)
+    if overcommit:
+        log.warning("overcommitting as asked: advertising %s", text)
+        return
+    raise InvalidConfigError(
+        f"this node would advertise {text}: lower the setting, or pass --overcommit "
+        f"(or set {ENV_OVERCOMMIT}=1) to advertise more than the machine has on purpose"
+    )
 
 
 def describe_node(name: str, env: Mapping[str, str] | None = None) -> Node:

@@ -62,6 +62,7 @@ class ShimSettings:
     # the node token, given to services as FLAME_TOKEN so they can use the SDK and the cache
     # (whoever may submit code runs it as this node's user anyway: docs/security.md)
     token: str | None = field(default=None, repr=False)
+    ca_file: str = ""  # given to services as FLAME_CA_FILE (https:// endpoints) when set
 
 
 class BindError(Exception):
@@ -108,6 +109,8 @@ class HostShim:
         if s.cache_endpoint:
             env["FLAME_CACHE_ENDPOINT"] = s.cache_endpoint
         env["FLAME_LOG"] = s.log_level
+        if s.ca_file:
+            env["FLAME_CA_FILE"] = s.ca_file
         env["FLAME_EXECUTOR_ID"] = req.executor_id
         env[INDEX_ENV] = str(index_root(s.work_dir))  # where job runners link their tasks' logs
         env.pop(NODE_TOKEN_ENV, None)

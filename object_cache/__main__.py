@@ -8,7 +8,8 @@ import sys
 from flamepy.common.credentials import AUTH_MODES
 from flamepy.common.serve import run_until_signal, serve_until_signal
 from flamepy.config import load_context
-from flamepy.errors import InvalidArgumentError
+from flamepy.errors import FlameError
+from flamepy.tls import add_tls_args, server_tls
 from flamepy.types import parse_memory
 from object_cache.config import DEFAULT_MEMORY_BUDGET, DEFAULT_PORT, CacheConfig
 from object_cache.server import CacheServer
@@ -36,11 +37,13 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
         "reaches the port may read and write objects",
     )
     p.add_argument("--auth-dir", help="directory of the cluster's client.token and node.token (token auth)")
+    add_tls_args(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
     try:
         budget = parse_memory(a.memory_budget)
-    except InvalidArgumentError as exc:
+        tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca)
+    except FlameError as exc:
         p.error(exc.message)
     storage = a.storage or load_context().cache_storage or "memory"
     cfg = CacheConfig(
@@ -51,6 +54,7 @@ def parse_args(argv: list[str] | None) -> tuple[CacheConfig, str]:
         port_file=a.port_file,
         auth=a.auth,
         auth_dir=a.auth_dir,
+        tls=tls,
     )
     return cfg, a.log_level
 

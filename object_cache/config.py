@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flamepy.common.cache_convert import CHUNK_BYTES
+from flamepy.tls import ServerTlsConfig
 from object_cache.store import DEFAULT_MAX_OBJECT_BYTES
 
 DEFAULT_PORT = 9090
@@ -23,3 +24,4 @@ class CacheConfig:
     # who may call (docs/security.md): "token" (the cluster's client or node token) or "none"
     auth: str = "token"
     auth_dir: str | None = None  # client.token and node.token; required with token auth
+    tls: ServerTlsConfig | None = None  # --tls-cert/--tls-key[/--tls-client-ca]: grpcs:// endpoint

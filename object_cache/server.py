@@ -15,6 +15,7 @@ import grpc
 
 from flamepy.common.grpc_auth import server_interceptors, server_tokens
 from flamepy.proto import cache_pb2_grpc
+from flamepy.tls import server_credentials
 from object_cache.config import CacheConfig
 from object_cache.servicer import ObjectCacheServicer
 from object_cache.storage import Storage, open_storage
@@ -48,16 +49,21 @@ class CacheServer:
         )
         servicer = ObjectCacheServicer(self.store, self.config.chunk_bytes)
         cache_pb2_grpc.add_ObjectCacheServicer_to_server(servicer, self._server)
-        self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{self.config.host}:{self.config.port}"
+        if self.config.tls is not None:
+            self.port = self._server.add_secure_port(address, server_credentials(self.config.tls))
+        else:
+            self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
         await self._server.start()
         if self.config.port_file:
             _write_atomic(Path(self.config.port_file), str(self.port))
         log.info(
-            "object cache listening on %s:%d (storage %s, %d objects recovered)",
+            "object cache listening on %s:%d (%s, storage %s, %d objects recovered)",
             self.config.host,
             self.port,
+            "plaintext" if self.config.tls is None else "TLS",
             self.config.storage,
             recovered,
         )
@@ -79,7 +85,8 @@ class CacheServer:
     @property
     def endpoint(self) -> str:
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "[::]") else self.config.host
-        return f"grpc://{host}:{self.port}"
+        scheme = "grpc" if self.config.tls is None else "grpcs"
+        return f"{scheme}://{host}:{self.port}"
 
 
 def _write_atomic(path: Path, text: str) -> None:

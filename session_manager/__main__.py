@@ -7,8 +7,10 @@ import sys
 
 from flamepy.common.credentials import AUTH_MODES
 from flamepy.common.serve import run_until_signal, serve_until_signal
+from flamepy.errors import FlameError
+from flamepy.tls import ServerTlsConfig, add_tls_args, server_tls
 from session_manager.config import ServerConfig
-from session_manager.limits import limits_from
+from session_manager.limits import Limits, limits_from
 from session_manager.server import SessionManager
 
 
@@ -41,12 +43,10 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
     )
     _add_limit_arg(p)
     _add_auth_args(p)
+    add_tls_args(p)
     p.add_argument("--log-level", default="INFO")
     a = p.parse_args(argv)
-    try:
-        limits = limits_from(a.limit)
-    except ValueError as exc:
-        p.error(f"--limit: {exc}")
+    limits, tls = _limits_and_tls(p, a)
     cfg = ServerConfig(
         host=a.host,
         port=a.port,
@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServerConfig, str]:
         limits=limits,
         auth=a.auth,
         auth_dir=a.auth_dir,
+        tls=tls,
     )
     return cfg, a.log_level
 
@@ -85,6 +86,20 @@ def _add_auth_args(p: argparse.ArgumentParser) -> None:
         "--auth-dir",
         help="directory of client.token and node.token, created when absent (default <data-dir>/auth)",
     )
+
+
+def _limits_and_tls(
+    p: argparse.ArgumentParser, a: argparse.Namespace
+) -> tuple[Limits, ServerTlsConfig | None]:
+    try:
+        limits = limits_from(a.limit)
+    except ValueError as exc:
+        p.error(f"--limit: {exc}")
+    try:
+        tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca)
+    except FlameError as exc:
+        p.error(exc.message)
+    return limits, tls
 
 
 def _add_limit_arg(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,8 @@ from typing import TypeAlias
 
 import grpc
 
-from flamepy.errors import InvalidArgumentError
+from flamepy.common.grpc_status import details_of, status_of
+from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc
 from session_manager.broker import Broker
@@ -32,5 +33,5 @@ class BackendServicer(backend_pb2_grpc.BackendServicer):
         try:
             async for msg in node_stream(self.broker, request_iterator):
                 yield msg
-        except InvalidArgumentError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        except FlameError as exc:  # an invalid message; a node name that is already connected
+            await context.abort(status_of(exc), details_of(exc))

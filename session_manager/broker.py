@@ -280,9 +280,11 @@ class Broker:
     # -- executor managers -------------------------------------------------------------------
 
     def attach_node(self, registered: events.NodeRegistered) -> NodeLink:
-        """A node's stream began: commands for it go to the returned link from now on."""
+        """A node's stream began: commands for it go to the returned link from now on. Raises
+        AlreadyExistsError (nothing changed) while a stream of a node of that name is live."""
+        self.core.handle(registered)
         link = self._links.attach(registered.node)
-        self.node_event(registered)
+        self._flush()
         return link
 
     def node_event(self, event: events.NodeEvent) -> None:

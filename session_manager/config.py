@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flamepy.tasklog import NODE_LOG_TIMEOUT_S
+from flamepy.tls import ServerTlsConfig
 from session_manager.limits import Limits
 
 
@@ -57,3 +58,5 @@ class ServerConfig:
         if self.auth_dir:
             return self.auth_dir
         return str(Path(self.data_dir) / "auth") if self.data_dir else None
+    # TLS on the gRPC port (--tls-cert/--tls-key[/--tls-client-ca]): the endpoint becomes https://
+    tls: ServerTlsConfig | None = None

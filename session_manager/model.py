@@ -185,6 +185,7 @@ class NodeRecord:
     last_seen: float = 0.0  # monotonic seconds of its last message (liveness)
     free_gpus: list[int] = field(default_factory=list)
     executors: set[str] = field(default_factory=set)
+    rejected_reports: int = 0  # reports about executors of other nodes, dropped (core.trust)
 
     def snapshot(self) -> Node:
         return Node(

@@ -30,6 +30,7 @@ import grpc
 
 from flamepy.common.grpc_auth import server_interceptors, server_tokens
 from flamepy.proto import backend_pb2_grpc, extensions_pb2_grpc, frontend_pb2_grpc
+from flamepy.tls import server_credentials
 from session_manager.backend import BackendServicer
 from session_manager.broker import Broker, Endpoints, LocalEndpoint
 from session_manager.config import ServerConfig
@@ -59,7 +60,11 @@ class SessionManager:
         frontend_pb2_grpc.add_FrontendServicer_to_server(FrontendServicer(self.broker), self._server)
         extensions_pb2_grpc.add_FrontendExtServicer_to_server(FrontendExtServicer(self.broker), self._server)
         backend_pb2_grpc.add_BackendServicer_to_server(BackendServicer(self.broker), self._server)
-        self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{self.config.host}:{self.config.port}"
+        if self.config.tls is not None:
+            self.port = self._server.add_secure_port(address, server_credentials(self.config.tls))
+        else:
+            self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
         local_path = local_socket_path(self.config.local_socket, self.config.data_dir)
@@ -72,7 +77,12 @@ class SessionManager:
         await self._server.start()
         if self.config.port_file:
             _write_atomic(Path(self.config.port_file), str(self.port))
-        log.info("session manager listening on %s:%d", self.config.host, self.port)
+        log.info(
+            "session manager listening on %s:%d (%s)",
+            self.config.host,
+            self.port,
+            "plaintext" if self.config.tls is None else "TLS",
+        )
         return self.port
 
     async def stop(self, grace: float = 1.0) -> None:
@@ -96,7 +106,8 @@ class SessionManager:
         if self.config.advertised_endpoint:
             return self.config.advertised_endpoint
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "[::]") else self.config.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self.config.tls is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
 
 def _grpc_options(limit: int) -> list[tuple[str, int]]:

@@ -30,6 +30,7 @@ from flamepy.common.cache_keys import ObjectKey
 from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo, ObjectRef, TransferStats
 from flamepy.config import load_context, parse_endpoint
 from flamepy.errors import FlameError, InternalError, InvalidArgumentError, InvalidStateError
+from flamepy.tls import TlsConfig
 from flamepy.transport.cache import CacheTransport, GetHead
 
 Deserializer = Callable[[Any, list[Any]], Any]
@@ -53,10 +54,13 @@ class CacheClient:
         chunk_bytes: int = CHUNK_BYTES,
         handover: bool = True,
         token: str | None = None,
+        tls_config: TlsConfig | str | None = None,
     ) -> None:
         self.endpoint = endpoint or load_context().cache_endpoint
-        # the cluster's token: ``token``, else found as flamepy.transport.auth says
-        self._wire = CacheTransport(self.endpoint, token)
+        # the cluster's token (``token``, else found as flamepy.transport.auth says); grpcs://
+        # endpoints: tls_config (a CA file, or a TlsConfig with a client identity), else the
+        # configured CA (FLAME_CA_FILE), else the system's roots
+        self._wire = CacheTransport(self.endpoint, token, tls_config)
         self.local = LocalCache(max_entries, max_bytes)
         self.chunk_bytes = chunk_bytes
         self._stats = TransferStats()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from flamepy.cli import output
-from flamepy.cli.context import CliContext
+from flamepy.cli.context import CliContext, FrontendClient
 from flamepy.cluster import ClusterState, LocalCluster, read_state, stop_recorded
 from flamepy.cluster.auth import ClusterAuth
 from flamepy.common.credentials import AUTH_MODES, AUTH_TOKEN, read_token_file
@@ -36,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.add_argument("--node", help="node name (default: this host's name)")
     up.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    up.add_argument("--tls", action="store_true",
+                    help="serve TLS with a certificate from a CA made for this cluster (https:// "
+                    "endpoints; clients trust <data-dir>/tls/ca.pem through FLAME_CA_FILE)")  # fmt: skip
     up.add_argument("-o", "--output", choices=("table", "json"), default="table")
     up.add_argument(
         "--auth",
@@ -75,6 +79,7 @@ def _up(ctx: CliContext) -> int:
         start_timeout=ctx.args.timeout,
         cache_port=ctx.args.cache_port,
         auth=ctx.args.auth,
+        tls=ctx.args.tls,
     )
     with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
         cluster.start()  # the daemons live on after this process exits
@@ -97,6 +102,8 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
     if state.cache_endpoint:
         ctx.out.print(f"    export FLAME_CACHE_ENDPOINT={state.cache_endpoint}")
+    if state.ca_file:
+        ctx.out.print(f"    export FLAME_CA_FILE={state.ca_file}")
     ctx.out.print("    flmctl list nodes")
     ctx.out.print("    python -c 'import flamepy; print(flamepy.create_session(\"flmping\").id)'")
     dd = (
@@ -187,9 +194,19 @@ def _status(ctx: CliContext) -> int:
     return 0 if running else 1
 
 
+def _connect(ctx: CliContext, state: ClusterState) -> AbstractContextManager[FrontendClient]:
+    """The cluster's Frontend; a TLS cluster's own CA is trusted (FLAME_CA_FILE need not be set)."""
+    if state.ca_file is None:
+        return ctx.connector(state.endpoint)
+    import flamepy  # lazily: grpc is slow to import
+
+    conn: AbstractContextManager[FrontendClient] = flamepy.Connection(state.endpoint, state.ca_file)
+    return conn
+
+
 def _node_summary(ctx: CliContext, state: ClusterState) -> list[dict[str, Any]] | None:
     try:
-        with ctx.connector(state.endpoint) as conn:
+        with _connect(ctx, state) as conn:
             return [{"name": n.name, "state": output.enum_name(n.state)} for n in conn.list_nodes()]
     except FlameError:
         return None

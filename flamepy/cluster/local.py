@@ -8,6 +8,11 @@ down``) can find and stop them.
     with LocalCluster(tmp_path, port=0) as cluster:
         conn = flamepy.Connection(cluster.endpoint)
 
+With ``tls=True`` the session manager and the object cache serve TLS with a certificate from a CA
+made for the cluster (``flamepy.common.tls_certs``, files in ``<data_dir>/tls``): the endpoints are
+``https://`` and ``grpcs://``, and clients trust :attr:`LocalCluster.ca_file`
+(``flamepy.Connection(cluster.endpoint, cluster.ca_file)``, or ``FLAME_CA_FILE``).
+
 Concurrency model: synchronous. The only poll is :func:`wait_until`, which has a deadline.
 """
 
@@ -26,9 +31,11 @@ from types import TracebackType
 from typing import TypeVar
 
 from flamepy.cluster.auth import ClusterAuth
+from flamepy.cluster.probe import port_is_free, wait_until
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
 from flamepy.cluster.state import ClusterState, forget_state, write_state
 from flamepy.common.credentials import make_private_dir
+from flamepy.common.tls_certs import ServerTls, ensure_server_tls, tls_files
 from flamepy.errors import FlameError, InvalidStateError, UnavailableError
 from flamepy.types import NodeState
 
@@ -42,45 +49,13 @@ SESSION_MANAGER_LOG = "session-manager.log"
 EXECUTOR_MANAGER_LOG = "executor-manager.log"
 OBJECT_CACHE_LOG = "object-cache.log"
 CACHE_DIR = "cache"
+TLS_DIR = "tls"  # CA and server certificate of a TLS cluster (owner-only)
 DEFAULT_CACHE_PORT = 9090
 DEFAULT_START_TIMEOUT_S = 60.0
 
 
 class ClusterStartError(UnavailableError):
     """The local cluster did not come up; the message carries the end of the relevant log."""
-
-
-def wait_until(
-    predicate: Callable[[], T | None],
-    timeout: float,
-    interval: float = 0.1,
-    what: str = "condition",
-) -> T:
-    """Call ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass
-    (``TimeoutError``). The one bounded poll of the local cluster; an exception from
-    ``predicate`` aborts the wait."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(min(interval, remaining))
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when ``host:port`` can be bound right now (port 0 is always free)."""
-    if port == 0:
-        return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class LocalCluster:
@@ -99,6 +74,7 @@ class LocalCluster:
         cache_memory_budget: str = "512m",
         session_manager_args: Sequence[str] = (),
         auth: str = "token",
+        tls: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         # "token" (default): tokens in <data_dir>/auth, checked by the session manager and the
@@ -117,6 +93,8 @@ class LocalCluster:
         self._executors_env = dict(executors_env or {})
         self.log_level = log_level
         self.start_timeout = start_timeout
+        self.tls = tls
+        self._tls_files: ServerTls | None = None
         self._sm: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
         self._em: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
         self._cache: tuple[subprocess.Popen[bytes], ProcessRecord] | None = None
@@ -154,6 +132,8 @@ class LocalCluster:
         make_private_dir(self.data_dir)
         if self.auth.enabled:
             self.auth.tokens()  # made before any daemon reads them
+        if self.tls:
+            self._tls_files = ensure_server_tls(self.data_dir / TLS_DIR)
         try:
             self._start_object_cache()
             self._start_session_manager()
@@ -221,7 +201,12 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate clients trust (``FLAME_CA_FILE``) when ``tls``; else None."""
+        return str(tls_files(self.data_dir / TLS_DIR).ca_file) if self.tls else None
 
     @property
     def cache_port(self) -> int:
@@ -232,7 +217,7 @@ class LocalCluster:
     @property
     def cache_endpoint(self) -> str:
         """The object cache's address (given to services as FLAME_CACHE_ENDPOINT)."""
-        return f"grpc://127.0.0.1:{self.cache_port}"
+        return f"{'grpcs' if self.tls else 'grpc'}://127.0.0.1:{self.cache_port}"
 
     @property
     def object_cache_pid(self) -> int:
@@ -288,6 +273,7 @@ class LocalCluster:
             "--port-file", str(port_file),
             "--log-level", self.log_level,
             *self.auth.server_args(),
+            *self._tls_args(),
         ]  # fmt: skip
         self._cache = spawn("object cache", args, self._log(OBJECT_CACHE_LOG))
         self._cache_port = self._wait(
@@ -307,6 +293,7 @@ class LocalCluster:
             "--cache-endpoint", self.cache_endpoint,
             "--log-level", self.log_level,
             *self.auth.server_args(),
+            *self._tls_args(),
             *self.session_manager_args,
         ]  # fmt: skip
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
@@ -330,7 +317,12 @@ class LocalCluster:
             "--work-dir", str(self.data_dir / "work"),
             "--log-level", self.log_level,
             *self.auth.executor_args(),
+            *(["--ca-file", self.ca_file] if self.ca_file else []),
         ]  # fmt: skip
+
+    def _tls_args(self) -> list[str]:
+        files = self._tls_files
+        return [] if files is None else ["--tls-cert", str(files.cert_file), "--tls-key", str(files.key_file)]
 
     def _executor_env(self) -> dict[str, str]:
         return {**os.environ, **self._executors_env}
@@ -354,7 +346,7 @@ class LocalCluster:
         import flamepy  # lazily: grpc is slow to import and the CLI does not always need it
 
         try:
-            with flamepy.Connection(self.endpoint, token=self.client_token) as conn:
+            with flamepy.Connection(self.endpoint, self.ca_file, token=self.client_token) as conn:
                 nodes = conn.list_nodes()
         except FlameError as exc:
             logger.debug("local cluster not ready yet: %s", exc)
@@ -390,4 +382,5 @@ class LocalCluster:
             cache_endpoint=self.cache_endpoint,
             object_cache=self._cache[1],
             auth=self.auth.mode,
+            ca_file=self.ca_file,
         )

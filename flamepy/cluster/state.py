@@ -38,6 +38,7 @@ class ClusterState:
     cache_endpoint: str | None = None  # None: recorded by a version without the object cache
     object_cache: ProcessRecord | None = None
     auth: str = "token"  # "none": started with --auth none
+    ca_file: str | None = None  # the CA clients trust when the cluster serves TLS (https://)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class ClusterState:
             "object_cache": self.object_cache.to_json() if self.object_cache else None,
             "started_at": self.started_at,
             "auth": self.auth,
+            "ca_file": self.ca_file,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class ClusterState:
             cache_endpoint=doc.get("cache_endpoint"),
             object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
             auth=str(doc.get("auth", "token")),
+            ca_file=doc.get("ca_file"),
         )
 
     @property

@@ -16,6 +16,7 @@ from flamepy.common import cache_convert as _convert
 from flamepy.common.cache_types import Encoding, GetMode, ObjectInfo
 from flamepy.errors import InternalError
 from flamepy.proto import cache_pb2, cache_pb2_grpc
+from flamepy.tls import TlsConfig
 from flamepy.transport.auth import open_channel
 
 
@@ -43,11 +44,15 @@ def _head(msg: cache_pb2.GetHeader) -> GetHead:
 
 
 class CacheTransport:
-    """The object cache at ``endpoint``."""
+    """The object cache at ``endpoint`` (``grpcs://``/``https://``: TLS, trusting ``tls_config``'s
+    CA, else the configured CA file (``FLAME_CA_FILE``), else the system's roots)."""
 
-    def __init__(self, endpoint: str, token: str | None = None) -> None:
-        # presents ``token`` or the one flamepy.transport.auth finds for this endpoint
-        self._channel = open_channel(endpoint, token=token)
+    def __init__(
+        self, endpoint: str, token: str | None = None, tls_config: TlsConfig | str | None = None
+    ) -> None:
+        # presents ``token`` or the one flamepy.transport.auth finds for this endpoint; grpcs://
+        # endpoints trust ``tls_config``, else the configured CA
+        self._channel = open_channel(endpoint, tls_config=tls_config, token=token)
         self._stub = cache_pb2_grpc.ObjectCacheStub(self._channel)
 
     def close(self) -> None:

@@ -9,12 +9,14 @@ one module per noun works on the shared records of ``state.py``:
 * ``sessions.py``     — sessions and their tasks, dealing tasks to bound executors;
 * ``placement.py``    — nodes, executors (what executor managers report) and the scheduling pass;
 * ``failures.py``     — sessions that can never run (bind-failure limit, impossible resources);
+* ``trust.py``        — what a node is believed about: its own executors and the tasks they were
+  sent; one live stream per node name;
 * ``retries.py``      — retry policies of applications and sessions (``CoreState.requeue`` applies
   them);
 * ``recovery.py``     — rebuilding the records at start-up.
 
 Imports point down: facade → recovery → retries → applications → failures; retries → sessions;
-facade → placement → sessions → failures → state.
+facade → placement → sessions → failures → state; placement → trust → state.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ last message is older than ``node_timeout`` lost, like a stream that ended, and 
 streams (``DropNodeCmd``). A lost executor's running task is charged to its retry limit
 (``CoreState.requeue``); results for an attempt that is no longer the task's are ignored. The
 bind-failure limit is in :func:`bind_failed` (past it, ``failures.give_up_binding``); a node
-registering or leaving asks for ``failures.check_resources``; a node's credentials
-(only believed about its own executors) are a check of ``event.node`` against ``ex.node`` here.
+registering or leaving asks for ``failures.check_resources``. A node is believed only about its
+own executors and the tasks they were sent (``core.trust``): every report goes through it first,
+and a registration under the name of a connected node is refused there.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from flamepy.types import (
     TaskState,
 )
 from session_manager import effects, events, scheduler
-from session_manager.core import failures, sessions
+from session_manager.core import failures, sessions, trust
 from session_manager.core.state import CoreState
 from session_manager.model import ExecutorRecord, NodeRecord, SessionRecord, TaskRecord
 
@@ -41,6 +42,7 @@ _AVERAGE_WEIGHT = 0.2  # of the newest observation in a session's moving average
 
 def node_registered(st: CoreState, ev: events.NodeRegistered) -> None:
     name, capacity = ev.node, ev.capacity
+    trust.check_new_stream(st, name)
     if name in st.nodes:
         node_lost(st, events.NodeLost(name))
     st.nodes[name] = NodeRecord(
@@ -111,9 +113,8 @@ def _lose_node(st: CoreState, name: str, reason: str) -> None:
 
 
 def executor_bound(st: CoreState, ev: events.ExecutorBound) -> None:
-    ex = st.executors.get(ev.executor_id)
+    ex = trust.held_executor(st, ev.node, ev.executor_id, "a bound report")
     if ex is None:
-        log.warning("bound report for unknown executor %s", ev.executor_id)
         return
     st.executor_to(ex, ExecutorState.BOUND)
     ex.idle_since = st.clock.mono()
@@ -128,7 +129,7 @@ def executor_bound(st: CoreState, ev: events.ExecutorBound) -> None:
 
 
 def bind_failed(st: CoreState, ev: events.BindFailed) -> None:
-    ex = st.executors.get(ev.executor_id)
+    ex = trust.held_executor(st, ev.node, ev.executor_id, "a bind failure")
     if ex is None:
         return
     ses = st.sessions.get(ex.session_id)
@@ -145,7 +146,7 @@ def bind_failed(st: CoreState, ev: events.BindFailed) -> None:
 
 
 def executor_released(st: CoreState, ev: events.ExecutorReleased) -> None:
-    ex = st.executors.get(ev.executor_id)
+    ex = trust.held_executor(st, ev.node, ev.executor_id, "a release report")
     if ex is None:
         return
     if ev.message:
@@ -161,15 +162,19 @@ def task_results(st: CoreState, ev: events.TaskResults) -> None:
     if node is not None:
         node.last_seen = st.clock.mono()
     for outcome in ev.outcomes:
-        _task_outcome(st, outcome)
+        what = f"a result of task {outcome.session_id}/{outcome.task_id}"
+        ex = trust.held_executor(st, ev.node, outcome.executor_id, what)
+        if ex is not None:
+            _task_outcome(st, ex, outcome)
 
 
-def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
-    eid = r.executor_id
+def _task_outcome(st: CoreState, ex: ExecutorRecord, r: events.TaskOutcome) -> None:
+    """An outcome from the node that holds ``ex``: applied when the task was sent to ``ex`` in its
+    current attempt (else a stale result, ignored); then ``ex`` gets more work or is released."""
     ses = st.sessions.get(r.session_id)
-    ex = st.executors.get(eid)
     num = int(r.task_id)
-    if ex is not None and num in ex.inflight:  # it left ex: learn the task time from the queue's head
+    sent = trust.sent_task(st, ex, r)
+    if sent:  # it left ex: learn the task time from the queue's head
         now = st.clock.mono()
         if ses is not None and ex.inflight[0] == num and not r.requeue:
             prev, observed = ses.task_time, now - ex.head_since
@@ -179,25 +184,19 @@ def _task_outcome(st: CoreState, r: events.TaskOutcome) -> None:
         if not ex.inflight:
             ex.idle_since = now
     rec = ses.tasks.get(num) if ses is not None else None
-    if (
-        ses is None
-        or rec is None
-        or rec.state != TaskState.RUNNING
-        or rec.executor_id != eid
-        or (r.attempt and r.attempt != rec.attempt)
-    ):
+    if ses is None or rec is None or not sent or rec.state != TaskState.RUNNING:
         log.debug(
             "ignoring a stale result of task %s/%s (attempt %d) from executor %s",
             r.session_id,
             r.task_id,
             r.attempt,
-            eid,
+            ex.id,
         )
     else:
         _apply_outcome(st, ses, rec, r)
-    if (r.crashed or r.service_stopped) and ex is not None and ex.state == ExecutorState.BOUND:
+    if (r.crashed or r.service_stopped) and ex.state == ExecutorState.BOUND:
         st.executor_to(ex, ExecutorState.RELEASING)  # its service is dead: the node releases it
-    if ex is None or ex.state != ExecutorState.BOUND:
+    if ex.state != ExecutorState.BOUND:
         return
     if ses is None or ses.state != SessionState.OPEN:
         if not ex.inflight:

@@ -38,7 +38,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         LocalCluster(
             tmp_path_factory.mktemp("compat-cluster"),
             port=0,
-            executors_env={"FLAME_NODE_CPUS": "4"},
+            executors_env={"FLAME_NODE_CPUS": "4", "FLAME_OVERCOMMIT": "1"},
             session_manager_args=["--max-bind-failures", str(MAX_BIND_FAILURES)],
         ) as c,
     ):
