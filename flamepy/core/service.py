@@ -25,6 +25,7 @@ from typing import Any
 
 import grpc
 
+from flamepy.common.mainwait import wait_in_main_thread
 from flamepy.errors import FlameError, InternalError, InvalidConfigError
 from flamepy.proto import shim_pb2_grpc
 from flamepy.types import ApplicationContext
@@ -251,7 +252,7 @@ class FlameInstanceServer:
         name = type(self._service).__name__
         log.info("service %s listening on unix:%s", name, path)
         try:
-            self._servicer.left.wait()
+            wait_in_main_thread(self._servicer.left)  # signal handlers (flmexec's) keep running
         finally:
             if pipe is not None:
                 pipe.close()

@@ -281,13 +281,14 @@ DRIVER = textwrap.dedent(
     import sys, threading
     from pathlib import Path
     from flamepy.apps.jobrun import JobRunner, install_signal_forwarding
+    from flamepy.common.mainwait import wait_in_main_thread
     grace = float(sys.argv[2])
     runner = JobRunner(logs_dir=Path(sys.argv[1]), cancel_grace_s=grace, kill_grace_s=grace)
     install_signal_forwarding(runner)
     raw = sys.stdin.buffer.read()
     worker = threading.Thread(target=lambda: runner.run_task(raw), daemon=True)
     worker.start()
-    threading.Event().wait()  # as the service: the main thread waits, a worker runs the task
+    wait_in_main_thread(threading.Event())  # as the service: the main thread waits, a worker runs the task
     """
 )
 
