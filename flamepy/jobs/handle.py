@@ -54,6 +54,10 @@ class Job:
         self.info = info
 
     @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    @property
     def id(self) -> str:
         return self.info.id
 
