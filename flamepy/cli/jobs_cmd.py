@@ -99,11 +99,12 @@ def _nodes(conn: Connection) -> dict[str, str]:
 
 def _select(ctx: CliContext, conn: Connection) -> list[tuple[Job, JobStatus]]:
     from flamepy import jobs
+    from flamepy.jobs.client import parse_states
     from flamepy.jobs.values import parse_duration
 
     args = ctx.args
-    states = _states(args.state)
-    found = jobs.list(state=states, name=args.name, labels=_labels(args.label), conn=conn)
+    states = parse_states(_states(args.state))
+    found = jobs.list(name=args.name, labels=_labels(args.label), conn=conn)
     if args.since:
         window = parse_duration(args.since, "--since") or 0
         found = [j for j in found if j.info.submitted_ms >= (time.time() - window) * 1000]
@@ -111,6 +112,8 @@ def _select(ctx: CliContext, conn: Connection) -> list[tuple[Job, JobStatus]]:
     out = []
     for job in found:
         status = job.describe()
+        if states is not None and status.state not in states:
+            continue
         if states is None and not args.all and status.state.finished:
             continue
         out.append((job, status))

@@ -164,7 +164,7 @@ def list(
     """The jobs, oldest first: those in ``state`` (one or several) whose name matches the glob
     ``name`` and that carry every label in ``labels``."""
     connection = _connection(conn)
-    wanted = _states(state)
+    wanted = parse_states(state)
     out = []
     for _ssn, info in _jobs(connection):
         if not _matches(info, name, labels):
@@ -175,7 +175,8 @@ def list(
     return out
 
 
-def _states(state: JobState | str | Sequence[JobState | str] | None) -> set[JobState] | None:
+def parse_states(state: JobState | str | Sequence[JobState | str] | None) -> set[JobState] | None:
+    """The states ``state`` names (case-insensitive), None for any; a wrong name raises."""
     if state is None:
         return None
     items = [state] if isinstance(state, str | JobState) else builtins.list(state)

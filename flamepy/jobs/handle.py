@@ -3,10 +3,15 @@
 Concurrency model: blocking calls on the caller's thread through one
 :class:`~flamepy.connection.Connection`; every property that reports state asks the server again
 (nothing is cached but the job's metadata). Waiting follows the tasks' watch streams, never polls.
+Following the logs of a job of several tasks reads each task on a daemon thread of its own and
+hands the records to the caller's thread through a queue, so ranks running together show together;
+a thread ends when its task does.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,6 +156,9 @@ class Job:
             views = [v for v in views if v.index == task]
             if not views:
                 raise NotFoundError(f"job {self.id} ({self.name}) has no task {task}")
+        if follow and len(views) > 1:
+            yield from _interleaved(self._conn, self.id, views)
+            return
         for view in views:
             for record in task_records(self._conn, self.id, view.task_id, follow=follow):
                 yield view, record
@@ -164,3 +172,29 @@ class Job:
             return
         kept = list(lines)
         yield from kept[-tail:] if tail > 0 else []
+
+
+def _interleaved(conn: Connection, job_id: str, views: list[TaskView]) -> Iterator[tuple[TaskView, Record]]:
+    """Follow every task at once (see the module docstring); the first error raises here."""
+    events: queue.SimpleQueue[tuple[TaskView, Record | None, BaseException | None]] = queue.SimpleQueue()
+
+    def pump(view: TaskView) -> None:
+        try:
+            for record in task_records(conn, job_id, view.task_id, follow=True):
+                events.put((view, record, None))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            events.put((view, None, exc))
+            return
+        events.put((view, None, None))
+
+    for view in views:
+        threading.Thread(target=pump, args=(view,), name=f"{job_id}-log-{view.index}", daemon=True).start()
+    left = len(views)
+    while left:
+        view, record, exc = events.get()
+        if exc is not None:
+            raise exc
+        if record is None:
+            left -= 1
+            continue
+        yield view, record
