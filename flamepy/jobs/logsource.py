@@ -7,7 +7,8 @@
 - With the session manager's log service (``flamepy.joblogs.iter_log_records`` over
   ``Connection.read_task_log``) the records come live, and ``follow`` streams them as they are
   written until the task ends.
-- Without it (an older session manager, or a client without :mod:`flamepy.joblogs`), the records
+- Without it (a client without :mod:`flamepy.joblogs`, or a session manager answering its read
+  with UNIMPLEMENTED before any record came), the records
   come from the task's outcome once it has ended: the task's log file when this machine can read
   it (a local cluster), else the output tail the result carries (as ``out`` records). ``follow``
   then waits for the task to end first; reading a task still running without ``follow`` raises
@@ -17,14 +18,16 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flamepy._rpc import is_unimplemented
 from flamepy.apps.joblog import read_records
 from flamepy.apps.jobresult import JobResult
-from flamepy.errors import InvalidStateError, UnavailableError
+from flamepy.errors import FlameError, InvalidStateError, UnavailableError
 from flamepy.types import Task, TaskState
 
 if TYPE_CHECKING:
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from flamepy.session import Session
 
 Record = dict[str, Any]
+log = logging.getLogger(__name__)
 
 __all__ = ["LogsUnavailableError", "Record", "live_logs_supported", "task_records", "wait_task"]
 
@@ -62,8 +66,22 @@ def task_records(
     bounds a ``follow``."""
     reader = _live_reader()
     if reader is not None and hasattr(conn, "read_task_log"):
-        yield from reader(conn, job_id, task_id, follow=follow, deadline=deadline)
-        return
+        started = False
+        try:
+            for record in reader(conn, job_id, task_id, follow=follow, deadline=deadline):
+                started = True
+                yield record
+            return
+        except FlameError as exc:
+            if started or not is_unimplemented(exc):
+                raise
+            log.debug("the session manager has no task-log service; logs of %s come from its outcome", job_id)
+    yield from _from_outcome(conn, job_id, task_id, follow=follow, deadline=deadline)
+
+
+def _from_outcome(
+    conn: Connection, job_id: str, task_id: str, *, follow: bool, deadline: float | None
+) -> Iterator[Record]:
     task = conn.get_session(job_id).get_task(task_id)
     if not task.state.is_terminal and follow:
         task = _wait_terminal(conn, job_id, task_id, deadline)
