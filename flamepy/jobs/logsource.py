@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from flamepy._rpc import is_unimplemented
 from flamepy.apps.joblog import read_records
 from flamepy.apps.jobresult import JobResult
-from flamepy.errors import FlameError, InvalidStateError, UnavailableError
+from flamepy.errors import FlameError, InvalidStateError, NotFoundError, UnavailableError
 from flamepy.types import Task, TaskState
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def live_logs_supported(conn: Connection) -> bool:
 def task_records(
     conn: Connection, job_id: str, task_id: str, *, follow: bool = False, deadline: float | None = None
 ) -> Iterator[Record]:
-    """The task's log records (see the module docstring); ``deadline`` (``time.monotonic()``)
-    bounds a ``follow``."""
+    """The task's log records (see the module docstring); ``deadline`` (seconds, as
+    ``iter_log_records`` takes it) bounds a ``follow``. A task that has not started yet has none
+    (without ``follow``)."""
     reader = _live_reader()
     if reader is not None and hasattr(conn, "read_task_log"):
         started = False
@@ -72,11 +73,20 @@ def task_records(
                 started = True
                 yield record
             return
+        except NotFoundError:
+            if started or follow or not _pending(conn, job_id, task_id):
+                raise
+            return
         except FlameError as exc:
             if started or not is_unimplemented(exc):
                 raise
             log.debug("the session manager has no task-log service; logs of %s come from its outcome", job_id)
-    yield from _from_outcome(conn, job_id, task_id, follow=follow, deadline=deadline)
+    until = None if deadline is None else time.monotonic() + deadline
+    yield from _from_outcome(conn, job_id, task_id, follow=follow, deadline=until)
+
+
+def _pending(conn: Connection, job_id: str, task_id: str) -> bool:
+    return conn.get_session(job_id).get_task(task_id).state == TaskState.PENDING
 
 
 def _from_outcome(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import flamepy
 from tests.jobs_cli.conftest import Flmctl
 from tests.jobs_cli.test_manage_cli import _gone, _pid, _status
 from tests.support import wait_until
@@ -45,6 +46,8 @@ def _line(stream: object, bound: float) -> str:
 
 def test_attached_run_streams_output_while_the_job_runs(flmctl: Flmctl, tmp_path: Path) -> None:
     pytest.importorskip("flamepy.joblogs", reason="live logs need the session manager's log service")
+    if not hasattr(flamepy.Connection, "read_task_log"):
+        pytest.skip("live logs need Connection.read_task_log (the session manager's log service)")
     gate = tmp_path / "gate"
     script = f"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second"
     proc = flmctl.popen("run", script, cwd=tmp_path)

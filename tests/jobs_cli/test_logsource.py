@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from flamepy.apps.jobresult import JobResult
-from flamepy.errors import UnavailableError
+from flamepy.errors import NotFoundError, UnavailableError
 from flamepy.jobs import logsource
 from flamepy.types import Task, TaskState
 
@@ -97,3 +97,15 @@ def test_without_the_module_records_come_from_the_file_or_the_tail(
     running = Task("1", "job-1", TaskState.RUNNING)
     with pytest.raises(logsource.LogsUnavailableError, match="live logs need a newer session manager"):
         list(logsource.task_records(_Conn(running), "job-1", "1"))  # type: ignore[arg-type]
+
+
+def test_a_task_not_started_has_no_records_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    def reader(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        raise NotFoundError("task 1 has not run yet")
+        yield {}
+
+    _install(monkeypatch, reader)
+    pending = _Conn(Task("1", "job-1", TaskState.PENDING))
+    assert list(logsource.task_records(pending, "job-1", "1")) == []  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):  # following leaves the waiting to the reader; an error is real
+        list(logsource.task_records(pending, "job-1", "1", follow=True))  # type: ignore[arg-type]
