@@ -68,6 +68,9 @@ def test_detached_job_status_ps_logs_and_cancel_by_id(flmctl: Flmctl, tmp_path: 
     assert job_id in {j["id"] for j in _ps(flmctl, "--since", "10m", "--limit", "50")}
     table = flmctl("ps")
     assert table.returncode == 0 and job_id in table.stdout and "det-one" in table.stdout
+    assert "\x1b[" not in table.stdout  # a pipe gets no colour codes
+    refused = flmctl("cancel", "--all")  # not a terminal: --all needs --yes
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
 
     by_prefix = flmctl("status", job_id[:8])  # "job-" and 4 hex digits
     assert by_prefix.returncode == 0, by_prefix.stderr
