@@ -77,10 +77,14 @@ def detect_capacity(env: Mapping[str, str] | None = None) -> ResourceRequirement
     return ResourceRequirement(cpu=cpus, memory=memory, gpu=gpus)
 
 
-def host_capacity() -> ResourceRequirement:
-    """What this machine has: logical CPUs, physical memory, GPUs NVML shows."""
+def host_capacity(env: Mapping[str, str] | None = None) -> ResourceRequirement:
+    """What this machine has: logical CPUs, physical memory, and the GPUs NVML shows — or, with
+    ``FLAME_FAKE_GPUS``, the fake inventory, which stands for this machine's GPUs everywhere."""
+    env = os.environ if env is None else env
     cpus = psutil.cpu_count(logical=True) or 1
-    return ResourceRequirement(cpu=cpus, memory=int(psutil.virtual_memory().total), gpu=detect_gpu_count())
+    fake = _env_count(env, ENV_FAKE_GPUS)
+    gpus = detect_gpu_count() if fake is None else fake
+    return ResourceRequirement(cpu=cpus, memory=int(psutil.virtual_memory().total), gpu=gpus)
 
 
 def overcommit_from_env(env: Mapping[str, str] | None = None) -> bool:

@@ -5,9 +5,13 @@
     flmctl list applications|sessions|tasks|executors|nodes [-o json]
     flmctl view application NAME|session ID|task SESSION TASK|node NAME [-o json]
     flmctl register -f app.yaml | unregister NAME | close SESSION
+    flmctl run [-d] [--gpus N ...] "CMD" | -- CMD ARGS | job.yaml | script.sbatch
+    flmctl ps [-a] | status JOB | logs JOB [-f] | cancel JOB... | -n GLOB | --all
+    flmctl completion bash|zsh|fish
 
 The endpoint is ``--endpoint``, else ``FLAME_ENDPOINT``, else ``~/.flame/flame.yaml``. A Flame
-error prints ``error: <message>`` on stderr and exits 1 (no traceback).
+error prints ``error: <message>`` on stderr and exits 1 (no traceback); a usage error (an unknown
+option, a bad job file, an unknown job) prints one ``error:`` line and exits 2.
 """
 
 from __future__ import annotations
@@ -16,15 +20,32 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, NoReturn
 
-from flamepy.cli import app_cmd, cluster_cmd, list_cmd, node_cmd, view_cmd
+from flamepy.cli import (
+    app_cmd,
+    cluster_cmd,
+    completion_cmd,
+    jobs_cmd,
+    jobs_logs_cmd,
+    jobs_run_cmd,
+    list_cmd,
+    node_cmd,
+    view_cmd,
+)
 from flamepy.cli.context import CliContext, Connector, default_connector
 from flamepy.errors import FlameError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (``flmctl run: error: ... (see flmctl run --help)``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log debug output to stderr")  # fmt: skip
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="flmctl",
-        description="Manage a Flame cluster: applications, sessions, tasks, nodes, local cluster.",
+        description="Manage a Flame cluster: applications, sessions, tasks, nodes, jobs, local cluster.",
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -47,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     list_cmd.add_parser(sub, common)
     view_cmd.add_parser(sub, common)
     app_cmd.add_parsers(sub, common)
+    jobs_run_cmd.add_parser(sub, common)
+    jobs_cmd.add_parsers(sub, common)
+    jobs_logs_cmd.add_parser(sub, common)
+    completion_cmd.add_parser(sub, common, build_parser)
     return parser
 
 

@@ -14,19 +14,25 @@ task input, output patterns), :mod:`~flamepy.jobs.jobenv` (the variables each ta
 :mod:`~flamepy.jobs.build` (options on top of a job; :func:`make_spec` for Python callers) and
 :mod:`~flamepy.jobs.dryrun`.
 
-Note: the client side of jobs — ``run``, ``get``, ``list`` and the ``Job`` handle — is added here
-later, next to these names; keep ``__all__`` in step when it lands.
+The client side: :func:`run` (and :func:`submit` for a ready spec), :func:`get`, :func:`list` and
+the :class:`Job` handle (:mod:`~flamepy.jobs.client`, :mod:`~flamepy.jobs.handle`), the job's
+metadata (:mod:`~flamepy.jobs.info`), its state (:mod:`~flamepy.jobs.state`) and where its logs
+come from (:mod:`~flamepy.jobs.logsource`).
 """
 
 from __future__ import annotations
 
 from flamepy.jobs.build import apply_options, make_spec
+from flamepy.jobs.client import get, list, run, submit
 from flamepy.jobs.dryrun import render_dry_run
+from flamepy.jobs.handle import Job, JobStatus
+from flamepy.jobs.info import JobInfo
 from flamepy.jobs.jobenv import MASTER_ADDR_PLACEHOLDER
 from flamepy.jobs.launch import JOB_ID_PLACEHOLDER, KIND, TaskLaunch, expand, expand_pattern, is_job_input
 from flamepy.jobs.load import load_job
 from flamepy.jobs.parse_cli import add_run_arguments, spec_from_args
 from flamepy.jobs.spec import ArraySpec, GpuRequest, JobSpec, SlurmLayout, Volume
+from flamepy.jobs.state import JobState, TaskView
 from flamepy.jobs.values import JobSpecError
 
 __all__ = [
@@ -35,18 +41,27 @@ __all__ = [
     "MASTER_ADDR_PLACEHOLDER",
     "ArraySpec",
     "GpuRequest",
+    "Job",
+    "JobInfo",
     "JobSpec",
     "JobSpecError",
+    "JobState",
+    "JobStatus",
     "SlurmLayout",
     "TaskLaunch",
+    "TaskView",
     "Volume",
     "add_run_arguments",
     "apply_options",
     "expand",
     "expand_pattern",
+    "get",
     "is_job_input",
+    "list",
     "load_job",
     "make_spec",
     "render_dry_run",
+    "run",
     "spec_from_args",
+    "submit",
 ]

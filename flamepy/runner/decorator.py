@@ -1,6 +1,6 @@
 """``@flamepy.function`` and ``flamepy.invoke``: remote calls without writing a service.
 
-    @flamepy.function(resreq="cpu=1,gpu=1")
+    @flamepy.function(resreq="cpu=1,gpu=1")       # or gpu=1; timeout= (s), retries= as well
     def train(epochs): ...
 
     train(3)                       # runs here, a plain call
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import dataclasses
 import functools
 import getpass
 import os
@@ -81,12 +82,22 @@ class RemoteFunction:
         resreq: ResourceRequirement | str | None = None,
         autoscale: bool | None = None,
         warmup: int = 0,
+        *,
+        gpu: int | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
     ) -> None:
         if not callable(fn):
             raise InvalidArgumentError(f"@flamepy.function needs a function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.options: dict[str, Any] = {"resreq": resreq, "autoscale": autoscale, "warmup": warmup}
+        self.options: dict[str, Any] = {
+            "resreq": _with_gpu(resreq, gpu),
+            "autoscale": autoscale,
+            "warmup": warmup,
+        }
+        self.policy = _policy(timeout, retries)
+        self._configured: set[str] = set()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -94,6 +105,9 @@ class RemoteFunction:
     def remote(self, *args: Any, **kwargs: Any) -> ObjectFuture:
         """Call the function in a remote executor; the result comes back as an ObjectFuture."""
         svc = default_runner().service_for(self, self.fn, **self.options)
+        if self.policy and svc.session_id not in self._configured:  # once per session, before its tasks
+            svc.session.connection.set_retry_policy(session=svc.session_id, **self.policy)
+            self._configured.add(svc.session_id)
         return svc(*args, **kwargs)
 
     def map(self, *iterables: Iterable[Any]) -> list[ObjectFuture]:
@@ -104,19 +118,56 @@ class RemoteFunction:
         return f"<flamepy.function {getattr(self, '__qualname__', self.fn)!r}>"
 
 
+def _with_gpu(resreq: ResourceRequirement | str | None, gpu: int | None) -> ResourceRequirement | str | None:
+    """``resreq`` with its GPU count set to ``gpu`` (one CPU when there was no ``resreq``)."""
+    if gpu is None:
+        return resreq
+    if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
+        raise InvalidArgumentError(f"@flamepy.function: gpu must be a whole number >= 0, got {gpu!r}")
+    if resreq is None:
+        return ResourceRequirement(cpu=1, gpu=gpu)
+    base = ResourceRequirement.from_string(resreq) if isinstance(resreq, str) else resreq
+    return dataclasses.replace(base, gpu=gpu)
+
+
+def _policy(timeout: float | None, retries: int | None) -> dict[str, Any]:
+    """The session retry policy for ``timeout`` (seconds per call) and ``retries`` (re-runs of a
+    call that failed, raised included)."""
+    policy: dict[str, Any] = {}
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise InvalidArgumentError(f"@flamepy.function: timeout must be seconds > 0, got {timeout!r}")
+        policy["task_timeout"] = float(timeout)
+    if retries is not None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidArgumentError(
+                f"@flamepy.function: retries must be a whole number >= 0, got {retries!r}"
+            )
+        policy.update(max_retries=retries, retry_on_error=retries > 0)
+    return policy
+
+
 def function(
     fn: Callable[..., Any] | None = None,
     *,
     resreq: ResourceRequirement | str | None = None,
     autoscale: bool | None = None,
     warmup: int = 0,
+    gpu: int | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> Any:
-    """Decorator: ``@flamepy.function`` or ``@flamepy.function(resreq="gpu=1", warmup=2)``."""
-    if fn is not None:
-        return RemoteFunction(fn, resreq, autoscale, warmup)
+    """Decorator: ``@flamepy.function`` or ``@flamepy.function(resreq="gpu=1", warmup=2)``.
+
+    ``gpu`` sets the GPU count of ``resreq``; ``timeout`` (seconds) is each remote call's wall-clock
+    limit and ``retries`` how often a failed call (one that raised, too) re-runs — the function's
+    session's retry policy."""
 
     def wrap(f: Callable[..., Any]) -> RemoteFunction:
-        return RemoteFunction(f, resreq, autoscale, warmup)
+        return RemoteFunction(f, resreq, autoscale, warmup, gpu=gpu, timeout=timeout, retries=retries)
+
+    if fn is not None:
+        return wrap(fn)
 
     return wrap
 

@@ -50,3 +50,9 @@ def test_the_process_refuses_to_start_advertising_too_many_cpus(tmp_path: Path) 
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert f"{too_many} CPUs (FLAME_NODE_CPUS)" in done.stderr and "--overcommit" in done.stderr
+
+
+def test_a_fake_gpu_inventory_is_the_machines_gpus() -> None:
+    host = resources.host_capacity({"FLAME_FAKE_GPUS": "2"})
+    assert host.gpu == 2
+    resources.check_capacity(resources.detect_capacity({"FLAME_FAKE_GPUS": "2", "FLAME_NODE_CPUS": "1"}), host, False)

@@ -105,3 +105,20 @@ def nested_sum(app_name, n):
 @flamepy.function(resreq="cpu=1")
 def cube(x):
     return x**3
+
+
+@flamepy.function(retries=2, gpu=0)
+def fails_once(path):
+    """Raises on its first call for ``path`` (a counter file), then returns the attempt number."""
+    with open(path, "a+") as f:
+        f.seek(0)
+        attempt = len(f.read())
+        f.write("x")
+    if attempt == 0:
+        raise RuntimeError("first attempt fails")
+    return attempt
+
+
+@flamepy.function(timeout=1)
+def too_slow():
+    time.sleep(60)

@@ -111,6 +111,17 @@ def test_decorator_runs_locally_and_remotely(runner: Runner) -> None:
     assert runner.get(rf.cube.map(range(5))) == [0, 1, 8, 27, 64]
 
 
+def test_decorator_retries_timeout_and_gpu(runner: Runner, tmp_path: Path) -> None:
+    assert rf.fails_once.options["resreq"] == flamepy.ResourceRequirement(cpu=1, gpu=0)
+    counter = tmp_path / "attempts"
+    assert rf.fails_once.remote(str(counter)).get() == 1  # raised once, re-run once
+    assert counter.read_text() == "xx"
+    with pytest.raises(flamepy.FlameError, match="(?i)time"):
+        rf.too_slow.remote().get()
+    with pytest.raises(flamepy.InvalidArgumentError, match="retries must be"):
+        flamepy.function(retries=-1)(len)
+
+
 def test_invoke_runs_a_file_not_imported_here(runner: Runner, tmp_path: Path) -> None:
     script = tmp_path / "train_job.py"
     script.write_text("import os\n\ndef train_model(x, scale=1):\n    return (x * scale, os.getpid())\n")
