@@ -19,6 +19,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 
 _GUARD = """\
 import os, signal, sys, time
@@ -87,3 +88,33 @@ class Guard:
         if self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(5)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. Zombies do not count: orphans wait for
+    init to reap them, which can take a second."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    import psutil
+
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def wait_group_gone(pgid: int, deadline: float) -> None:
+    """Poll until the group has no process or ``deadline`` (monotonic) passes; nothing signals the
+    end of processes that are not our children, so this polls (every 20 ms)."""
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)

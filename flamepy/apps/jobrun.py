@@ -5,10 +5,13 @@
 
 1. fills the ``MASTER_ADDR`` placeholder (multi-rank jobs) with ``master_addr`` — the address of
    rank 0's node, which the server is to provide; until it does, ``127.0.0.1``;
-2. resolves the working directory: an absolute ``cwd`` as it is; a relative one against
-   ``upload_dir`` (where the job's uploaded copy was unpacked) when the launch has ``upload`` and
-   one is given, else against ``base_dir`` (default: the service's working directory, which the
-   executor sets to its work directory). A missing directory is ``SetupFailed``;
+2. resolves the working directory: when the launch carries an ``archive`` (the uploaded working
+   directory), :class:`~flamepy.apps.jobfiles.JobFiles` fetches and unpacks it once per job per
+   node into ``<base_dir>/jobs/<job id>/`` and a relative ``cwd`` is relative to that; a fetch or
+   unpack that fails ends the task as ``SetupFailed`` with the reason in its log. Without an
+   archive, an absolute ``cwd`` as it is; a relative one against ``upload_dir`` when the launch
+   has ``upload`` and one is given, else against ``base_dir`` (default: the service's working
+   directory, which the executor sets to its work directory). A missing directory is ``SetupFailed``;
 3. builds the environment: this service's environment (``PATH``, ``HOME``, ``FLAME_ENDPOINT``… —
    minus its instance socket), the flmexec variables (``FLAME_SESSION_ID``, ``FLAME_TASK_ID``…),
    then the launch's ``env`` (which wins), then ``CUDA_VISIBLE_DEVICES`` from this service's own
@@ -40,7 +43,6 @@ Exit codes the runner makes up: 124 timeout, 126 command not executable, 127 com
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import queue
@@ -54,9 +56,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from flamepy.apps.jobguard import Guard
+from flamepy.apps.jobfiles import JobFiles
+from flamepy.apps.jobguard import Guard, group_alive, signal_group, wait_group_gone
 from flamepy.apps.joblog import INDEX_ENV, TaskLog, index_log, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
+from flamepy.errors import FlameError
 
 if TYPE_CHECKING:  # flamepy.jobs is imported on the first job only: flmexec starts faster
     from flamepy.jobs.launch import TaskLaunch
@@ -68,6 +72,7 @@ LEFTOVER_GRACE_S = 2.0
 READER_JOIN_S = 5.0
 STUCK_S = 30.0
 LOGS_DIR_NAME = ".flame-logs"
+JOBS_DIR_NAME = "jobs"
 _HIDDEN_ENV = ("FLAME_INSTANCE_ENDPOINT", "FLAMEPY_TASK_PIPE", INDEX_ENV)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -82,29 +87,6 @@ def log_path(logs_dir: Path, launch: TaskLaunch) -> Path:
 
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs. Zombies do not count: orphans wait for
-    init to reap them, which can take a second."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    import psutil
-
-    for pid in psutil.pids():
-        with contextlib.suppress(OSError, psutil.Error):
-            if os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return True
-    return False
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 @dataclasses.dataclass
@@ -128,8 +110,10 @@ class JobRunner:
         service_env: Mapping[str, str] | None = None,
         kill_grace_s: float = KILL_GRACE_S,
         cancel_grace_s: float = CANCEL_GRACE_S,
+        files: JobFiles | None = None,
     ) -> None:
         self.base_dir = Path(base_dir or os.getcwd()).absolute()
+        self.files = files or JobFiles(self.base_dir / JOBS_DIR_NAME)
         self.logs_dir = Path(logs_dir or self.base_dir / LOGS_DIR_NAME).absolute()
         self.upload_dir = upload_dir
         self.service_env = dict(os.environ if service_env is None else service_env)
@@ -158,9 +142,11 @@ class JobRunner:
         """Run ``launch`` to its end; never raises for what the command does."""
         if launch.needs_fill:
             launch = launch.fill(master_addr or DEFAULT_MASTER_ADDR)
-        cwd = self.resolve_cwd(launch)
+        unpacked, setup_problem = self._install(launch)
+        cwd = self.resolve_cwd(launch, unpacked)
         path = log_path(self.logs_dir, launch)
         log, problem = self._open_log(launch, cwd, path)
+        problem = setup_problem or problem
         index_log(log, {**self.service_env, **(extra_env or {})})
         attempt = _Attempt()
         if launch.timeout_s is not None:
@@ -202,8 +188,11 @@ class JobRunner:
         with self._idle:
             return self._idle.wait_for(lambda: not self._active, timeout)
 
-    def resolve_cwd(self, launch: TaskLaunch) -> Path:
-        """The directory the task runs in (see the module docstring, step 2)."""
+    def resolve_cwd(self, launch: TaskLaunch, unpacked: Path | None = None) -> Path:
+        """The directory the task runs in (see the module docstring, step 2); ``unpacked`` is
+        where the launch's archive was unpacked."""
+        if unpacked is not None:
+            return Path(os.path.normpath(unpacked / launch.cwd))
         if os.path.isabs(launch.cwd):
             return Path(launch.cwd)
         root = self.upload_dir if (launch.upload and self.upload_dir is not None) else self.base_dir
@@ -221,6 +210,17 @@ class JobRunner:
         return env
 
     # -- one attempt ---------------------------------------------------------------------------
+
+    def _install(self, launch: TaskLaunch) -> tuple[Path | None, str | None]:
+        """The folder the launch's archive is unpacked in (None without one), and why that
+        failed (the task is then SetupFailed), or None."""
+        if launch.archive is None:
+            return None, None
+        try:
+            return self.files.install(launch.job_id, launch.archive, launch.deltas), None
+        except (FlameError, OSError, ValueError) as exc:
+            where = self.files.folder(launch.job_id)
+            return where, f"cannot set up the job's uploaded files in {where}: {exc}"
 
     @staticmethod
     def _open_log(launch: TaskLaunch, cwd: Path, path: Path) -> tuple[TaskLog, str | None]:
@@ -329,7 +329,7 @@ class JobRunner:
 
     def _stop(self, pgid: int, attempt: _Attempt, grace: float) -> None:
         """SIGTERM the group; SIGKILL it after ``grace`` or at a further cancel; wait for the leader."""
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         exited = False
         while not exited:
@@ -344,8 +344,8 @@ class JobRunner:
                 break
             exited = value == pgid
         if exited:
-            _wait_group_gone(pgid, deadline)
-        _signal_group(pgid, signal.SIGKILL)
+            wait_group_gone(pgid, deadline)
+        signal_group(pgid, signal.SIGKILL)
         while not exited:  # a process stuck in the kernel (D state) may outlive SIGKILL: stop waiting
             try:
                 kind, value, _ = attempt.events.get(timeout=STUCK_S)
@@ -355,19 +355,12 @@ class JobRunner:
 
     def _finish_group(self, pgid: int, log: TaskLog) -> None:
         """Stop what the command left running in its process group."""
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         log.note("leftover", "processes left in the job's group: SIGTERM, then SIGKILL")
-        _signal_group(pgid, signal.SIGTERM)
-        _wait_group_gone(pgid, time.monotonic() + LEFTOVER_GRACE_S)
-        _signal_group(pgid, signal.SIGKILL)
-
-
-def _wait_group_gone(pgid: int, deadline: float) -> None:
-    """Poll until the group has no process or ``deadline`` (monotonic) passes; nothing signals the
-    end of processes that are not our children, so this polls (every 20 ms)."""
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+        signal_group(pgid, signal.SIGTERM)
+        wait_group_gone(pgid, time.monotonic() + LEFTOVER_GRACE_S)
+        signal_group(pgid, signal.SIGKILL)
 
 
 def install_signal_forwarding(

@@ -237,8 +237,14 @@ class CacheClient:
             self.local.discard(key)
         return self._ref(info)
 
-    def upload_object(self, key_or_prefix: str, file_path: str | os.PathLike[str]) -> ObjectRef:
-        """Store the raw bytes of a file, streamed (never held in memory whole)."""
+    def upload_object(
+        self,
+        key_or_prefix: str,
+        file_path: str | os.PathLike[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> ObjectRef:
+        """Store the raw bytes of a file, streamed (never held in memory whole); ``progress`` is
+        called with the size of each chunk as it is sent (a progress bar)."""
         key = str(ObjectKey.parse(key_or_prefix, prefix=True))
         path = Path(file_path)
         what = f"upload {path} to {key}"
@@ -248,7 +254,9 @@ class CacheClient:
             raise InvalidArgumentError(f"{what}: {exc}") from exc
         with f:
             size = os.fstat(f.fileno()).st_size
-            chunks = iter(lambda: f.read(self.chunk_bytes), b"")
+            chunks: Iterator[bytes] = iter(lambda: f.read(self.chunk_bytes), b"")
+            if progress is not None:
+                chunks = _reporting(chunks, progress)
             info = self._write(False, key, Encoding.RAW, size, chunks, what)
         self.local.discard(info.key)
         return self._ref(info)
@@ -365,6 +373,12 @@ class CacheClient:
         deleted = self._wire.delete(str(pattern), what)
         self.local.discard_matching(pattern)
         return deleted
+
+
+def _reporting(chunks: Iterator[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress(len(chunk))
 
 
 def _split(data: bytes, sizes: Sequence[int]) -> list[bytes]:

@@ -9,7 +9,6 @@ running) and says how to reattach or cancel.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -26,8 +25,12 @@ DESCRIPTION = """Run a command on the cluster as a job: "CMD" (shell text), -- C
 a job file (Flow or SkyPilot-style YAML) or an #SBATCH script. Attached by default: output streams
 here and flmctl exits with the command's exit code (124 on timeout, 125 when the broker failed it).
 
-The working directory is not uploaded: tasks run on the node in --workdir (default: the current
-directory), as with --no-upload, which suits a local cluster or nodes sharing the filesystem."""
+The current directory is uploaded (through the object cache) and the tasks run in the node's copy
+of it; a --workdir inside it is the task's directory in the copy, one outside it is uploaded
+instead. .flameignore (else .gitignore, gitignore syntax) and --exclude leave files out; VCS
+folders, virtualenvs and caches never go. A progress bar shows on a terminal, and uploads over
+100 MiB warn. --no-upload runs in --workdir (default: here) on the node itself, which suits a
+local cluster or nodes sharing the filesystem."""
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,8 +54,6 @@ def run(ctx: CliContext) -> int:
     spec = spec_from_args(ctx.args)
     for note in spec.warnings:
         ctx.stderr.write(f"warning: {note}\n")
-    if spec.upload:
-        spec = dataclasses.replace(spec, upload=False)
     if ctx.args.dry_run:
         ctx.stdout.write(render_dry_run(spec, environ=dict(os.environ)).rstrip("\n") + "\n")
         return 0
@@ -67,9 +68,10 @@ def run(ctx: CliContext) -> int:
 
 
 def _submit_and_follow(ctx: CliContext, conn: Connection, spec: JobSpec) -> int:
+    from flamepy.cli.upload_view import CliUploadReporter
     from flamepy.jobs import submit
 
-    job = submit(spec, conn)
+    job = submit(spec, conn, reporter=CliUploadReporter(ctx.stderr, quiet=True))
     tasks = f"{job.info.tasks} task" + ("s" if job.info.tasks != 1 else "")
     if ctx.args.detach:
         ctx.stdout.write(f"{job.id}\n")

@@ -7,6 +7,7 @@
     flmctl register -f app.yaml | unregister NAME | close SESSION
     flmctl run [-d] [--gpus N ...] "CMD" | -- CMD ARGS | job.yaml | script.sbatch
     flmctl ps [-a] | status JOB | logs JOB [-f] | cancel JOB... | -n GLOB | --all
+    flmctl dev [-c CMD] [--status] [--stop]   the inner loop: a warm session with a synced copy here
     flmctl completion bash|zsh|fish
 
 The endpoint is ``--endpoint``, else ``FLAME_ENDPOINT``, else ``~/.flame/flame.yaml``. A Flame
@@ -26,6 +27,7 @@ from flamepy.cli import (
     app_cmd,
     cluster_cmd,
     completion_cmd,
+    dev_cmd,
     jobs_cmd,
     jobs_logs_cmd,
     jobs_run_cmd,
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_run_cmd.add_parser(sub, common)
     jobs_cmd.add_parsers(sub, common)
     jobs_logs_cmd.add_parser(sub, common)
+    dev_cmd.add_parser(sub, common)
     completion_cmd.add_parser(sub, common, build_parser)
     return parser
 

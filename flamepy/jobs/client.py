@@ -14,8 +14,10 @@ data (:mod:`flamepy.jobs.info`). The job's resources per task become the session
 requirement (cpu, memory, gpu), ``retries`` its ``max_retries`` (failed commands re-run too), and
 ``timeout`` travels in each task (the command application stops the command: exit code 124).
 
-The working directory is **not uploaded** yet: tasks run in the job's ``workdir`` (default: the
-current directory) on the node, which suits a local cluster or nodes sharing the filesystem.
+With ``upload`` (the spec's default; :func:`run` uploads when no ``workdir`` is given) the
+working directory goes to the object cache as one archive (:mod:`flamepy.jobs.upload`) and each
+task carries its key; the node unpacks it once per job and runs the command in the copy. Without,
+tasks run in the job's ``workdir`` on the node (a local cluster or nodes sharing the filesystem).
 
 Without ``conn`` these use flamepy's default connection (``FLAME_ENDPOINT`` /
 ``~/.flame/flame.yaml``).
@@ -34,13 +36,14 @@ from flamepy.errors import InvalidArgumentError, NotFoundError
 from flamepy.jobs.build import make_spec
 from flamepy.jobs.handle import Job
 from flamepy.jobs.info import JOB_APPLICATION, JOB_ID_PREFIX, JobInfo, new_job_id
-from flamepy.jobs.launch import expand
+from flamepy.jobs.launch import TaskLaunch, expand
 from flamepy.jobs.spec import JobSpec
 from flamepy.jobs.state import JobState
 from flamepy.types import ResourceRequirement, SessionAttributes
 
 if TYPE_CHECKING:
     from flamepy.connection import Connection
+    from flamepy.jobs.upload import UploadReporter
     from flamepy.session import Session
 
 __all__ = ["get", "list", "run", "submit"]
@@ -67,14 +70,39 @@ def _cap(spec: JobSpec) -> int | None:
     return None
 
 
-def submit(spec: JobSpec, conn: Connection | None = None, job_id: str | None = None) -> Job:
-    """Submit a ready :class:`JobSpec` as a job (without upload: see the module docstring)."""
+def _with_upload(
+    spec: JobSpec, launches: builtins.list[TaskLaunch], cwd: str | None, reporter: UploadReporter | None
+) -> builtins.list[TaskLaunch]:
+    """Upload the job's directory (see :func:`~flamepy.jobs.upload.upload_root`) and point the
+    launches at the archive; their ``cwd`` becomes relative to the unpacked copy."""
+    from flamepy.config import load_context
+    from flamepy.jobs.upload import upload_directory, upload_root
+
+    root, rel = upload_root(spec, cwd)
+    excludes = (*spec.excludes, *load_context().package_excludes)
+    up = upload_directory(root, excludes, reporter=reporter)
+    return [dataclasses.replace(launch, archive=up.key, cwd=rel) for launch in launches]
+
+
+def submit(
+    spec: JobSpec,
+    conn: Connection | None = None,
+    job_id: str | None = None,
+    *,
+    cwd: str | None = None,
+    reporter: UploadReporter | None = None,
+) -> Job:
+    """Submit a ready :class:`JobSpec` as a job, uploading its directory first when ``spec.upload``
+    (see the module docstring); ``cwd`` (default: the current directory) is where it was asked
+    from, ``reporter`` shows the upload's progress."""
     connection = _connection(conn)
-    if spec.upload:
-        spec = dataclasses.replace(spec, upload=False)
     jid = job_id or new_job_id()
     launches = expand(spec, job_id=jid)
-    inputs = [launch.to_task_input() for launch in launches]  # size errors before anything exists
+    for launch in launches:
+        launch.to_task_input()  # size errors before anything is uploaded
+    if spec.upload:
+        launches = _with_upload(spec, launches, cwd, reporter)
+    inputs = [launch.to_task_input() for launch in launches]
     info = JobInfo.of(spec, jid)
     attrs = SessionAttributes(
         application=JOB_APPLICATION,
@@ -116,7 +144,10 @@ def run(
     """Run ``command`` (shell text, an argv list, a job file path or a :class:`JobSpec`) as a job
     with these options on top (``gpus="a100:2"``, ``memory="16g"``, ``timeout="2h"``...; any other
     :func:`~flamepy.jobs.build.apply_options` option by keyword). With ``wait``, returns once it
-    has finished (``job.exit_code`` then has its exit code)."""
+    has finished (``job.exit_code`` then has its exit code). ``upload`` (an option) defaults to
+    True when no ``workdir`` is given: the current directory is uploaded and the job runs in the
+    copy; with a ``workdir`` the job runs there on the node unless ``upload=True``."""
+    options.setdefault("upload", workdir is None)
     spec = make_spec(
         command,
         gpus=gpus,

@@ -9,13 +9,18 @@ recognises it by ``"kind": "flame.job/v1"`` (Flame's sandbox requests have no ``
 
     {"kind": "flame.job/v1", "job_id": "j-1", "job_name": "train", "index": 0, "rank": 0,
      "ranks": 2, "array_index": null, "argv": null, "shell": "python train.py",
-     "interpreter": ["bash"], "setup": null, "cwd": ".", "upload": true, "env": {"...": "..."},
+     "interpreter": ["bash"], "setup": null, "cwd": ".", "upload": true,
+     "archive": "flmexec/uploads/3f2a...", "deltas": [], "env": {"...": "..."},
      "timeout_s": 7200.0, "stdout": null, "stderr": null,
      "volumes": [{"source": "/data", "target": "data", "read_only": false}],
      "resources": {"cpus": 8, "memory": 0, "gpus": 1, "gpu_type": "a100"}}
 
 Exactly one of ``argv`` (exec, no shell) and ``shell`` (run as ``interpreter + ["-c", shell]``) is
 set. ``cwd`` is absolute (run there) or relative to the unpacked upload (``upload`` true).
+``archive`` is the object-cache key of the uploaded working directory (a ``.tar.gz``, see
+:mod:`flamepy.jobs.upload`), unpacked once per job per node; ``deltas`` are further archives
+applied over it in order (``flmctl dev``: changed files plus a list of deleted ones). Inputs
+written before these fields existed decode with ``archive`` None and no deltas.
 ``setup`` is shell text run first, in the same cwd and env; if it fails, the task fails.
 
 Values only known when the task starts are placeholders: :data:`MASTER_ADDR_PLACEHOLDER` in the
@@ -61,6 +66,8 @@ class TaskLaunch:
     setup: str | None = None
     cwd: str = "."
     upload: bool = True
+    archive: str | None = None
+    deltas: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
     stdout: str | None = None
@@ -150,11 +157,15 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         raise JobSpecError("task input: env: expected an object of strings")
-    for name in ("argv", "interpreter", "volumes"):
+    if values.get("archive") is not None and not isinstance(values["archive"], str):
+        raise JobSpecError(f"task input: archive: expected a cache key, got {values['archive']!r}")
+    for name in ("argv", "interpreter", "volumes", "deltas"):
         if values.get(name) is not None:
             if not isinstance(values[name], list):
                 raise JobSpecError(f"task input: {name}: expected a list, got {values[name]!r}")
             values[name] = tuple(values[name])
+    if not all(isinstance(d, str) for d in values.get("deltas") or ()):
+        raise JobSpecError("task input: deltas: expected a list of cache keys")
     if values["argv"] is not None and not all(isinstance(a, str) for a in values["argv"]):
         raise JobSpecError("task input: argv: expected a list of strings")
     if values["shell"] is not None and not isinstance(values["shell"], str):

@@ -64,7 +64,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument(
         "--env-file", action="append", default=[], metavar="FILE", help="NAME=VALUE lines (repeatable)"
     )
-    parser.add_argument("--workdir", metavar="DIR", help="directory to upload and run in (default: here)")
     parser.add_argument(
         "--timeout", metavar="DURATION", help="wall-clock limit per task: 90s, 15m, 2h, 1d, HH:MM:SS"
     )
@@ -79,19 +78,32 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument(
         "--label", action="append", default=[], metavar="KEY=VALUE", help="tag the job (repeatable)"
     )
+    _add_upload_arguments(parser)
+    parser.add_argument("-d", "--detach", action="store_true", help="submit and return; do not stream output")
+    parser.add_argument("--dry-run", action="store_true", help="print what would run and exit")
+    return parser
+
+
+def _add_upload_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="where the tasks run: inside here, that folder of the upload; elsewhere, uploaded instead",
+    )
     parser.add_argument(
         "--no-upload",
         dest="upload",
         action="store_false",
         default=None,
-        help="do not upload the directory; run in it on the node (shared filesystem)",
+        help="do not upload; run in --workdir (default: here) on the node itself (shared filesystem)",
     )
     parser.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB", help="leave out of the upload"
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out of the upload (gitignore syntax, as .flameignore)",
     )
-    parser.add_argument("-d", "--detach", action="store_true", help="submit and return; do not stream output")
-    parser.add_argument("--dry-run", action="store_true", help="print what would run and exit")
-    return parser
 
 
 def _base(words: list[str], environ: Mapping[str, str], cwd: str) -> JobSpec:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import flamepy
+from flamepy.cache import reset_default_clients
 from flamepy.cluster import LocalCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,10 +27,16 @@ class Flmctl:
     """Runs the real ``flmctl`` (``python -m flamepy.cli.main``) in a subprocess against the cluster."""
 
     endpoint: str
+    cache_endpoint: str = ""
+    dev_state_dir: str = ""
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
         env.update(FLAME_ENDPOINT=self.endpoint, PYTHONPATH=str(REPO), FLAME_CONFIG="/nonexistent/flame.yaml")
+        if self.cache_endpoint:
+            env["FLAME_CACHE_ENDPOINT"] = self.cache_endpoint
+        if self.dev_state_dir:
+            env["FLAME_DEV_STATE_DIR"] = self.dev_state_dir
         return env
 
     def __call__(
@@ -63,13 +70,18 @@ def job_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClust
         port=0,
         node_name="job-node",
         executors_env={"FLAME_NODE_CPUS": "4", "FLAME_FAKE_GPUS": "2", "FLAME_OVERCOMMIT": "1"},
-    ) as cluster:
-        yield cluster
+    ) as cluster, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLAME_CACHE_ENDPOINT", cluster.cache_endpoint)  # jobs.run uploads through it
+        try:
+            yield cluster
+        finally:
+            reset_default_clients()
 
 
 @pytest.fixture(scope="session")
-def flmctl(job_cluster: LocalCluster) -> Flmctl:
-    return Flmctl(job_cluster.endpoint)
+def flmctl(job_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Flmctl:
+    dev_state = tmp_path_factory.mktemp("dev-state")
+    return Flmctl(job_cluster.endpoint, job_cluster.cache_endpoint, str(dev_state))
 
 
 @pytest.fixture(scope="session")

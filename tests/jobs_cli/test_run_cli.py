@@ -54,7 +54,7 @@ def test_sbatch_array_tasks_each_see_their_index(flmctl: Flmctl, tmp_path: Path)
         'echo "index $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT"\n'
         'echo "$SLURM_ARRAY_TASK_ID" > "seen-$SLURM_ARRAY_TASK_ID"\n'
     )
-    done = flmctl("run", "array.sbatch", cwd=tmp_path)
+    done = flmctl("run", "--no-upload", "array.sbatch", cwd=tmp_path)  # files land in tmp_path
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.splitlines()) == ["[0] index 1 of 3", "[1] index 2 of 3", "[2] index 3 of 3"]
     assert sorted(p.read_text() for p in tmp_path.glob("seen-*")) == ["1\n", "2\n", "3\n"]
