@@ -12,8 +12,10 @@ See :mod:`flamepy.jobs.dev` for the state and the archives.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,8 @@ from flamepy.errors import FlameError, InvalidArgumentError, NotFoundError
 if TYPE_CHECKING:
     from flamepy.connection import Connection
     from flamepy.jobs.dev import DevState, SyncResult
+    from flamepy.session import Session
+    from flamepy.types import Task
 
 DESCRIPTION = """The inner loop: a warm session of the command application that keeps a synced copy
 of this directory. The first run opens it and uploads the directory (.flameignore, else .gitignore,
@@ -139,7 +143,6 @@ def _say_synced(ctx: CliContext, state: DevState, result: SyncResult, took: floa
 
 def _run_command(ctx: CliContext, conn: Connection, state: DevState, command: str, started: float) -> int:
     from flamepy.jobs.dev import launch_for
-    from flamepy.jobs.logsource import task_records, wait_task
     from flamepy.jobs.state import JobState, task_view
 
     ssn = conn.get_session(state.session_id)
@@ -147,14 +150,12 @@ def _run_command(ctx: CliContext, conn: Connection, state: DevState, command: st
     state.tasks += 1
     state.save()
     try:
-        for record in task_records(conn, state.session_id, task.id, follow=True):
-            if record.get("s") != "sys":
-                jobs_view.write_record(record, ctx.stdout, ctx.stderr)
+        ended = _stream(ctx, conn, ssn, task.id)
     except KeyboardInterrupt:
         ssn.cancel_task(task.id, "interrupted by the user")
         ctx.stderr.write(f"\ncancelled task {task.id} of dev session {state.session_id}\n")
         return EXIT_DETACHED
-    view = task_view(wait_task(ssn, task.id, None))
+    view = task_view(ended)
     if _verbose(ctx):
         ctx.stderr.write(f"task {task.id}: {view.state.value} in {time.monotonic() - started:.3f} s\n")
     if view.state == JobState.SUCCEEDED:
@@ -164,3 +165,35 @@ def _run_command(ctx: CliContext, conn: Connection, state: DevState, command: st
         ctx.stderr.write(f"dev task {task.id} {view.state.value}: {view.reason or view.message[:200]}\n")
         return EXIT_BROKER
     return code
+
+
+def _stream(ctx: CliContext, conn: Connection, ssn: Session, task_id: str) -> Task:
+    """Print the task's output live until it ends; the ended task. The log is followed until the
+    task's watch says it ended (no waiting for the log's next poll), then read to its end."""
+    from flamepy.jobs.logsource import task_records, wait_task
+
+    stop = threading.Event()
+    ended: list[Task] = []
+
+    def watch() -> None:
+        try:
+            ended.append(wait_task(ssn, task_id, None))
+        finally:
+            stop.set()
+
+    threading.Thread(target=watch, name=f"dev-watch-{task_id}", daemon=True).start()
+    shown = 0
+    for record in task_records(conn, ssn.id, task_id, follow=True, stop=stop):
+        shown += 1
+        _show(ctx, record)
+    stop.wait()
+    with contextlib.suppress(NotFoundError):  # the rest: what was written after the last pass
+        for i, record in enumerate(task_records(conn, ssn.id, task_id)):
+            if i >= shown:
+                _show(ctx, record)
+    return ended[0] if ended else wait_task(ssn, task_id, None)
+
+
+def _show(ctx: CliContext, record: dict[str, object]) -> None:
+    if record.get("s") != "sys":
+        jobs_view.write_record(record, ctx.stdout, ctx.stderr)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,16 +61,24 @@ def live_logs_supported(conn: Connection) -> bool:
 
 
 def task_records(
-    conn: Connection, job_id: str, task_id: str, *, follow: bool = False, deadline: float | None = None
+    conn: Connection,
+    job_id: str,
+    task_id: str,
+    *,
+    follow: bool = False,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Record]:
     """The task's log records (see the module docstring); ``deadline`` (seconds, as
-    ``iter_log_records`` takes it) bounds a ``follow``. A task that has not started yet has none
-    (without ``follow``)."""
+    ``iter_log_records`` takes it) bounds a ``follow``, and ``stop`` ends a live ``follow`` as soon
+    as it is set (the caller then reads what is left without ``follow``). A task that has not
+    started yet has none (without ``follow``)."""
     reader = _live_reader()
     if reader is not None and hasattr(conn, "read_task_log"):
         started = False
+        extra = {} if stop is None else {"stop": stop}
         try:
-            for record in reader(conn, job_id, task_id, follow=follow, deadline=deadline):
+            for record in reader(conn, job_id, task_id, follow=follow, deadline=deadline, **extra):
                 started = True
                 yield record
             return
