@@ -55,8 +55,12 @@ def _header(spec: JobSpec) -> list[str]:
     lines.append(shape)
     lines.append(f"  timeout: {format_duration(spec.timeout)}; retries: {spec.retries}")
     if spec.upload:
+        from flamepy.jobs.upload import upload_root
+
+        root, rel = upload_root(spec)
         excl = f" (excluding {', '.join(spec.excludes)})" if spec.excludes else ""
-        lines.append(f"  code: uploads {spec.workdir}{excl}; tasks run in the uploaded copy")
+        inside = "" if rel == "." else f" ({rel}/ of it)"
+        lines.append(f"  code: uploads {root}{excl}; tasks run in the uploaded copy{inside}")
     else:
         lines.append(f"  code: not uploaded; tasks run in {spec.workdir}")
     if spec.setup:

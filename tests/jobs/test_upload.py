@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 from pathlib import Path
@@ -97,3 +98,29 @@ def test_the_archive_fields_travel_and_old_inputs_still_decode() -> None:
     decoded = TaskLaunch.from_task_input(json.dumps(old).encode())
     assert (decoded.archive, decoded.deltas) == (None, ())
 
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_cli_reporter_draws_a_bar_on_a_terminal_and_stays_quiet_in_a_pipe() -> None:
+    from flamepy.cli.upload_view import CliUploadReporter
+
+    piped = io.StringIO()
+    quiet = CliUploadReporter(piped, quiet=True)
+    quiet.start(100, "proj (2 files, 0.1 KiB)")
+    quiet.advance(100)
+    quiet.finish()
+    quiet.warn("uploading 300 MiB")
+    assert piped.getvalue() == "warning: uploading 300 MiB\n"  # no progress noise in a pipe
+
+    tty = _Tty()
+    bar = CliUploadReporter(tty)
+    bar.start(2048, "proj (2 files, 2.0 KiB)")
+    bar.advance(1024)
+    bar.advance(1024)
+    bar.finish()
+    assert "uploading proj (2 files, 2.0 KiB)" in tty.getvalue()
+    assert bar.tty and bar._progress is None  # drawn, then stopped
