@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from flamepy.session import Session
     from flamepy.types import Task
 
+DEV_ENV = {"PYTHONUNBUFFERED": "1"}  # Python's output streams line by line, as on a terminal
+
 DESCRIPTION = """The inner loop: a warm session of the command application that keeps a synced copy
 of this directory. The first run opens it and uploads the directory (.flameignore, else .gitignore,
 applies); each `flmctl dev -c CMD` uploads only the files changed since (deleted files are deleted
@@ -146,7 +148,7 @@ def _run_command(ctx: CliContext, conn: Connection, state: DevState, command: st
     from flamepy.jobs.state import JobState, task_view
 
     ssn = conn.get_session(state.session_id)
-    task = ssn.create_task(launch_for(state, command).to_task_input())
+    task = ssn.create_task(launch_for(state, command, DEV_ENV).to_task_input())
     state.tasks += 1
     state.save()
     try:

@@ -70,3 +70,17 @@ def test_a_failed_fetch_fails_the_task_as_setup_failed(conn: flamepy.Connection)
         ssn.close()
     message = str(info.value)
     assert "SetupFailed" in message and "cannot set up the job's uploaded files" in message
+
+
+def test_jobs_run_uploads_the_current_directory_unless_a_workdir_is_given(
+    conn: flamepy.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flamepy.jobs as jobs
+
+    proj = _project(tmp_path / "proj")
+    monkeypatch.chdir(proj)
+    job = jobs.run("cat data.txt; pwd", conn=conn, wait=True)
+    data, where = list(job.logs())
+    assert data == "uploaded-data" and Path(where) != proj and Path(where).parent.name == "jobs"
+    here = jobs.run("pwd", workdir=proj, conn=conn, wait=True)
+    assert list(here.logs()) == [str(proj)]
