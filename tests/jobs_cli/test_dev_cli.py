@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.jobs_cli.conftest import Flmctl
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +81,27 @@ def test_dev_loop_syncs_only_changes_and_runs_in_the_copy(flmctl: Flmctl, tmp_pa
     assert again.returncode == 0 and again.stdout == "kept\n", again.stderr
     assert _state(flmctl, proj)["session_id"] != session
     assert flmctl("dev", "--stop", cwd=proj).returncode == 0
+
+
+def test_dev_output_streams_while_the_command_runs(flmctl: Flmctl, tmp_path: Path) -> None:
+    proj = tmp_path / "live"
+    proj.mkdir()
+    go = tmp_path / "go"
+    script = f"print('ready'); import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)\nprint('done')"
+    (proj / "wait.py").write_text(script)
+    proc = flmctl.popen("dev", "-c", "python wait.py", cwd=proj)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+        wait_until(lambda: "ready\n" in lines, timeout=60)  # printed before the command ended
+        assert proc.poll() is None
+        go.write_text("")
+        assert proc.wait(timeout=60) == 0
+        reader.join(10)
+        assert lines == ["ready\n", "done\n"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        flmctl("dev", "--stop", cwd=proj)
