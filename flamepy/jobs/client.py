@@ -32,7 +32,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flamepy.errors import InvalidArgumentError, NotFoundError
+from flamepy.errors import InvalidArgumentError, NotFoundError, UnavailableError
 from flamepy.jobs.build import make_spec
 from flamepy.jobs.handle import Job
 from flamepy.jobs.info import JOB_APPLICATION, JOB_ID_PREFIX, JobInfo, new_job_id
@@ -80,7 +80,13 @@ def _with_upload(
 
     root, rel = upload_root(spec, cwd)
     excludes = (*spec.excludes, *load_context().package_excludes)
-    up = upload_directory(root, excludes, reporter=reporter)
+    try:
+        up = upload_directory(root, excludes, reporter=reporter)
+    except UnavailableError as exc:
+        raise UnavailableError(
+            f"cannot upload {root} to the object cache ({load_context().cache_endpoint}): {exc.message}; "
+            "upload=False (flmctl run --no-upload) runs the job in the directory on the node instead"
+        ) from exc
     return [dataclasses.replace(launch, archive=up.key, cwd=rel) for launch in launches]
 
 

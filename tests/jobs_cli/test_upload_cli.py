@@ -84,3 +84,12 @@ def test_jobs_run_uploads_the_current_directory_unless_a_workdir_is_given(
     assert data == "uploaded-data" and Path(where) != proj and Path(where).parent.name == "jobs"
     here = jobs.run("pwd", workdir=proj, conn=conn, wait=True)
     assert list(here.logs()) == [str(proj)]
+
+
+def test_an_unreachable_cache_says_so_and_names_no_upload(flmctl: Flmctl, tmp_path: Path) -> None:
+    proj = _project(tmp_path / "proj")
+    broken = Flmctl(flmctl.endpoint, cache_endpoint="grpc://127.0.0.1:1")  # nothing listens on port 1
+    done = broken("run", "--", "true", cwd=proj)
+    assert done.returncode == 125, done.stderr
+    assert f"cannot upload {proj} to the object cache" in done.stderr and "--no-upload" in done.stderr
+    assert broken("run", "--no-upload", "--", "true", cwd=proj).returncode == 0
