@@ -139,9 +139,7 @@ def _delta_archive(root: Path, changed: Sequence[str], deleted: Sequence[str], f
     return buf.getvalue()
 
 
-def _send_delta(
-    state: DevState, now: Manifest, client: CacheClient, reporter: UploadReporter
-) -> SyncResult:
+def _send_delta(state: DevState, now: Manifest, client: CacheClient, reporter: UploadReporter) -> SyncResult:
     changed = sorted(p for p, entry in now.items() if state.manifest.get(p) != entry)
     deleted = sorted(set(state.manifest) - set(now))
     if not changed and not deleted:

@@ -104,9 +104,7 @@ def _size_text(num: int) -> str:
     return f"{num / 1024**2:.1f} MiB" if num >= 1024**2 else f"{num / 1024:.1f} KiB"
 
 
-def upload_file(
-    client: CacheClient, key: str, archive: Path, reporter: UploadReporter, what: str
-) -> int:
+def upload_file(client: CacheClient, key: str, archive: Path, reporter: UploadReporter, what: str) -> int:
     """Send ``archive`` to ``key`` with progress; the bytes sent."""
     total = archive.stat().st_size
     reporter.start(total, what)

@@ -78,7 +78,9 @@ def test_install_once_per_job_then_deltas_and_deletions(tmp_path: Path) -> None:
     base = store.add("base", {"a.txt": b"a1", "b.txt": b"b1", "pkg/c.txt": b"c1"})
     files = JobFiles(tmp_path / "jobs", fetch=store.fetch)
     results: list[Path] = []
-    threads = [threading.Thread(target=lambda: results.append(files.install("job-1", base))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(files.install("job-1", base))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -99,7 +99,6 @@ def test_the_archive_fields_travel_and_old_inputs_still_decode() -> None:
     assert (decoded.archive, decoded.deltas) == (None, ())
 
 
-
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True

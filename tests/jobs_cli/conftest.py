@@ -65,12 +65,15 @@ class Flmctl:
 
 @pytest.fixture(scope="session")
 def job_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    with LocalCluster(
-        tmp_path_factory.mktemp("jobs-cluster"),
-        port=0,
-        node_name="job-node",
-        executors_env={"FLAME_NODE_CPUS": "4", "FLAME_FAKE_GPUS": "2", "FLAME_OVERCOMMIT": "1"},
-    ) as cluster, pytest.MonkeyPatch.context() as mp:
+    with (
+        LocalCluster(
+            tmp_path_factory.mktemp("jobs-cluster"),
+            port=0,
+            node_name="job-node",
+            executors_env={"FLAME_NODE_CPUS": "4", "FLAME_FAKE_GPUS": "2", "FLAME_OVERCOMMIT": "1"},
+        ) as cluster,
+        pytest.MonkeyPatch.context() as mp,
+    ):
         mp.setenv("FLAME_CACHE_ENDPOINT", cluster.cache_endpoint)  # jobs.run uploads through it
         try:
             yield cluster
