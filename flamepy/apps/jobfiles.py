@@ -85,8 +85,11 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
         if isinstance(exc, UnsafeArchiveError):
             raise
         raise UnsafeArchiveError(f"cannot unpack {archive}: {exc}") from exc
+    inside = target.resolve()
     for rel in deleted:
         path = target / rel
+        if not path.parent.resolve().is_relative_to(inside):
+            raise UnsafeArchiveError(f"{DELETED_MEMBER}: {rel!r} leads outside {target} (a link on the way)")
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from flamepy.errors import NotFoundError
+from flamepy.errors import InvalidArgumentError, NotFoundError
 from flamepy.runner.package import build_archive, collect_files, package_digest
 
 if TYPE_CHECKING:
@@ -132,7 +132,10 @@ def upload_directory(
             f"uploading {_size_text(size)} in {len(files)} files from {base}: exclude data and "
             "outputs with .flameignore (gitignore syntax) or pass --no-upload on a shared filesystem"
         )
-    digest = package_digest(base, files)
+    try:
+        digest = package_digest(base, files)
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot upload {base}: {exc}") from exc
     key = f"{UPLOAD_PREFIX}/{digest}"
     cache = _client(client)
     try:
@@ -141,7 +144,10 @@ def upload_directory(
     except NotFoundError:
         pass
     with tempfile.TemporaryDirectory(prefix="flame-upload-") as tmp:
-        archive = build_archive(base, files, Path(tmp) / "upload.tar.gz")
+        try:
+            archive = build_archive(base, files, Path(tmp) / "upload.tar.gz")
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot upload {base}: {exc}") from exc
         what = f"{base} ({len(files)} files, {_size_text(size)})"
         sent = upload_file(cache, key, archive, report, what)
     return Upload(key, digest, len(files), size, sent=sent)

@@ -101,3 +101,16 @@ def test_install_once_per_job_then_deltas_and_deletions(tmp_path: Path) -> None:
     other = store.add("base2", {"z.txt": b"z"})
     files.install("job-1", other)  # a new base replaces the folder
     assert sorted(p.name for p in folder.iterdir()) == ["z.txt"]
+
+
+def test_a_deletion_through_a_link_the_command_made_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "a").symlink_to(outside)  # what a command on the node could leave in its copy
+    archive = _archive(tmp_path / "d.tar.gz", {DELETED_MEMBER: json.dumps(["a/precious"]).encode()})
+    with pytest.raises(UnsafeArchiveError, match="leads outside"):
+        safe_extract(archive, dest)
+    assert (outside / "precious").read_text() == "keep"

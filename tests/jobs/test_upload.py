@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flamepy.errors import NotFoundError
+from flamepy.errors import InvalidArgumentError, NotFoundError
 from flamepy.jobs import JobSpec, TaskLaunch, expand
 from flamepy.jobs import upload as up
 from flamepy.runner.package import archive_members
@@ -123,3 +123,13 @@ def test_the_cli_reporter_draws_a_bar_on_a_terminal_and_stays_quiet_in_a_pipe() 
     bar.finish()
     assert "uploading proj (2 files, 2.0 KiB)" in tty.getvalue()
     assert bar.tty and bar._progress is None  # drawn, then stopped
+
+
+def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    secret.chmod(0)
+    with pytest.raises(InvalidArgumentError, match=f"cannot upload {tmp_path}"):
+        up.upload_directory(tmp_path, client=_Cache())  # type: ignore[arg-type]
