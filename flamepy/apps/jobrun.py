@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 from flamepy.apps.jobguard import Guard
 from flamepy.apps.joblog import INDEX_ENV, TaskLog, index_log, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
+from flamepy.apps.jobstate import write_state
 
 if TYPE_CHECKING:  # flamepy.jobs is imported on the first job only: flmexec starts faster
     from flamepy.jobs.launch import TaskLaunch
@@ -272,6 +273,7 @@ class JobRunner:
             return code, "Completed"
         guard = Guard(proc.pid, self.kill_grace_s)
         log.note("exec", f"pid {proc.pid}: {subprocess.list2cmdline(argv)[:500]}", pid=proc.pid)
+        write_state(log.index_entry, proc.pid, cwd, env)  # for GetTaskStats / ExecInTask
         try:
             reason = self._follow(proc, attempt, log)
         finally:
