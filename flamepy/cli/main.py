@@ -7,6 +7,7 @@
     flmctl register -f app.yaml | unregister NAME | close SESSION
     flmctl run [-d] [--gpus N ...] "CMD" | -- CMD ARGS | job.yaml | script.sbatch
     flmctl ps [-a] | status JOB | logs JOB [-f] | cancel JOB... | -n GLOB | --all
+    flmctl top [JOB] [--once] [-o json] | exec JOB [--task N] -- CMD ARGS
     flmctl completion bash|zsh|fish
 
 The endpoint is ``--endpoint``, else ``FLAME_ENDPOINT``, else ``~/.flame/flame.yaml``. A Flame
@@ -27,8 +28,10 @@ from flamepy.cli import (
     cluster_cmd,
     completion_cmd,
     jobs_cmd,
+    jobs_exec_cmd,
     jobs_logs_cmd,
     jobs_run_cmd,
+    jobs_top_cmd,
     list_cmd,
     node_cmd,
     view_cmd,
@@ -71,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_run_cmd.add_parser(sub, common)
     jobs_cmd.add_parsers(sub, common)
     jobs_logs_cmd.add_parser(sub, common)
+    jobs_top_cmd.add_parser(sub, common)
+    jobs_exec_cmd.add_parser(sub, common)
     completion_cmd.add_parser(sub, common, build_parser)
     return parser
 
