@@ -34,6 +34,18 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.set_defaults(handler=run)
 
 
+def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``flmctl exec JOB [options] -- CMD ARGS``: the words before ``--`` for argparse and the
+    command after it (None for another command), so options may follow JOB."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        i += 2 if argv[i] == "--endpoint" else 1
+    if i >= len(argv) or argv[i] != "exec" or "--" not in argv[i:]:
+        return argv, None
+    cut = argv.index("--", i)
+    return argv[:cut], argv[cut + 1 :]
+
+
 def _write(ctx: CliContext, chunk: ExecChunk) -> None:
     raw = getattr(ctx.stdout, "buffer", None)
     if raw is not None:

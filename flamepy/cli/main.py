@@ -90,7 +90,10 @@ def main(
     """Run flmctl; returns the exit code (the console script exits with it)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    words, command = jobs_exec_cmd.split_command(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(words)
+    if command is not None:
+        args.command = command
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         stream=err,
