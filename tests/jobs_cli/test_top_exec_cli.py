@@ -11,6 +11,9 @@ from typing import Any
 import psutil
 import pytest
 
+import flamepy
+from flamepy import jobs
+from flamepy.taskprobe import TaskStats
 from tests.jobs_cli.conftest import Flmctl
 from tests.support import wait_until
 
@@ -80,8 +83,10 @@ def test_top_shows_the_pid_and_memory_and_exec_runs_in_the_job(flmctl: Flmctl, t
     assert stopped.returncode == 1 and "is not running" in stopped.stderr
 
 
-def test_top_names_the_gpus_of_a_job_on_a_fake_gpu_node(flmctl: Flmctl, tmp_path: Path) -> None:
-    job_id, pid, _cwd = _start(flmctl, tmp_path, "top-gpu", "--gpus", "1")
+def test_top_names_the_gpus_of_a_job_on_a_fake_gpu_node(
+    flmctl: Flmctl, conn: flamepy.Connection, tmp_path: Path
+) -> None:
+    job_id, pid, cwd = _start(flmctl, tmp_path, "top-gpu", "--gpus", "1")
     try:
         [row] = _top(flmctl, job_id)
         [gpu] = row["gpus"]
@@ -89,6 +94,10 @@ def test_top_names_the_gpus_of_a_job_on_a_fake_gpu_node(flmctl: Flmctl, tmp_path
         assert (gpu["util_percent"], gpu["memory_used_bytes"]) == (None, None)  # nothing to measure
         done = flmctl("exec", job_id, "--", "sh", "-c", "echo $CUDA_VISIBLE_DEVICES")
         assert (done.returncode, done.stdout) == (0, f"{gpu['index']}\n")
+        job = jobs.get(job_id, conn=conn)  # the SDK: Job.stats() / Job.exec()
+        [(view, stats)] = job.stats()
+        assert view.index == 0 and isinstance(stats, TaskStats) and pid in stats.pids
+        assert job.exec(["sh", "-c", "pwd; exit 3"]) == (3, f"{cwd}\n".encode())
     finally:
         _stop(flmctl, job_id, pid)
 
