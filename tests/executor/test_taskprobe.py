@@ -11,6 +11,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -107,6 +108,52 @@ def test_gpus_without_nvml_are_indexes_only(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "pynvml", None)  # nvidia-ml-py missing: ImportError
     assert gpu_stats((2, 3), {1}) == (GpuStats(2), GpuStats(3))
     assert gpu_stats((), {1}) == ()
+
+
+class _FakeNvml:
+    """NVML as nvidia-ml-py shows it, for two GPUs; GPU 5 fails."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.shutdowns = 0
+
+    def nvmlInit(self) -> None:
+        pass
+
+    def nvmlShutdown(self) -> None:
+        self.shutdowns += 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        if index == 5:
+            raise self.NVMLError("GPU is lost")
+        return index
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> SimpleNamespace:
+        return SimpleNamespace(gpu=30 + handle)
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> SimpleNamespace:
+        return SimpleNamespace(total=80 << 30)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: int) -> list[SimpleNamespace]:
+        return [
+            SimpleNamespace(pid=11, usedGpuMemory=1 << 30),
+            SimpleNamespace(pid=99, usedGpuMemory=7 << 30),
+        ]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle: int) -> list[SimpleNamespace]:
+        return [SimpleNamespace(pid=12, usedGpuMemory=None), SimpleNamespace(pid=12, usedGpuMemory=1 << 20)]
+
+
+def test_gpu_numbers_from_nvml_count_only_the_jobs_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    nvml = _FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    got = gpu_stats((1, 5), {11, 12})
+    assert got == (GpuStats(1, 31.0, (1 << 30) + (1 << 20), 80 << 30), GpuStats(5))  # 5: an NVML error
+    assert nvml.shutdowns == 1
 
 
 def _run(root: Path, req: ExecRequest) -> list[ExecOutput]:
