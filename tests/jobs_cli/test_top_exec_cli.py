@@ -3,8 +3,18 @@ the node that runs the job (real processes, real psutil numbers)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +117,31 @@ def test_exec_usage_errors(flmctl: Flmctl) -> None:
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: ")
     empty = flmctl("exec", "job-nope0000")
     assert empty.returncode == 2 and "CMD" in empty.stderr
+
+
+def test_top_on_a_terminal_redraws_until_interrupted(flmctl: Flmctl, tmp_path: Path) -> None:
+    job_id, pid, _cwd = _start(flmctl, tmp_path, "top-live")
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))  # 200 columns
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flamepy.cli.main", "top", job_id, "--interval", "0.2"],
+        stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE, env=flmctl.env(),
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    try:
+        # at least two drawings of the row: the first snapshot and a refresh
+        deadline = time.monotonic() + BOUND_S
+        while seen.count(job_id.encode()) < 2:
+            ready, _, _ = select.select([primary], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no redraw within {BOUND_S}s: {seen[-800:]!r}"
+            seen += os.read(primary, 65536)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(BOUND_S) == 0
+        assert str(pid).encode() in seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(primary)
+        _stop(flmctl, job_id, pid)
