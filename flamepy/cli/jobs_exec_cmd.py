@@ -70,6 +70,8 @@ def run(ctx: CliContext) -> int:
     timeout = (parse_duration(args.timeout, "--timeout") or 0.0) if args.timeout else 0.0
     with jobs_view.connection(ctx) as raw:
         job = jobs.get(args.job, conn=as_connection(raw))  # an unknown job: usage error (2)
+        if args.task not in {v.index for v in job.tasks()}:
+            raise InvalidArgumentError(f"job {job.id} ({job.name}) has no task {args.task}")
         code = EXIT_BROKER
         try:
             for chunk in exec_stream(job, argv, args.task, timeout):

@@ -145,3 +145,29 @@ def test_top_on_a_terminal_redraws_until_interrupted(flmctl: Flmctl, tmp_path: P
             proc.wait()
         os.close(primary)
         _stop(flmctl, job_id, pid)
+
+
+def test_top_shows_each_task_of_an_array_and_exec_picks_one(flmctl: Flmctl, tmp_path: Path) -> None:
+    script = 'echo $$ > "$PIDDIR/$SLURM_ARRAY_TASK_ID.pid"; exec sleep 300'
+    done = flmctl(
+        "run", "-d", "--array", "0-1", "--name", "top-arr", "-e", f"PIDDIR={tmp_path}", script, cwd=tmp_path
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip()
+    pids = [int(wait_until(lambda i=i: _text(tmp_path / f"{i}.pid"), BOUND_S)) for i in (0, 1)]
+    try:
+        rows = _top(flmctl, job_id)
+        assert sorted(r["task"] for r in rows) == [0, 1]
+        for row in rows:
+            assert pids[row["task"]] in row["pids"] and row["rss_bytes"] > 0
+        one = flmctl("exec", job_id, "--task", "1", "--", "sh", "-c", "echo $SLURM_ARRAY_TASK_ID")
+        assert (one.returncode, one.stdout) == (0, "1\n"), one.stderr
+        none = flmctl("exec", job_id, "--task", "5", "--", "true")
+        assert none.returncode == 2 and "has no task 5" in none.stderr
+    finally:
+        assert flmctl("cancel", job_id).returncode == 0
+
+
+def _text(path: Path) -> str:
+    text = path.read_text() if path.exists() else ""
+    return text if text.endswith("\n") else ""
