@@ -50,11 +50,11 @@ def write_state(entry: Path | None, pid: int, cwd: Path, env: Mapping[str, str])
     (its ``.log`` link) is ``entry``; nothing without an index. Best effort: never raises."""
     if entry is None:
         return
-    try:
-        import psutil
+    import psutil  # on the first job only, as jobrun does: flmexec starts without it
 
+    try:
         created = psutil.Process(pid).create_time()
-    except Exception:  # the process is already gone: no state worth writing
+    except psutil.Error:  # the process is already gone: no state worth writing
         return
     path = entry.with_name(entry.name.removesuffix(".log") + STATE_SUFFIX)
     body = json.dumps({"pid": pid, "create_time": created, "cwd": str(cwd), "env": dict(env)})
