@@ -15,6 +15,7 @@ Concurrency model: used only from the server's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncGenerator, Callable
 from typing import Protocol, TypeVar
@@ -47,8 +48,10 @@ class NodeRequests:
     ) -> R:
         """Send ``command(request_id)`` to the node and return its one answer (``what`` names the
         request in errors: "the log of task s/1")."""
-        async for reply in self.stream(link, command, kind, timeout, what, last=lambda _r: True):
-            return reply
+        replies = self.stream(link, command, kind, timeout, what, last=lambda _r: True)
+        async with contextlib.aclosing(replies):  # the wait is forgotten now, not when collected
+            async for reply in replies:
+                return reply
         raise AssertionError("unreachable: stream ends only after an answer")  # pragma: no cover
 
     async def stream(
@@ -99,5 +102,7 @@ class NodeRequests:
         """The node's stream ended: every wait on it fails now."""
         for rid, (owner, queue, what) in list(self._pending.items()):
             if owner is link:
-                queue.put_nowait(UnavailableError(f"the stream of node {link.name} ended before it sent {what}"))
+                queue.put_nowait(
+                    UnavailableError(f"the stream of node {link.name} ended before it sent {what}")
+                )
                 del self._pending[rid]
