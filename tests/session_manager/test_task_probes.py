@@ -97,7 +97,13 @@ def test_exec_streams_the_nodes_output_and_exit_code(stubs, fake_node: FakeNode)
 
 @pytest.mark.parametrize(
     ("argv", "timeout_s", "words"),
-    [([], 0.0, "argv is empty"), (["x"] * 300, 0.0, "at most 256"), (["true"], -1.0, "timeout_s")],
+    [
+        ([], 0.0, "argv is empty"),
+        (["x"] * 300, 0.0, "at most 256"),
+        (["true"], -1.0, "timeout_s"),
+        (["a\0b"], 0.0, "NUL"),
+        (["true"], 1e9, "timeout_s"),
+    ],
 )
 def test_exec_refuses_bad_requests_before_the_node(
     stubs, fake_node: FakeNode, argv, timeout_s, words
