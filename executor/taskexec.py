@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from flamepy.taskprobe import (
 )
 
 NOT_STARTED_EXIT_CODE = 125
+log = logging.getLogger(__name__)
 
 
 class Execs:
@@ -45,9 +47,16 @@ class Execs:
         self._running: dict[int, asyncio.Task[None]] = {}
 
     def start(self, req: ExecRequest) -> None:
-        task = asyncio.get_running_loop().create_task(run_exec(self._root, req, self._emit))
+        task = asyncio.get_running_loop().create_task(self._run(req))
         self._running[req.request_id] = task
         task.add_done_callback(lambda _t: self._running.pop(req.request_id, None))
+
+    async def _run(self, req: ExecRequest) -> None:
+        try:
+            await run_exec(self._root, req, self._emit)
+        except Exception as exc:  # answer anyway: the session manager waits for the end
+            log.exception("exec beside task %s/%s", req.session_id, req.task_id)
+            self._emit(_end(req, error=f"exec failed: {type(exc).__name__}: {exc}"))
 
     def stop(self, request_id: int) -> None:
         """Kill the command (its group) if it still runs; it answers nothing more."""
@@ -75,6 +84,9 @@ async def run_exec(root: Path, req: ExecRequest, emit: Callable[[OutboundMessage
         return
     if not req.argv:
         emit(_end(req, error="no command to run"))
+        return
+    if not Path(state.cwd).is_dir():
+        emit(_end(req, error=f"the job's working directory {state.cwd!r} is gone"))
         return
     if not await asyncio.to_thread(group_processes, state):
         emit(_end(req, not_running=True, error=f"the job of task {req.session_id}/{req.task_id} has ended"))

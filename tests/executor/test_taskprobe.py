@@ -216,3 +216,10 @@ def test_a_stopped_exec_kills_its_command(job) -> None:
     assert pid
     wait_until(lambda: not _group(pid), 10)
     assert len(out) == 1  # nothing after the stop: the caller is gone
+
+
+def test_exec_when_the_jobs_directory_is_gone_says_so(job) -> None:
+    root, _, cwd = job
+    cwd.rmdir()
+    [end] = _run(root, ExecRequest(1, "s1", "3", ("true",), 30))
+    assert end.chunk.done and "working directory" in end.error and str(cwd) in end.error
