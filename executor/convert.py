@@ -11,6 +11,9 @@ from executor.events import (
     BindFailed,
     BindRequest,
     CancelRequest,
+    ExecOutput,
+    ExecRequest,
+    ExecStopRequest,
     ExecutorBound,
     HeartbeatTick,
     InboundMessage,
@@ -21,6 +24,8 @@ from executor.events import (
     RegisterNode,
     ReleaseRequest,
     SessionContext,
+    StatsData,
+    StatsRequest,
     TaskOutcome,
     TaskRequest,
 )
@@ -32,6 +37,7 @@ from flamepy.common.convert import (
     node_to_pb,
     resreq_from_pb,
 )
+from flamepy.common.probe_convert import chunk_to_pb, stats_to_pb
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2, shim_pb2, types_pb2
 
@@ -82,6 +88,13 @@ def decode_manager_message(m: backend_pb2.ManagerMessage) -> InboundMessage:
     if kind == "read_log":
         r = m.read_log
         return ReadLogRequest(r.request_id, r.session_id, r.task_id, r.offset, r.max_bytes)
+    if kind == "task_stats":
+        return StatsRequest(m.task_stats.request_id, m.task_stats.session_id, m.task_stats.task_id)
+    if kind == "exec_start":
+        e = m.exec_start
+        return ExecRequest(e.request_id, e.session_id, e.task_id, tuple(e.argv), e.timeout_s)
+    if kind == "exec_stop":
+        return ExecStopRequest(m.exec_stop.request_id)
     raise InvalidArgumentError(f"unknown ManagerMessage kind {kind!r}")
 
 
@@ -126,10 +139,28 @@ def encode_node_message(msg: OutboundMessage) -> backend_pb2.NodeMessage:
         return backend_pb2.NodeMessage(task_result=_outcome_to_pb(msg))
     if isinstance(msg, LogData):
         return backend_pb2.NodeMessage(log_data=_log_data_to_pb(msg))
+    if isinstance(msg, StatsData | ExecOutput):
+        return _probe_to_pb(msg)
     released = backend_pb2.ExecutorReleased(executor_id=msg.executor_id)
     if msg.message is not None:
         released.message = msg.message
     return backend_pb2.NodeMessage(executor_released=released)
+
+
+def _probe_to_pb(msg: StatsData | ExecOutput) -> backend_pb2.NodeMessage:
+    if isinstance(msg, StatsData):
+        data = backend_pb2.StatsData(request_id=msg.request_id, not_found=msg.not_found, error=msg.error)
+        if msg.stats is not None:
+            data.stats.CopyFrom(stats_to_pb(msg.stats))
+        return backend_pb2.NodeMessage(stats_data=data)
+    out = backend_pb2.ExecOutput(
+        request_id=msg.request_id,
+        chunk=chunk_to_pb(msg.chunk),
+        not_found=msg.not_found,
+        not_running=msg.not_running,
+        error=msg.error,
+    )
+    return backend_pb2.NodeMessage(exec_output=out)
 
 
 def _log_data_to_pb(d: LogData) -> backend_pb2.LogData:

@@ -1,9 +1,11 @@
 """Typed messages between the node stream and the executors (our side of the Backend boundary).
 
 Inbound (from the session manager): :class:`Registered`, :class:`BindRequest`,
-:class:`TaskRequest`, :class:`ReleaseRequest`, :class:`CancelRequest`, :class:`ReadLogRequest`. Outbound
-(to the session manager): :class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`,
-:class:`BindFailed`, :class:`TaskOutcome`, :class:`ExecutorReleased`, :class:`LogData`.
+:class:`TaskRequest`, :class:`ReleaseRequest`, :class:`CancelRequest`, :class:`ReadLogRequest`,
+:class:`StatsRequest`, :class:`ExecRequest`, :class:`ExecStopRequest`. Outbound (to the session
+manager): :class:`RegisterNode`, :class:`HeartbeatTick`, :class:`ExecutorBound`,
+:class:`BindFailed`, :class:`TaskOutcome`, :class:`ExecutorReleased`, :class:`LogData`,
+:class:`StatsData`, :class:`ExecOutput`.
 ``executor.convert`` maps them to/from protobuf.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flamepy.taskprobe import ExecChunk, TaskStats
 from flamepy.types import ApplicationAttributes, ApplicationContext, Node, ResourceRequirement, Shim
 
 
@@ -82,7 +85,44 @@ class ReadLogRequest:
     max_bytes: int = 1 << 20
 
 
-InboundMessage = Registered | BindRequest | TaskRequest | ReleaseRequest | CancelRequest | ReadLogRequest
+@dataclass(frozen=True)
+class StatsRequest:
+    """Measure a running job task on this node (answered with :class:`StatsData`)."""
+
+    request_id: int
+    session_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """Run ``argv`` beside a running job task (answered with :class:`ExecOutput` s)."""
+
+    request_id: int
+    session_id: str
+    task_id: str
+    argv: tuple[str, ...]
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ExecStopRequest:
+    """Kill the command of an :class:`ExecRequest` (its caller went away)."""
+
+    request_id: int
+
+
+InboundMessage = (
+    Registered
+    | BindRequest
+    | TaskRequest
+    | ReleaseRequest
+    | CancelRequest
+    | ReadLogRequest
+    | StatsRequest
+    | ExecRequest
+    | ExecStopRequest
+)
 
 
 # -- outbound --------------------------------------------------------------------------------
@@ -200,6 +240,36 @@ class LogData:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class StatsData:
+    """The answer to a :class:`StatsRequest` (``not_found``/``error`` say why there is none)."""
+
+    request_id: int
+    stats: TaskStats | None = None
+    not_found: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ExecOutput:
+    """A piece of an exec's output, or its end (``chunk.done``, or ``not_found``/``not_running``/
+    ``error`` when it never started)."""
+
+    request_id: int
+    chunk: ExecChunk
+    not_found: bool = False
+    not_running: bool = False
+    error: str = ""
+
+
 OutboundMessage = (
-    RegisterNode | HeartbeatTick | ExecutorBound | BindFailed | TaskOutcome | ExecutorReleased | LogData
+    RegisterNode
+    | HeartbeatTick
+    | ExecutorBound
+    | BindFailed
+    | TaskOutcome
+    | ExecutorReleased
+    | LogData
+    | StatsData
+    | ExecOutput
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +21,7 @@ from flamepy import _rpc
 from flamepy.errors import InvalidArgumentError, InvalidStateError, NotFoundError
 from flamepy.session import Session
 from flamepy.tasklog import DEFAULT_LOG_CHUNK_BYTES, TaskLogChunk
+from flamepy.taskprobe import ExecChunk, TaskStats
 from flamepy.tls import TlsConfig
 from flamepy.transport.base import SessionInfo, Transport
 from flamepy.transport.grpc import GrpcTransport
@@ -275,6 +276,28 @@ class Connection:
             raise InvalidArgumentError(f"offset and max_bytes must not be negative: {offset}, {max_bytes}")
         sid = _require_name(session_id, "session id")
         return self.transport.read_task_log(sid, str(task_id), offset, max_bytes)
+
+    def task_stats(self, session_id: str, task_id: str) -> TaskStats:
+        """A running job task's resource use (its process group's CPU and memory, its GPUs),
+        measured now on the node that runs it. InvalidStateError: the task is not running (or its
+        job's processes have ended); NotFoundError: unknown task, or not a job; UnavailableError
+        naming the node when it is not reachable (not retried)."""
+        return self.transport.task_stats(_require_name(session_id, "session id"), str(task_id))
+
+    def exec_in_task(
+        self, session_id: str, task_id: str, argv: Sequence[str], timeout_s: float = 0.0
+    ) -> Iterator[ExecChunk]:
+        """Run ``argv`` on the node of a running job task, in the task's working directory with its
+        environment (``CUDA_VISIBLE_DEVICES`` included): chunks of its output (stdout and stderr
+        together) as they come, then one with ``done`` and the exit code (124: killed at
+        ``timeout_s``, 0 = 10 minutes). Errors as :meth:`task_stats`, before the first chunk.
+        Leaving the iterator early kills the command. Anyone who may run jobs may do this: it is a
+        shell on the node (``docs/security.md``)."""
+        argv = [str(a) for a in argv]
+        if not argv or timeout_s < 0:
+            raise InvalidArgumentError("exec needs a command, and a timeout that is not negative")
+        sid = _require_name(session_id, "session id")
+        return self.transport.exec_in_task(sid, str(task_id), argv, timeout_s)
 
     # -- retry policies --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flamepy.common import convert as conv
 from flamepy.common.batches import batch_runs
+from flamepy.common.probe_convert import chunk_from_pb, stats_from_pb
 from flamepy.errors import InvalidArgumentError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import shim_pb2
@@ -80,14 +81,23 @@ def node_event_from_pb(node: str, msg: be.NodeMessage) -> events.NodeEvent | Non
     return None
 
 
-def log_reply_from_pb(msg: be.NodeMessage) -> events.NodeLogReply | None:
-    """The node's answer to a log read, or None when ``msg`` is something else."""
-    if msg.WhichOneof("msg") != "log_data":
-        return None
-    d = msg.log_data
-    return events.NodeLogReply(
-        d.request_id, d.data, d.offset, d.next_offset, d.eof, d.size, d.not_found, d.error
-    )
+def node_reply_from_pb(msg: be.NodeMessage) -> events.NodeReply | None:
+    """The node's answer to a request of the shell (log read, stats, exec), or None when ``msg``
+    is something else."""
+    kind = msg.WhichOneof("msg")
+    if kind == "log_data":
+        d = msg.log_data
+        return events.NodeLogReply(
+            d.request_id, d.data, d.offset, d.next_offset, d.eof, d.size, d.not_found, d.error
+        )
+    if kind == "stats_data":
+        s = msg.stats_data
+        stats = stats_from_pb(s.stats) if s.HasField("stats") else None
+        return events.NodeStatsReply(s.request_id, stats, s.not_found, s.error)
+    if kind == "exec_output":
+        o = msg.exec_output
+        return events.NodeExecReply(o.request_id, chunk_from_pb(o.chunk), o.not_found, o.not_running, o.error)
+    return None
 
 
 # -- outbound ------------------------------------------------------------------------------------
@@ -151,6 +161,21 @@ def command_pb(cmd: effects.Command) -> be.ManagerMessage:
                 max_bytes=cmd.max_bytes,
             )
             return be.ManagerMessage(read_log=read)
+        case effects.StatsCmd():
+            probe = be.TaskStatsProbe(request_id=cmd.request_id, session_id=cmd.session_id)
+            probe.task_id = cmd.task_id
+            return be.ManagerMessage(task_stats=probe)
+        case effects.ExecCmd():
+            start = be.ExecStart(
+                request_id=cmd.request_id,
+                session_id=cmd.session_id,
+                task_id=cmd.task_id,
+                argv=list(cmd.argv),
+                timeout_s=cmd.timeout_s,
+            )
+            return be.ManagerMessage(exec_start=start)
+        case effects.ExecStopCmd():
+            return be.ManagerMessage(exec_stop=be.ExecStop(request_id=cmd.request_id))
     raise TypeError(f"unknown command {cmd!r}")
 
 

@@ -7,40 +7,43 @@ group-commit writer (``persist``); commands to the nodes' streams (``links``) an
 watchers follow in the loop turn the records became durable, never before. A client's call returns
 after its records are committed; a node's report is persisted without waiting. A failed commit
 fails its callers (RESOURCE_EXHAUSTED or UNAVAILABLE with the cause) and re-syncs memory from disk
-(``resync``). Scheduling passes run in
-one loop task, woken by an event (work changed) or by a timer the scheduler asks for, never by
-polling; when nodes or sessions came or went, that loop also asks the core whether some node can
-hold each session (``CheckResources``), again on the timer the core returns while a session
-waits out its grace period. Concurrency model: one asyncio event loop; the only other thread is
-the storage writer.
+(``resync``). Scheduling passes run in one loop task, woken by an event (work changed) or by a
+timer the scheduler asks for, never by polling; when nodes or sessions came or went, that loop
+also asks the core whether some node can hold each session (``CheckResources``), again on the
+timer the core returns while a session waits out its grace period. Concurrency model: one asyncio
+event loop; the only other thread is the storage writer.
 
 What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), never the core's
 records. A new RPC is one method here (plus an event and handler in the core when it changes
 state); heartbeat liveness is one more timer beside the scheduler's (``CheckLiveness``), armed for
 when the next node could time out. Reading tasks (finished ones from storage) and watching them
-live in ``tasks_view``; reading a job task's log from its node in ``task_logs``.
+live in ``tasks_view``; reading a job task's log from its node in ``task_logs``; its stats and
+commands run beside it in ``task_probes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from flamepy.errors import NotFoundError
 from flamepy.tasklog import TaskLogChunk
+from flamepy.taskprobe import ExecChunk, TaskStats
 from flamepy.types import Application, ApplicationAttributes, Executor, Node, SessionAttributes, Task
 from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
 from session_manager.core import Core, CoreState
 from session_manager.links import Links, NodeLink
 from session_manager.model import RetryPolicy, SessionInfo
+from session_manager.node_requests import NodeRequests
 from session_manager.persist import GroupCommitWriter, LoopCommitter
 from session_manager.storage.base import Storage
 from session_manager.task_logs import TaskLogs
+from session_manager.task_probes import TaskProbes
 from session_manager.tasks_view import SessionWatch, TasksView
 from session_manager.watchers import Watchers
 
@@ -73,7 +76,9 @@ class Broker:
         self._watchers = Watchers()
         self._links = Links()
         self._tasks = TasksView(self.core, storage, self._watchers)
-        self._logs = TaskLogs(self._links, storage, config.node_log_timeout)
+        self._requests = NodeRequests()
+        self._logs = TaskLogs(self._links, storage, config.node_log_timeout, self._requests)
+        self.probes = TaskProbes(self._links, self._requests, config.node_log_timeout)
         self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._kick = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
@@ -109,13 +114,8 @@ class Broker:
         self._writer.start()
         await self._flush()
         finished = sum(sum(c.values()) for c in snap.finished.values())
-        log.info(
-            "recovered %d applications, %d sessions, %d unfinished tasks (%d finished)",
-            len(snap.apps),
-            len(snap.sessions),
-            len(snap.tasks),
-            finished,
-        )
+        counts = (len(snap.apps), len(snap.sessions), len(snap.tasks), finished)
+        log.info("recovered %d applications, %d sessions, %d unfinished tasks (%d finished)", *counts)
         self._scheduler_task = asyncio.create_task(self._schedule_loop(), name="scheduler")
         self._check_liveness()
 
@@ -192,13 +192,9 @@ class Broker:
         return ses.info()
 
     async def set_retry_policy(
-        self,
-        kind: str,
-        name: str,
-        max_retries: int | None,
-        retry_on_error: bool | None,
+        self, kind: str, name: str, max_retries: int | None, retry_on_error: bool | None,
         task_timeout: float | None = None,
-    ) -> RetryPolicy:
+    ) -> RetryPolicy:  # fmt: skip
         """Set an application's or a session's retry policy (``task_timeout`` 0 clears the task
         timeout); returns the one now in effect."""
         event = events.SetRetryPolicy(kind, name, max_retries, retry_on_error, task_timeout)
@@ -265,6 +261,15 @@ class Broker:
         """Bytes of a job task's log, read from the node that ran its latest attempt."""
         return await self._logs.read(self.core, sid, tid, offset, max_bytes)
 
+    async def task_stats(self, sid: str, tid: str) -> TaskStats:
+        return await self.probes.stats(self.core, sid, tid)  # measured on the task's node
+
+    def exec_in_task(
+        self, sid: str, tid: str, argv: tuple[str, ...], timeout_s: float
+    ) -> AsyncGenerator[ExecChunk, None]:
+        """Run ``argv`` beside a running job task on its node: its output, then its exit code."""
+        return self.probes.exec(self.core, sid, tid, argv, timeout_s)
+
     def list_tasks(self, sid: str) -> Iterator[Task]:
         """Every task of the session in id order (finished ones read from storage in chunks)."""
         return self._tasks.list(sid)
@@ -292,13 +297,13 @@ class Broker:
         self.core.handle(event)
         self._flush()
 
-    def node_log_reply(self, link: NodeLink, reply: events.NodeLogReply) -> None:
-        """A node answered a log read."""
-        self._logs.answer(link, reply)
+    def node_reply(self, link: NodeLink, reply: events.NodeReply) -> None:
+        """A node answered a request of the shell (log read, stats, exec output)."""
+        self._requests.answer(link, reply)
 
     def detach_node(self, link: NodeLink) -> None:
         """The node's stream ended (unless a newer stream of the same node replaced it)."""
-        self._logs.link_ended(link)
+        self._requests.link_ended(link)
         if self._links.detach(link):
             self.node_event(events.NodeLost(link.name))
 

@@ -152,7 +152,40 @@ class ReadLogCmd:
     max_bytes: int
 
 
-Command = BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd | CancelCmd | ReadLogCmd
+@dataclass(frozen=True)
+class StatsCmd:
+    """Measure a running job task on the node (answered by ``stats_data``; shell's ``task_probes``)."""
+
+    node: str
+    request_id: int
+    session_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class ExecCmd:
+    """Run ``argv`` beside a running job task on the node (answered by ``exec_output`` messages;
+    shell's ``task_probes``)."""
+
+    node: str
+    request_id: int
+    session_id: str
+    task_id: str
+    argv: tuple[str, ...]
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ExecStopCmd:
+    """Kill the command of an :class:`ExecCmd` still running (its caller went away)."""
+
+    node: str
+    request_id: int
+
+
+Command = (
+    BindCmd | InvokeCmd | ReleaseCmd | DropNodeCmd | CancelCmd | ReadLogCmd | StatsCmd | ExecCmd | ExecStopCmd
+)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from flamepy.taskprobe import ExecChunk, TaskStats
 from flamepy.types import (
     Application,
     ApplicationAttributes,
@@ -259,6 +260,32 @@ class NodeLogReply:
     size: int
     not_found: bool = False
     error: str = ""
+
+
+@dataclass(frozen=True)
+class NodeStatsReply:
+    """A node's ``stats_data``: a job task's resource use, or why there is none. Not a core
+    event: the shell's ``task_probes`` hands it to the request waiting for ``request_id``."""
+
+    request_id: int
+    stats: TaskStats | None
+    not_found: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class NodeExecReply:
+    """A node's ``exec_output``: a piece of a command's output or its end (``chunk.done``), or why
+    it never started. Not a core event (``task_probes``)."""
+
+    request_id: int
+    chunk: ExecChunk
+    not_found: bool = False
+    not_running: bool = False
+    error: str = ""
+
+
+NodeReply = NodeLogReply | NodeStatsReply | NodeExecReply
 
 
 NodeEvent = (

@@ -1,5 +1,6 @@
 """flamepy.v1.FrontendExt servicer: batch task creation, session-wide completions, create+wait,
-retry policies (with task timeouts), cancelling a task, reading a job task's log.
+retry policies (with task timeouts), cancelling a task, reading a job task's log, a running job
+task's stats and a command run beside it.
 
 Decode, call the broker, encode. New job RPCs (task logs, cancelling a running task) go here as
 methods on the proto's FrontendExt service, each calling one new broker method.
@@ -7,6 +8,7 @@ methods on the proto's FrontendExt service, each calling one new broker method.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
@@ -14,6 +16,7 @@ import grpc
 
 from flamepy.common import convert as conv
 from flamepy.common.grpc_status import stream, unary
+from flamepy.common.probe_convert import chunk_to_pb, stats_to_pb
 from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
@@ -95,3 +98,17 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         size = validate.log_chunk_size(request.max_bytes, self.limits)
         chunk = await self.broker.read_task_log(sid, request.task_id, request.offset, size)
         return conv.log_chunk_to_pb(chunk)
+
+    @unary
+    async def GetTaskStats(self, request: ext.TaskStatsRequest, context: Ctx) -> ext.TaskStats:
+        sid = validate.reference(request.session_id, "session_id", self.limits)
+        return stats_to_pb(await self.broker.task_stats(sid, request.task_id))
+
+    @stream
+    async def ExecInTask(self, request: ext.ExecInTaskRequest, context: Ctx) -> AsyncIterator[ext.ExecChunk]:
+        sid = validate.reference(request.session_id, "session_id", self.limits)
+        argv, timeout_s = validate.exec_request(request.argv, request.timeout_s)
+        chunks = self.broker.exec_in_task(sid, request.task_id, argv, timeout_s)
+        async with contextlib.aclosing(chunks):  # a cancelled call kills the command at once
+            async for chunk in chunks:
+                yield chunk_to_pb(chunk)

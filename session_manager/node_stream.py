@@ -54,8 +54,8 @@ async def _read(
     limits = broker.config.limits
     try:
         async for msg in incoming:
-            if (reply := bconv.log_reply_from_pb(msg)) is not None:
-                broker.node_log_reply(link, reply)
+            if (reply := bconv.node_reply_from_pb(msg)) is not None:
+                broker.node_reply(link, reply)
                 continue
             event = bconv.node_event_from_pb(link.name, msg)
             if event is None:

@@ -17,25 +17,22 @@ Concurrency model: used only from the server's event loop.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-
 from flamepy.errors import NotFoundError, UnavailableError
 from flamepy.tasklog import TaskLogChunk
 from session_manager import effects
 from session_manager.core import Core
 from session_manager.events import NodeLogReply
-from session_manager.links import Links, NodeLink
+from session_manager.links import Links
+from session_manager.node_requests import NodeRequests
 from session_manager.storage.base import Storage
 
 
 class TaskLogs:
-    def __init__(self, links: Links, storage: Storage, timeout: float) -> None:
+    def __init__(self, links: Links, storage: Storage, timeout: float, requests: NodeRequests) -> None:
         self._links = links
         self._storage = storage
         self.timeout = timeout
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[NodeLink, asyncio.Future[NodeLogReply]]] = {}
+        self._requests = requests
 
     def ran_on(self, core: Core, sid: str, tid: str) -> str:
         """The node of the task's latest attempt; NotFoundError when the task is unknown or never
@@ -58,7 +55,13 @@ class TaskLogs:
             raise UnavailableError(
                 f"node {node} that ran task {sid}/{tid} is not connected; its logs are on that node"
             )
-        reply = await self._ask(link, sid, tid, offset, max_bytes)
+        reply = await self._requests.ask(
+            link,
+            lambda rid: effects.ReadLogCmd(link.name, rid, sid, tid, offset, max_bytes),
+            NodeLogReply,
+            self.timeout,
+            f"the log of task {sid}/{tid}",
+        )
         if reply.not_found:
             raise NotFoundError(
                 f"task {sid}/{tid} has no job log on node {node} (not a job task, or its log was "
@@ -67,32 +70,3 @@ class TaskLogs:
         if reply.error:
             raise UnavailableError(f"node {node} could not read the log of task {sid}/{tid}: {reply.error}")
         return TaskLogChunk(reply.data, reply.offset, reply.next_offset, reply.eof, reply.size, node)
-
-    async def _ask(self, link: NodeLink, sid: str, tid: str, offset: int, max_bytes: int) -> NodeLogReply:
-        rid = next(self._ids)
-        future: asyncio.Future[NodeLogReply] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = (link, future)
-        link.queue.put_nowait(effects.ReadLogCmd(link.name, rid, sid, tid, offset, max_bytes))
-        try:
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError as exc:
-            raise UnavailableError(
-                f"node {link.name} did not answer for the log of task {sid}/{tid} within {self.timeout:g}s"
-            ) from exc
-        finally:
-            self._pending.pop(rid, None)
-
-    def answer(self, link: NodeLink, reply: NodeLogReply) -> None:
-        """A node's answer: completes the read waiting for it (a late or foreign one is dropped)."""
-        entry = self._pending.get(reply.request_id)
-        if entry is not None and entry[0] is link and not entry[1].done():
-            entry[1].set_result(reply)
-
-    def link_ended(self, link: NodeLink) -> None:
-        """The node's stream ended: every read waiting on it fails now."""
-        for rid, (owner, future) in list(self._pending.items()):
-            if owner is link and not future.done():
-                future.set_exception(
-                    UnavailableError(f"the stream of node {link.name} ended before it sent the log")
-                )
-                del self._pending[rid]

@@ -11,12 +11,13 @@ Fixed syntax (not configurable): application names, session ids and task ids bel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from flamepy.common.bounds import LimitExceededError, clip, quote
 from flamepy.errors import InvalidArgumentError
 from flamepy.tasklog import DEFAULT_LOG_CHUNK_BYTES
+from flamepy.taskprobe import EXEC_DEFAULT_TIMEOUT_S, EXEC_MAX_ARGS, EXEC_MAX_ARGV_BYTES, EXEC_MAX_TIMEOUT_S
 from flamepy.types import ApplicationAttributes, ResourceRequirement, SessionAttributes
 from session_manager import events
 from session_manager.limits import Limits
@@ -88,6 +89,22 @@ def log_chunk_size(max_bytes: int, limits: Limits) -> int:
             f"({limits.max_log_chunk_bytes}): read the log in smaller chunks"
         )
     return max_bytes or min(DEFAULT_LOG_CHUNK_BYTES, limits.max_log_chunk_bytes)
+
+
+def exec_request(argv: Sequence[str], timeout_s: float) -> tuple[tuple[str, ...], float]:
+    """An ExecInTask's command and timeout (0: the default, 10 minutes)."""
+    if not argv or not argv[0]:
+        raise InvalidArgumentError("argv is empty: name the command to run")
+    if len(argv) > EXEC_MAX_ARGS or sum(_nbytes(a) + 1 for a in argv) > EXEC_MAX_ARGV_BYTES:
+        raise InvalidArgumentError(
+            f"argv has {len(argv)} arguments of {sum(_nbytes(a) for a in argv)} bytes: at most "
+            f"{EXEC_MAX_ARGS} arguments and {EXEC_MAX_ARGV_BYTES} bytes"
+        )
+    if any("\0" in a for a in argv):
+        raise InvalidArgumentError("argv has an argument with a NUL character")
+    if not (0 <= timeout_s <= EXEC_MAX_TIMEOUT_S):
+        raise InvalidArgumentError(f"timeout_s {timeout_s:g} is out of range: 0 to {EXEC_MAX_TIMEOUT_S:g}")
+    return tuple(argv), timeout_s or EXEC_DEFAULT_TIMEOUT_S
 
 
 def task_request(sid: str, count: int, limits: Limits) -> None:

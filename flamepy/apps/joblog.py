@@ -104,7 +104,7 @@ def index_log(log: TaskLog, env: Mapping[str, str]) -> None:
     if not (root and sid and tid):
         return
     try:
-        link_index(Path(root), sid, tid, log.path)
+        log.index_entry = link_index(Path(root), sid, tid, log.path)
     except (OSError, ValueError) as exc:
         log.note("warning", f"log not indexed for the session manager: {exc}")
 
@@ -122,6 +122,7 @@ class TaskLog:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
+        self.index_entry: Path | None = None  # its link in the node's index (index_log)
         self._clock = clock
         self._lock = threading.Lock()
         self._tail = ""

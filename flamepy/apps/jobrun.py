@@ -60,6 +60,7 @@ from flamepy.apps.jobfiles import JobFiles
 from flamepy.apps.jobguard import Guard, group_alive, signal_group, wait_group_gone
 from flamepy.apps.joblog import INDEX_ENV, TaskLog, index_log, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
+from flamepy.apps.jobstate import write_state
 from flamepy.errors import FlameError
 
 if TYPE_CHECKING:  # flamepy.jobs is imported on the first job only: flmexec starts faster
@@ -272,6 +273,7 @@ class JobRunner:
             return code, "Completed"
         guard = Guard(proc.pid, self.kill_grace_s)
         log.note("exec", f"pid {proc.pid}: {subprocess.list2cmdline(argv)[:500]}", pid=proc.pid)
+        write_state(log.index_entry, proc.pid, cwd, env)  # for GetTaskStats / ExecInTask
         try:
             reason = self._follow(proc, attempt, log)
         finally:

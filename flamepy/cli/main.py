@@ -8,6 +8,7 @@
     flmctl run [-d] [--gpus N ...] "CMD" | -- CMD ARGS | job.yaml | script.sbatch
     flmctl ps [-a] | status JOB | logs JOB [-f] | cancel JOB... | -n GLOB | --all
     flmctl dev [-c CMD] [--status] [--stop]   the inner loop: a warm session with a synced copy here
+    flmctl top [JOB] [--once] [-o json] | exec JOB [--task N] -- CMD ARGS
     flmctl completion bash|zsh|fish
 
 The endpoint is ``--endpoint``, else ``FLAME_ENDPOINT``, else ``~/.flame/flame.yaml``. A Flame
@@ -29,8 +30,10 @@ from flamepy.cli import (
     completion_cmd,
     dev_cmd,
     jobs_cmd,
+    jobs_exec_cmd,
     jobs_logs_cmd,
     jobs_run_cmd,
+    jobs_top_cmd,
     list_cmd,
     node_cmd,
     view_cmd,
@@ -74,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cmd.add_parsers(sub, common)
     jobs_logs_cmd.add_parser(sub, common)
     dev_cmd.add_parser(sub, common)
+    jobs_top_cmd.add_parser(sub, common)
+    jobs_exec_cmd.add_parser(sub, common)
     completion_cmd.add_parser(sub, common, build_parser)
     return parser
 
@@ -88,7 +93,10 @@ def main(
     """Run flmctl; returns the exit code (the console script exits with it)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    words, command = jobs_exec_cmd.split_command(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(words)
+    if command is not None:
+        args.command = command
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         stream=err,

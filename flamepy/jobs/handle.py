@@ -13,15 +13,17 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flamepy.errors import NotFoundError, TaskTimeoutError
+from flamepy.errors import FlameError, NotFoundError, TaskTimeoutError
 from flamepy.jobs.info import JobInfo
 from flamepy.jobs.logsource import Record, task_records, wait_task
+from flamepy.jobs.probe import exec_stream, job_stats
 from flamepy.jobs.state import JobState, TaskView, job_state, task_view
 from flamepy.session import Session
+from flamepy.taskprobe import TaskStats
 from flamepy.types import SessionState, TaskState
 
 if TYPE_CHECKING:
@@ -162,6 +164,19 @@ class Job:
         for view in views:
             for record in task_records(self._conn, self.id, view.task_id, follow=follow):
                 yield view, record
+
+    def stats(self) -> list[tuple[TaskView, TaskStats | FlameError]]:
+        """Each running task with its resource use now (:mod:`flamepy.jobs.probe`)."""
+        return job_stats(self)
+
+    def exec(self, argv: Sequence[str], task: int = 0, timeout_s: float = 0.0) -> tuple[int, bytes]:
+        """Run ``argv`` on the node of running task ``task``, in its working directory with its
+        environment: ``(exit code, output)`` (stdout and stderr together, at most 16 MiB)."""
+        out, code = bytearray(), 0
+        for chunk in exec_stream(self, argv, task, timeout_s):
+            out += chunk.data
+            code = chunk.exit_code if chunk.done else code
+        return code, bytes(out)
 
     def logs(self, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The command's output lines (stdout and stderr), task after task; ``follow`` keeps

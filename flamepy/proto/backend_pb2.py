@@ -24,49 +24,60 @@ _sym_db = _symbol_database.Default()
 
 from . import types_pb2 as types__pb2
 from . import shim_pb2 as shim__pb2
+from . import extensions_pb2 as extensions__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbackend.proto\x12\nflamepy.v1\x1a\x0btypes.proto\x1a\nshim.proto\"K\n\x0cRegisterNode\x12\x1c\n\x04node\x18\x01 \x01(\x0b\x32\x0e.flame.v1.Node\x12\x1d\n\x05shims\x18\x02 \x03(\x0e\x32\x0e.flame.v1.Shim\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x03\"$\n\rExecutorBound\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"2\n\nBindFailed\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x90\x02\n\x0bTaskOutcome\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x13\n\x0breturn_code\x18\x04 \x01(\x05\x12\x13\n\x06output\x18\x05 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0f\n\x07requeue\x18\x07 \x01(\x08\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\r\x12\x0f\n\x07\x63rashed\x18\t \x01(\x08\x12\x11\n\ttimed_out\x18\n \x01(\x08\x12\x11\n\tcancelled\x18\x0b \x01(\x08\x12\x17\n\x0fservice_stopped\x18\x0c \x01(\x08\x42\t\n\x07_outputB\n\n\x08_message\"I\n\x10\x45xecutorReleased\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_message\"9\n\x0cTaskOutcomes\x12)\n\x08outcomes\x18\x01 \x03(\x0b\x32\x17.flamepy.v1.TaskOutcome\"\x8d\x01\n\x07LogData\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x04\x12\x0b\n\x03\x65of\x18\x05 \x01(\x08\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x11\n\tnot_found\x18\x07 \x01(\x08\x12\r\n\x05\x65rror\x18\x08 \x01(\t\"\x98\x03\n\x0bNodeMessage\x12,\n\x08register\x18\x01 \x01(\x0b\x32\x18.flamepy.v1.RegisterNodeH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.HeartbeatH\x00\x12\x33\n\x0e\x65xecutor_bound\x18\x03 \x01(\x0b\x32\x19.flamepy.v1.ExecutorBoundH\x00\x12-\n\x0b\x62ind_failed\x18\x04 \x01(\x0b\x32\x16.flamepy.v1.BindFailedH\x00\x12.\n\x0btask_result\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.TaskOutcomeH\x00\x12\x39\n\x11\x65xecutor_released\x18\x06 \x01(\x0b\x32\x1c.flamepy.v1.ExecutorReleasedH\x00\x12\x30\n\x0ctask_results\x18\x07 \x01(\x0b\x32\x18.flamepy.v1.TaskOutcomesH\x00\x12\'\n\x08log_data\x18\x08 \x01(\x0b\x32\x13.flamepy.v1.LogDataH\x00\x42\x05\n\x03msg\"V\n\x0eNodeRegistered\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x19\n\x11\x66rontend_endpoint\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61\x63he_endpoint\x18\x03 \x01(\t\"\xcc\x01\n\x0c\x42indExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\'\n\x04spec\x18\x03 \x01(\x0b\x32\x19.flame.v1.ApplicationSpec\x12)\n\x07session\x18\x04 \x01(\x0b\x32\x18.flame.v1.SessionContext\x12-\n\x06resreq\x18\x05 \x01(\x0b\x32\x1d.flame.v1.ResourceRequirement\x12\x0f\n\x07gpu_ids\x18\x06 \x03(\x05\"k\n\nInvokeTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x15.flame.v1.TaskContext\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x04\"4\n\x0bInvokeTasks\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.flamepy.v1.InvokeTask\"&\n\x0fReleaseExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"g\n\nCancelTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\"e\n\x07ReadLog\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\"\xed\x02\n\x0eManagerMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.flamepy.v1.NodeRegisteredH\x00\x12\x31\n\rbind_executor\x18\x02 \x01(\x0b\x32\x18.flamepy.v1.BindExecutorH\x00\x12-\n\x0binvoke_task\x18\x03 \x01(\x0b\x32\x16.flamepy.v1.InvokeTaskH\x00\x12\x37\n\x10release_executor\x18\x04 \x01(\x0b\x32\x1b.flamepy.v1.ReleaseExecutorH\x00\x12/\n\x0cinvoke_tasks\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.InvokeTasksH\x00\x12-\n\x0b\x63\x61ncel_task\x18\x06 \x01(\x0b\x32\x16.flamepy.v1.CancelTaskH\x00\x12\'\n\x08read_log\x18\x07 \x01(\x0b\x32\x13.flamepy.v1.ReadLogH\x00\x42\x05\n\x03msg2N\n\x07\x42\x61\x63kend\x12\x43\n\x06\x41ttach\x12\x17.flamepy.v1.NodeMessage\x1a\x1a.flamepy.v1.ManagerMessage\"\x00(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbackend.proto\x12\nflamepy.v1\x1a\x0btypes.proto\x1a\nshim.proto\x1a\x10\x65xtensions.proto\"K\n\x0cRegisterNode\x12\x1c\n\x04node\x18\x01 \x01(\x0b\x32\x0e.flame.v1.Node\x12\x1d\n\x05shims\x18\x02 \x03(\x0e\x32\x0e.flame.v1.Shim\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x03\"$\n\rExecutorBound\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"2\n\nBindFailed\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x90\x02\n\x0bTaskOutcome\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x13\n\x0breturn_code\x18\x04 \x01(\x05\x12\x13\n\x06output\x18\x05 \x01(\x0cH\x00\x88\x01\x01\x12\x14\n\x07message\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0f\n\x07requeue\x18\x07 \x01(\x08\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\r\x12\x0f\n\x07\x63rashed\x18\t \x01(\x08\x12\x11\n\ttimed_out\x18\n \x01(\x08\x12\x11\n\tcancelled\x18\x0b \x01(\x08\x12\x17\n\x0fservice_stopped\x18\x0c \x01(\x08\x42\t\n\x07_outputB\n\n\x08_message\"I\n\x10\x45xecutorReleased\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x14\n\x07message\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_message\"9\n\x0cTaskOutcomes\x12)\n\x08outcomes\x18\x01 \x03(\x0b\x32\x17.flamepy.v1.TaskOutcome\"\x8d\x01\n\x07LogData\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x04\x12\x0b\n\x03\x65of\x18\x05 \x01(\x08\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x11\n\tnot_found\x18\x07 \x01(\x08\x12\r\n\x05\x65rror\x18\x08 \x01(\t\"g\n\tStatsData\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12$\n\x05stats\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.TaskStats\x12\x11\n\tnot_found\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"}\n\nExecOutput\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12$\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.ExecChunk\x12\x11\n\tnot_found\x18\x03 \x01(\x08\x12\x13\n\x0bnot_running\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\xf4\x03\n\x0bNodeMessage\x12,\n\x08register\x18\x01 \x01(\x0b\x32\x18.flamepy.v1.RegisterNodeH\x00\x12*\n\theartbeat\x18\x02 \x01(\x0b\x32\x15.flamepy.v1.HeartbeatH\x00\x12\x33\n\x0e\x65xecutor_bound\x18\x03 \x01(\x0b\x32\x19.flamepy.v1.ExecutorBoundH\x00\x12-\n\x0b\x62ind_failed\x18\x04 \x01(\x0b\x32\x16.flamepy.v1.BindFailedH\x00\x12.\n\x0btask_result\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.TaskOutcomeH\x00\x12\x39\n\x11\x65xecutor_released\x18\x06 \x01(\x0b\x32\x1c.flamepy.v1.ExecutorReleasedH\x00\x12\x30\n\x0ctask_results\x18\x07 \x01(\x0b\x32\x18.flamepy.v1.TaskOutcomesH\x00\x12\'\n\x08log_data\x18\x08 \x01(\x0b\x32\x13.flamepy.v1.LogDataH\x00\x12+\n\nstats_data\x18\t \x01(\x0b\x32\x15.flamepy.v1.StatsDataH\x00\x12-\n\x0b\x65xec_output\x18\n \x01(\x0b\x32\x16.flamepy.v1.ExecOutputH\x00\x42\x05\n\x03msg\"V\n\x0eNodeRegistered\x12\x11\n\tnode_name\x18\x01 \x01(\t\x12\x19\n\x11\x66rontend_endpoint\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61\x63he_endpoint\x18\x03 \x01(\t\"\xcc\x01\n\x0c\x42indExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\'\n\x04spec\x18\x03 \x01(\x0b\x32\x19.flame.v1.ApplicationSpec\x12)\n\x07session\x18\x04 \x01(\x0b\x32\x18.flame.v1.SessionContext\x12-\n\x06resreq\x18\x05 \x01(\x0b\x32\x1d.flame.v1.ResourceRequirement\x12\x0f\n\x07gpu_ids\x18\x06 \x03(\x05\"k\n\nInvokeTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12#\n\x04task\x18\x02 \x01(\x0b\x32\x15.flame.v1.TaskContext\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x12\n\ntimeout_ms\x18\x04 \x01(\x04\"4\n\x0bInvokeTasks\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.flamepy.v1.InvokeTask\"&\n\x0fReleaseExecutor\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\"g\n\nCancelTask\x12\x13\n\x0b\x65xecutor_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\"e\n\x07ReadLog\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\"I\n\x0eTaskStatsProbe\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\"e\n\tExecStart\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0c\n\x04\x61rgv\x18\x04 \x03(\t\x12\x11\n\ttimeout_s\x18\x05 \x01(\x01\"\x1e\n\x08\x45xecStop\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\"\xf7\x03\n\x0eManagerMessage\x12\x30\n\nregistered\x18\x01 \x01(\x0b\x32\x1a.flamepy.v1.NodeRegisteredH\x00\x12\x31\n\rbind_executor\x18\x02 \x01(\x0b\x32\x18.flamepy.v1.BindExecutorH\x00\x12-\n\x0binvoke_task\x18\x03 \x01(\x0b\x32\x16.flamepy.v1.InvokeTaskH\x00\x12\x37\n\x10release_executor\x18\x04 \x01(\x0b\x32\x1b.flamepy.v1.ReleaseExecutorH\x00\x12/\n\x0cinvoke_tasks\x18\x05 \x01(\x0b\x32\x17.flamepy.v1.InvokeTasksH\x00\x12-\n\x0b\x63\x61ncel_task\x18\x06 \x01(\x0b\x32\x16.flamepy.v1.CancelTaskH\x00\x12\'\n\x08read_log\x18\x07 \x01(\x0b\x32\x13.flamepy.v1.ReadLogH\x00\x12\x30\n\ntask_stats\x18\x08 \x01(\x0b\x32\x1a.flamepy.v1.TaskStatsProbeH\x00\x12+\n\nexec_start\x18\t \x01(\x0b\x32\x15.flamepy.v1.ExecStartH\x00\x12)\n\texec_stop\x18\n \x01(\x0b\x32\x14.flamepy.v1.ExecStopH\x00\x42\x05\n\x03msg2N\n\x07\x42\x61\x63kend\x12\x43\n\x06\x41ttach\x12\x17.flamepy.v1.NodeMessage\x1a\x1a.flamepy.v1.ManagerMessage\"\x00(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'backend_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTERNODE']._serialized_start=54
-  _globals['_REGISTERNODE']._serialized_end=129
-  _globals['_HEARTBEAT']._serialized_start=131
-  _globals['_HEARTBEAT']._serialized_end=156
-  _globals['_EXECUTORBOUND']._serialized_start=158
-  _globals['_EXECUTORBOUND']._serialized_end=194
-  _globals['_BINDFAILED']._serialized_start=196
-  _globals['_BINDFAILED']._serialized_end=246
-  _globals['_TASKOUTCOME']._serialized_start=249
-  _globals['_TASKOUTCOME']._serialized_end=521
-  _globals['_EXECUTORRELEASED']._serialized_start=523
-  _globals['_EXECUTORRELEASED']._serialized_end=596
-  _globals['_TASKOUTCOMES']._serialized_start=598
-  _globals['_TASKOUTCOMES']._serialized_end=655
-  _globals['_LOGDATA']._serialized_start=658
-  _globals['_LOGDATA']._serialized_end=799
-  _globals['_NODEMESSAGE']._serialized_start=802
-  _globals['_NODEMESSAGE']._serialized_end=1210
-  _globals['_NODEREGISTERED']._serialized_start=1212
-  _globals['_NODEREGISTERED']._serialized_end=1298
-  _globals['_BINDEXECUTOR']._serialized_start=1301
-  _globals['_BINDEXECUTOR']._serialized_end=1505
-  _globals['_INVOKETASK']._serialized_start=1507
-  _globals['_INVOKETASK']._serialized_end=1614
-  _globals['_INVOKETASKS']._serialized_start=1616
-  _globals['_INVOKETASKS']._serialized_end=1668
-  _globals['_RELEASEEXECUTOR']._serialized_start=1670
-  _globals['_RELEASEEXECUTOR']._serialized_end=1708
-  _globals['_CANCELTASK']._serialized_start=1710
-  _globals['_CANCELTASK']._serialized_end=1813
-  _globals['_READLOG']._serialized_start=1815
-  _globals['_READLOG']._serialized_end=1916
-  _globals['_MANAGERMESSAGE']._serialized_start=1919
-  _globals['_MANAGERMESSAGE']._serialized_end=2284
-  _globals['_BACKEND']._serialized_start=2286
-  _globals['_BACKEND']._serialized_end=2364
+  _globals['_REGISTERNODE']._serialized_start=72
+  _globals['_REGISTERNODE']._serialized_end=147
+  _globals['_HEARTBEAT']._serialized_start=149
+  _globals['_HEARTBEAT']._serialized_end=174
+  _globals['_EXECUTORBOUND']._serialized_start=176
+  _globals['_EXECUTORBOUND']._serialized_end=212
+  _globals['_BINDFAILED']._serialized_start=214
+  _globals['_BINDFAILED']._serialized_end=264
+  _globals['_TASKOUTCOME']._serialized_start=267
+  _globals['_TASKOUTCOME']._serialized_end=539
+  _globals['_EXECUTORRELEASED']._serialized_start=541
+  _globals['_EXECUTORRELEASED']._serialized_end=614
+  _globals['_TASKOUTCOMES']._serialized_start=616
+  _globals['_TASKOUTCOMES']._serialized_end=673
+  _globals['_LOGDATA']._serialized_start=676
+  _globals['_LOGDATA']._serialized_end=817
+  _globals['_STATSDATA']._serialized_start=819
+  _globals['_STATSDATA']._serialized_end=922
+  _globals['_EXECOUTPUT']._serialized_start=924
+  _globals['_EXECOUTPUT']._serialized_end=1049
+  _globals['_NODEMESSAGE']._serialized_start=1052
+  _globals['_NODEMESSAGE']._serialized_end=1552
+  _globals['_NODEREGISTERED']._serialized_start=1554
+  _globals['_NODEREGISTERED']._serialized_end=1640
+  _globals['_BINDEXECUTOR']._serialized_start=1643
+  _globals['_BINDEXECUTOR']._serialized_end=1847
+  _globals['_INVOKETASK']._serialized_start=1849
+  _globals['_INVOKETASK']._serialized_end=1956
+  _globals['_INVOKETASKS']._serialized_start=1958
+  _globals['_INVOKETASKS']._serialized_end=2010
+  _globals['_RELEASEEXECUTOR']._serialized_start=2012
+  _globals['_RELEASEEXECUTOR']._serialized_end=2050
+  _globals['_CANCELTASK']._serialized_start=2052
+  _globals['_CANCELTASK']._serialized_end=2155
+  _globals['_READLOG']._serialized_start=2157
+  _globals['_READLOG']._serialized_end=2258
+  _globals['_TASKSTATSPROBE']._serialized_start=2260
+  _globals['_TASKSTATSPROBE']._serialized_end=2333
+  _globals['_EXECSTART']._serialized_start=2335
+  _globals['_EXECSTART']._serialized_end=2436
+  _globals['_EXECSTOP']._serialized_start=2438
+  _globals['_EXECSTOP']._serialized_end=2468
+  _globals['_MANAGERMESSAGE']._serialized_start=2471
+  _globals['_MANAGERMESSAGE']._serialized_end=2974
+  _globals['_BACKEND']._serialized_start=2976
+  _globals['_BACKEND']._serialized_end=3054
 # @@protoc_insertion_point(module_scope)

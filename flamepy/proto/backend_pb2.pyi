@@ -1,5 +1,6 @@
 from . import types_pb2 as _types_pb2
 from . import shim_pb2 as _shim_pb2
+from . import extensions_pb2 as _extensions_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -98,8 +99,34 @@ class LogData(_message.Message):
     error: str
     def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ..., size: _Optional[int] = ..., not_found: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
+class StatsData(_message.Message):
+    __slots__ = ("request_id", "stats", "not_found", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    stats: _extensions_pb2.TaskStats
+    not_found: bool
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., stats: _Optional[_Union[_extensions_pb2.TaskStats, _Mapping]] = ..., not_found: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ExecOutput(_message.Message):
+    __slots__ = ("request_id", "chunk", "not_found", "not_running", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    NOT_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    chunk: _extensions_pb2.ExecChunk
+    not_found: bool
+    not_running: bool
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., chunk: _Optional[_Union[_extensions_pb2.ExecChunk, _Mapping]] = ..., not_found: _Optional[bool] = ..., not_running: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released", "task_results", "log_data")
+    __slots__ = ("register", "heartbeat", "executor_bound", "bind_failed", "task_result", "executor_released", "task_results", "log_data", "stats_data", "exec_output")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_BOUND_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +135,8 @@ class NodeMessage(_message.Message):
     EXECUTOR_RELEASED_FIELD_NUMBER: _ClassVar[int]
     TASK_RESULTS_FIELD_NUMBER: _ClassVar[int]
     LOG_DATA_FIELD_NUMBER: _ClassVar[int]
+    STATS_DATA_FIELD_NUMBER: _ClassVar[int]
+    EXEC_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     register: RegisterNode
     heartbeat: Heartbeat
     executor_bound: ExecutorBound
@@ -116,7 +145,9 @@ class NodeMessage(_message.Message):
     executor_released: ExecutorReleased
     task_results: TaskOutcomes
     log_data: LogData
-    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ..., task_results: _Optional[_Union[TaskOutcomes, _Mapping]] = ..., log_data: _Optional[_Union[LogData, _Mapping]] = ...) -> None: ...
+    stats_data: StatsData
+    exec_output: ExecOutput
+    def __init__(self, register: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., executor_bound: _Optional[_Union[ExecutorBound, _Mapping]] = ..., bind_failed: _Optional[_Union[BindFailed, _Mapping]] = ..., task_result: _Optional[_Union[TaskOutcome, _Mapping]] = ..., executor_released: _Optional[_Union[ExecutorReleased, _Mapping]] = ..., task_results: _Optional[_Union[TaskOutcomes, _Mapping]] = ..., log_data: _Optional[_Union[LogData, _Mapping]] = ..., stats_data: _Optional[_Union[StatsData, _Mapping]] = ..., exec_output: _Optional[_Union[ExecOutput, _Mapping]] = ...) -> None: ...
 
 class NodeRegistered(_message.Message):
     __slots__ = ("node_name", "frontend_endpoint", "cache_endpoint")
@@ -196,8 +227,38 @@ class ReadLog(_message.Message):
     max_bytes: int
     def __init__(self, request_id: _Optional[int] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., offset: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
+class TaskStatsProbe(_message.Message):
+    __slots__ = ("request_id", "session_id", "task_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    session_id: str
+    task_id: str
+    def __init__(self, request_id: _Optional[int] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+
+class ExecStart(_message.Message):
+    __slots__ = ("request_id", "session_id", "task_id", "argv", "timeout_s")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    session_id: str
+    task_id: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    timeout_s: float
+    def __init__(self, request_id: _Optional[int] = ..., session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class ExecStop(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    def __init__(self, request_id: _Optional[int] = ...) -> None: ...
+
 class ManagerMessage(_message.Message):
-    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks", "cancel_task", "read_log")
+    __slots__ = ("registered", "bind_executor", "invoke_task", "release_executor", "invoke_tasks", "cancel_task", "read_log", "task_stats", "exec_start", "exec_stop")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     BIND_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     INVOKE_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +266,9 @@ class ManagerMessage(_message.Message):
     INVOKE_TASKS_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
     READ_LOG_FIELD_NUMBER: _ClassVar[int]
+    TASK_STATS_FIELD_NUMBER: _ClassVar[int]
+    EXEC_START_FIELD_NUMBER: _ClassVar[int]
+    EXEC_STOP_FIELD_NUMBER: _ClassVar[int]
     registered: NodeRegistered
     bind_executor: BindExecutor
     invoke_task: InvokeTask
@@ -212,4 +276,7 @@ class ManagerMessage(_message.Message):
     invoke_tasks: InvokeTasks
     cancel_task: CancelTask
     read_log: ReadLog
-    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., read_log: _Optional[_Union[ReadLog, _Mapping]] = ...) -> None: ...
+    task_stats: TaskStatsProbe
+    exec_start: ExecStart
+    exec_stop: ExecStop
+    def __init__(self, registered: _Optional[_Union[NodeRegistered, _Mapping]] = ..., bind_executor: _Optional[_Union[BindExecutor, _Mapping]] = ..., invoke_task: _Optional[_Union[InvokeTask, _Mapping]] = ..., release_executor: _Optional[_Union[ReleaseExecutor, _Mapping]] = ..., invoke_tasks: _Optional[_Union[InvokeTasks, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., read_log: _Optional[_Union[ReadLog, _Mapping]] = ..., task_stats: _Optional[_Union[TaskStatsProbe, _Mapping]] = ..., exec_start: _Optional[_Union[ExecStart, _Mapping]] = ..., exec_stop: _Optional[_Union[ExecStop, _Mapping]] = ...) -> None: ...

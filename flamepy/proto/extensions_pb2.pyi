@@ -136,3 +136,65 @@ class TaskLogChunk(_message.Message):
     size: int
     node: str
     def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., eof: _Optional[bool] = ..., size: _Optional[int] = ..., node: _Optional[str] = ...) -> None: ...
+
+class TaskStatsRequest(_message.Message):
+    __slots__ = ("session_id", "task_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    task_id: str
+    def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+
+class GpuStats(_message.Message):
+    __slots__ = ("index", "util_percent", "memory_used_bytes", "memory_total_bytes")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    UTIL_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    util_percent: float
+    memory_used_bytes: int
+    memory_total_bytes: int
+    def __init__(self, index: _Optional[int] = ..., util_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ...) -> None: ...
+
+class TaskStats(_message.Message):
+    __slots__ = ("node", "pids", "cpu_percent", "rss_bytes", "gpus", "running")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    PIDS_FIELD_NUMBER: _ClassVar[int]
+    CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    pids: _containers.RepeatedScalarFieldContainer[int]
+    cpu_percent: float
+    rss_bytes: int
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuStats]
+    running: bool
+    def __init__(self, node: _Optional[str] = ..., pids: _Optional[_Iterable[int]] = ..., cpu_percent: _Optional[float] = ..., rss_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuStats, _Mapping]]] = ..., running: _Optional[bool] = ...) -> None: ...
+
+class ExecInTaskRequest(_message.Message):
+    __slots__ = ("session_id", "task_id", "argv", "timeout_s")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    task_id: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    timeout_s: float
+    def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class ExecChunk(_message.Message):
+    __slots__ = ("data", "done", "exit_code", "note", "node")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    done: bool
+    exit_code: int
+    note: str
+    node: str
+    def __init__(self, data: _Optional[bytes] = ..., done: _Optional[bool] = ..., exit_code: _Optional[int] = ..., note: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,16 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.ReadTaskLogRequest.SerializeToString,
                 response_deserializer=extensions__pb2.TaskLogChunk.FromString,
                 _registered_method=True)
+        self.GetTaskStats = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/GetTaskStats',
+                request_serializer=extensions__pb2.TaskStatsRequest.SerializeToString,
+                response_deserializer=extensions__pb2.TaskStats.FromString,
+                _registered_method=True)
+        self.ExecInTask = channel.unary_stream(
+                '/flamepy.v1.FrontendExt/ExecInTask',
+                request_serializer=extensions__pb2.ExecInTaskRequest.SerializeToString,
+                response_deserializer=extensions__pb2.ExecChunk.FromString,
+                _registered_method=True)
 
 
 class FrontendExtServicer:
@@ -128,6 +138,22 @@ class FrontendExtServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaskStats(self, request, context):
+        """Resource use of a running job task, from its node. FAILED_PRECONDITION when the task is not
+        Running, NOT_FOUND for an unknown task or one that is not a job, UNAVAILABLE as ReadTaskLog.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecInTask(self, request, context):
+        """Runs a command beside a running job task (see ExecInTaskRequest); errors as GetTaskStats.
+        Cancelling the call kills the command.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrontendExtServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +191,16 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.ReadTaskLog,
                     request_deserializer=extensions__pb2.ReadTaskLogRequest.FromString,
                     response_serializer=extensions__pb2.TaskLogChunk.SerializeToString,
+            ),
+            'GetTaskStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskStats,
+                    request_deserializer=extensions__pb2.TaskStatsRequest.FromString,
+                    response_serializer=extensions__pb2.TaskStats.SerializeToString,
+            ),
+            'ExecInTask': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExecInTask,
+                    request_deserializer=extensions__pb2.ExecInTaskRequest.FromString,
+                    response_serializer=extensions__pb2.ExecChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -356,6 +392,60 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/ReadTaskLog',
             extensions__pb2.ReadTaskLogRequest.SerializeToString,
             extensions__pb2.TaskLogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/GetTaskStats',
+            extensions__pb2.TaskStatsRequest.SerializeToString,
+            extensions__pb2.TaskStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecInTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/ExecInTask',
+            extensions__pb2.ExecInTaskRequest.SerializeToString,
+            extensions__pb2.ExecChunk.FromString,
             options,
             channel_credentials,
             insecure,

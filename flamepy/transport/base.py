@@ -19,6 +19,7 @@ from typing import Protocol
 
 from flamepy.errors import FlameError
 from flamepy.tasklog import TaskLogChunk
+from flamepy.taskprobe import ExecChunk, TaskStats
 from flamepy.types import (
     Application,
     ApplicationAttributes,
@@ -165,6 +166,20 @@ class Transport(Protocol):
         the session manager from the node that ran the task's latest attempt. NotFoundError: unknown
         task, never ran, or no log (not a job); UnavailableError: that node is not reachable (not
         retried: the caller decides)."""
+        ...
+
+    def task_stats(self, session_id: str, task_id: str) -> TaskStats:
+        """A running job task's resource use, measured on its node. InvalidStateError: the task is
+        not running; NotFoundError: unknown task or not a job; UnavailableError: node unreachable."""
+        ...
+
+    def exec_in_task(
+        self, session_id: str, task_id: str, argv: list[str], timeout_s: float = 0.0
+    ) -> Iterator[ExecChunk]:
+        """Run ``argv`` on the node of a running job task, in its working directory with its
+        environment: its output as it comes, then a chunk with ``done`` and the exit code (errors
+        as :meth:`task_stats`, raised before the first chunk). Leaving the iterator early stops
+        the command."""
         ...
 
     def list_tasks(self, session_id: str) -> TaskWatcher: ...

@@ -26,9 +26,11 @@ import grpc
 
 from flamepy import _rpc
 from flamepy.common import convert as _convert
+from flamepy.common.probe_convert import chunk_from_pb, stats_from_pb
 from flamepy.errors import FlameError, InternalError, InvalidArgumentError, UnavailableError
 from flamepy.proto import extensions_pb2, frontend_pb2, types_pb2
 from flamepy.tasklog import TaskLogChunk
+from flamepy.taskprobe import EXEC_DEFAULT_TIMEOUT_S, ExecChunk, TaskStats
 from flamepy.transport.base import SessionInfo, TaskWatcher
 from flamepy.transport.grpc_channel import GrpcChannel
 from flamepy.transport.grpc_watch import GrpcSessionWatch, Reopening
@@ -73,6 +75,9 @@ def _stream(call: Any, what: str, convert: Callable[[Any], T]) -> Iterator[T]:
     with _rpc.translate(what):
         for msg in call:
             yield convert(msg)
+
+
+EXEC_CALL_SLACK_S = 60.0  # an ExecInTask call's deadline past the command's own timeout
 
 
 class GrpcTransport(GrpcChannel):
@@ -291,6 +296,27 @@ class GrpcTransport(GrpcChannel):
         )
         what = f"read the log of task {task_id} of session {session_id!r}"
         return _convert.log_chunk_from_pb(self._call(self._ext_stub.ReadTaskLog, req, what))
+
+    def task_stats(self, session_id: str, task_id: str) -> TaskStats:
+        req = extensions_pb2.TaskStatsRequest(session_id=session_id, task_id=str(task_id))
+        what = f"get the stats of task {task_id} of session {session_id!r}"
+        return stats_from_pb(self._call(self._ext_stub.GetTaskStats, req, what))
+
+    def exec_in_task(
+        self, session_id: str, task_id: str, argv: list[str], timeout_s: float = 0.0
+    ) -> Iterator[ExecChunk]:
+        req = extensions_pb2.ExecInTaskRequest(
+            session_id=session_id, task_id=str(task_id), argv=list(argv), timeout_s=timeout_s
+        )
+        what = f"run a command beside task {task_id} of session {session_id!r}"
+        limit = (timeout_s or EXEC_DEFAULT_TIMEOUT_S) + EXEC_CALL_SLACK_S
+        call = self._open(self._ext_stub.ExecInTask, req, what, timeout=limit)
+        try:
+            with _rpc.translate(what):
+                for msg in call:
+                    yield chunk_from_pb(msg)
+        finally:
+            call.cancel()  # a no-op once done; stops the command when the caller left early
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
         """Repeated while the session manager is unreachable, until its first task arrives."""

@@ -30,11 +30,14 @@ from flamepy.errors import (
     InvalidStateError,
     NotFoundError,
 )
+from flamepy.taskprobe import TaskStats
 from flamepy.transport.base import SessionInfo, TaskWatcher, Transport
 from flamepy.transport.memory_cancel import cancel_task as _cancel_task
 from flamepy.transport.memory_faults import ClusterView, FaultInjection
 from flamepy.transport.memory_logs import read_task_log as _read_task_log
 from flamepy.transport.memory_policy import set_retry_policy as _set_retry_policy
+from flamepy.transport.memory_probe import exec_in_task as _exec_in_task
+from flamepy.transport.memory_probe import task_stats as _task_stats
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
 from flamepy.transport.per_task import PerTaskWatch
 from flamepy.types import (
@@ -92,6 +95,8 @@ class MemoryTransport(FaultInjection, ClusterView):
         self.keys: dict[str, dict[str, str]] = {}  # session -> idempotency key -> task id
         self.policies: dict[tuple[str, str], RetryPolicy] = {}  # (kind, name) -> policy
         self.task_logs: dict[tuple[str, str], bytes] = {}  # (session, task) -> its job log's bytes
+        self.task_stats_of: dict[tuple[str, str], TaskStats] = {}  # see memory_probe
+        self.task_exec: dict[tuple[str, str], Callable[[list[str]], tuple[int, bytes]]] = {}
         self.before_create_tasks_reply: Callable[[list[str]], object] | None = None
         self._ids: dict[str, itertools.count[int]] = {}
         self._watches: dict[str, list[queue.SimpleQueue[object]]] = {}
@@ -298,6 +303,8 @@ class MemoryTransport(FaultInjection, ClusterView):
 
     cancel_task = _cancel_task
     read_task_log = _read_task_log
+    task_stats = _task_stats
+    exec_in_task = _exec_in_task
     set_retry_policy = _set_retry_policy
 
     def list_tasks(self, session_id: str) -> TaskWatcher:

@@ -3,7 +3,10 @@
 It answers bind_executor with executor_bound and runs every invoke_task through ``handler``
 (input bytes → (return_code, output, message)), on its own thread with a sync gRPC client. A
 read_log is answered from ``logs`` (``(session, task)`` → bytes; missing: not_found), unless
-``answer_logs`` is False (a node that never answers).
+``answer_logs`` is False (a node that never answers). A task whose input is in ``hold`` is never
+answered (it stays Running); task_stats is answered from ``stats`` and exec_start with the
+``execs`` chunks of the task (both: not_found when missing; an exec whose chunks have no ``done``
+one stays open).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import grpc
 
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import backend_pb2_grpc
+from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import types_pb2 as pb
 from tests.support import channel
 
@@ -44,6 +48,9 @@ class FakeNode:
         self.registered = threading.Event()
         self.logs: dict[tuple[str, str], bytes] = {}
         self.answer_logs = True
+        self.hold: set[bytes] = set()
+        self.stats: dict[tuple[str, str], be.TaskStats] = {}
+        self.execs: dict[tuple[str, str], list[ext.ExecChunk]] = {}
         self._channel = channel(target, "node")  # with the node token of a token-auth server
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -96,15 +103,37 @@ class FakeNode:
             else:
                 self.outbox.put(be.NodeMessage(executor_bound=be.ExecutorBound(executor_id=eid)))
         elif kind == "invoke_task":
-            self.outbox.put(be.NodeMessage(task_result=self._run_task(msg.invoke_task)))
+            if msg.invoke_task.task.input not in self.hold:
+                self.outbox.put(be.NodeMessage(task_result=self._run_task(msg.invoke_task)))
         elif kind == "invoke_tasks":  # a batch: answered as one batch too
-            outcomes = [self._run_task(inv) for inv in msg.invoke_tasks.tasks]
-            self.outbox.put(be.NodeMessage(task_results=be.TaskOutcomes(outcomes=outcomes)))
+            runs = [inv for inv in msg.invoke_tasks.tasks if inv.task.input not in self.hold]
+            outcomes = [self._run_task(inv) for inv in runs]
+            if outcomes:
+                self.outbox.put(be.NodeMessage(task_results=be.TaskOutcomes(outcomes=outcomes)))
+        elif kind in ("task_stats", "exec_start"):
+            self._probe(msg)
         elif kind == "read_log" and self.answer_logs:
             self.outbox.put(be.NodeMessage(log_data=self._read_log(msg.read_log)))
         elif kind == "release_executor":
             eid = msg.release_executor.executor_id
             self.outbox.put(be.NodeMessage(executor_released=be.ExecutorReleased(executor_id=eid)))
+
+    def _probe(self, msg: be.ManagerMessage) -> None:
+        if msg.WhichOneof("msg") == "task_stats":
+            p = msg.task_stats
+            stats = self.stats.get((p.session_id, p.task_id))
+            data = be.StatsData(request_id=p.request_id, not_found=stats is None)
+            if stats is not None:
+                data.stats.CopyFrom(stats)
+            self.outbox.put(be.NodeMessage(stats_data=data))
+            return
+        e = msg.exec_start
+        chunks = self.execs.get((e.session_id, e.task_id))
+        if chunks is None:
+            out = be.ExecOutput(request_id=e.request_id, not_found=True, chunk=ext.ExecChunk(done=True))
+            self.outbox.put(be.NodeMessage(exec_output=out))
+        for chunk in chunks or ():
+            self.outbox.put(be.NodeMessage(exec_output=be.ExecOutput(request_id=e.request_id, chunk=chunk)))
 
     def _read_log(self, req: be.ReadLog) -> be.LogData:
         data = self.logs.get((req.session_id, req.task_id))
