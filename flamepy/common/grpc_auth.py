@@ -89,11 +89,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return await continuation(handler_call_details)
         key = (method, why)
         what = "no token" if token is None else "token not accepted"
-        if key not in self._refusers:  # a warning the first time, then debug: no log flood
-            log.warning("refused %s: %s (further refusals of it are logged at debug)", method, what)
-            self._refusers[key] = _refusing(await continuation(handler_call_details), why)
-        else:
+        if key in self._refusers:
             log.debug("refused %s: %s", method, what)
+            return self._refusers[key]
+        handler = await continuation(handler_call_details)
+        if handler is None:  # no such method: UNIMPLEMENTED, and nothing kept per made-up name
+            return None
+        # a warning the first time per method and reason, then debug: no log flood
+        log.warning("refused %s: %s (further refusals of it are logged at debug)", method, what)
+        self._refusers[key] = _refusing(handler, why)
         return self._refusers[key]
 
 

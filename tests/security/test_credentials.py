@@ -75,3 +75,32 @@ def test_server_tokens_need_a_directory_for_token_auth(tmp_path: Path) -> None:
         server_tokens("token", None, "session manager")
     assert server_tokens("none", None, "session manager") is None
     assert server_tokens("token", str(tmp_path), "object cache") is not None
+
+
+def test_calls_to_made_up_methods_keep_nothing_per_name() -> None:
+    """A stranger inventing method names gets UNIMPLEMENTED and leaves no refusal behind for each."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import grpc
+
+    from flamepy.common.grpc_auth import AuthInterceptor
+
+    interceptor = AuthInterceptor(credentials.ClusterTokens(client="c" * 43, node="n" * 43))
+    known = grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)
+
+    async def continuation(details: object) -> grpc.RpcMethodHandler | None:
+        return known if details.method == "/flame.v1.Frontend/ListApplication" else None  # type: ignore[attr-defined]
+
+    async def call(method: str) -> grpc.RpcMethodHandler | None:
+        details = SimpleNamespace(method=method, invocation_metadata=())
+        return await interceptor.intercept_service(continuation, details)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        for i in range(1000):
+            assert await call(f"/made.up/M{i}") is None
+        refused = await call("/flame.v1.Frontend/ListApplication")
+        assert refused is not None and refused is not known
+        assert len(interceptor._refusers) == 1
+
+    asyncio.run(scenario())
