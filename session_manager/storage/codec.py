@@ -31,10 +31,19 @@ def _json_value(v: object) -> str:
     return json.dumps(v)
 
 
+def _event_json(e: Event) -> str:
+    code, message, when = e.code, e.message, e.creation_time
+    usual = type(when) is int and isinstance(code, int) and type(code) is not bool
+    if usual and type(message) is str:
+        return f"[{int.__repr__(code)},{encode_basestring_ascii(message)},{when}]"
+    if usual and message is None:
+        return f"[{int.__repr__(code)},null,{when}]"
+    return f"[{_json_value(code)},{_json_value(message)},{_json_value(when)}]"
+
+
 def events_to_json(events: tuple[Event, ...] | list[Event]) -> str:
     """Written on every state change of a task (the whole list): by hand, no encoder per call."""
-    j = _json_value
-    return "[" + ",".join(f"[{j(e.code)},{j(e.message)},{j(e.creation_time)}]" for e in events) + "]"
+    return "[" + ",".join(map(_event_json, events)) + "]"
 
 
 def events_from_json(text: str) -> tuple[Event, ...]:
