@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from flamepy.types import (
@@ -18,8 +19,31 @@ from flamepy.types import (
 from session_manager.effects import TaskRun
 
 
+def _json_value(v: object) -> str:
+    """One JSON scalar as ``json.dumps`` writes it, strings and ints without building an encoder
+    per call (which ``json.dumps`` does: it was most of the cost of a task's record)."""
+    if type(v) is str:
+        return encode_basestring_ascii(v)
+    if v is None:
+        return "null"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return int.__repr__(v)  # an IntEnum too, as json.dumps writes it
+    return json.dumps(v)
+
+
+def _event_json(e: Event) -> str:
+    code, message, when = e.code, e.message, e.creation_time
+    usual = type(when) is int and isinstance(code, int) and type(code) is not bool
+    if usual and type(message) is str:
+        return f"[{int.__repr__(code)},{encode_basestring_ascii(message)},{when}]"
+    if usual and message is None:
+        return f"[{int.__repr__(code)},null,{when}]"
+    return f"[{_json_value(code)},{_json_value(message)},{_json_value(when)}]"
+
+
 def events_to_json(events: tuple[Event, ...] | list[Event]) -> str:
-    return json.dumps([[e.code, e.message, e.creation_time] for e in events])
+    """Written on every state change of a task (the whole list): by hand, no encoder per call."""
+    return "[" + ",".join(map(_event_json, events)) + "]"
 
 
 def events_from_json(text: str) -> tuple[Event, ...]:
@@ -27,7 +51,10 @@ def events_from_json(text: str) -> tuple[Event, ...]:
 
 
 def run_to_json(r: TaskRun) -> str:
-    return json.dumps([r.attempt, r.executor, r.node, r.retries, list(r.history), r.ran_on])
+    """Written at every dispatch and outcome (Running is persisted): by hand, as ``events_to_json``."""
+    j = _json_value
+    history = ",".join(map(j, r.history))
+    return f"[{j(r.attempt)},{j(r.executor)},{j(r.node)},{j(r.retries)},[{history}],{j(r.ran_on)}]"
 
 
 def run_from_json(text: str) -> TaskRun:

@@ -22,6 +22,9 @@ from session_manager import effects
 from session_manager.storage import codec
 from session_manager.storage.base import Snapshot
 from session_manager.storage.sqlite_files import BlobFiles, Checkpointer, owner_only_dir, owner_only_file
+from session_manager.storage.sqlite_tasks import BLOB_FILE_MIN, INPUT, OUTPUT, apply_records
+
+__all__ = ["BLOB_FILE_MIN", "SCHEMA_VERSION", "SqliteStorage"]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +84,6 @@ CREATE TABLE IF NOT EXISTS task_data (
 # the retry_policies table (of applications and sessions). Version 4 added
 # retry_policies.task_timeout_s (seconds; NULL: no limit).
 SCHEMA_VERSION = 4
-INPUT, OUTPUT = 0, 1
-BLOB_FILE_MIN = 64 * 1024
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
@@ -227,8 +228,7 @@ class SqliteStorage:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                for rec in records:
-                    _apply(db, self._blobs, rec)
+                apply_records(db, self._blobs, records, _apply)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:  # a failed COMMIT (disk full) can leave it open
@@ -275,6 +275,7 @@ def _select_tasks(db: sqlite3.Connection, blobs: BlobFiles, where: str, params: 
 
 
 def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> None:
+    """A record other than a task insert or update (those are batched in ``sqlite_tasks``)."""
     match rec:
         case effects.SaveApp(app):
             db.execute(
@@ -310,64 +311,3 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             db.execute("DELETE FROM tasks WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
             db.execute("DELETE FROM retry_policies WHERE kind = 'session' AND name = ?", (sid,))
-        case effects.InsertTask() | effects.UpdateTask():
-            _apply_task(db, blobs, rec)
-
-
-def _apply_task(
-    db: sqlite3.Connection, blobs: BlobFiles, rec: effects.InsertTask | effects.UpdateTask
-) -> None:
-    match rec:
-        case effects.InsertTask(t, key):
-            db.execute(
-                # an upsert, not OR REPLACE: a key taken by another task must fail, not delete that task
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (session_id, id) DO UPDATE "
-                "SET state = excluded.state, completion_time = excluded.completion_time, "
-                "events = excluded.events, run = NULL, idem_key = excluded.idem_key",
-                (
-                    t.session_id,
-                    int(t.id),
-                    int(t.state),
-                    t.creation_time,
-                    t.completion_time,
-                    codec.events_to_json(t.events),
-                    key,
-                ),
-            )
-            for which, data in ((INPUT, t.input), (OUTPUT, t.output)):
-                if data is not None:
-                    _put_data(db, blobs, t, which, data)
-            _bump_next_id(db, t)
-        case effects.UpdateTask(t, run):
-            db.execute(
-                "UPDATE tasks SET state = ?, completion_time = ?, events = ?, run = ? "
-                "WHERE session_id = ? AND id = ?",
-                (
-                    int(t.state),
-                    t.completion_time,
-                    codec.events_to_json(t.events),
-                    None if run is None else codec.run_to_json(run),
-                    t.session_id,
-                    int(t.id),
-                ),
-            )
-            if t.output is not None:  # set once, with Succeed: no earlier output to remove
-                _put_data(db, blobs, t, OUTPUT, t.output)
-
-
-def _put_data(db: sqlite3.Connection, blobs: BlobFiles, t: Task, kind: int, data: bytes | None) -> None:
-    key = (t.session_id, int(t.id), kind)
-    if data is None:
-        db.execute("DELETE FROM task_data WHERE session_id = ? AND id = ? AND kind = ?", key)
-    elif len(data) >= BLOB_FILE_MIN:
-        name = blobs.write(*key, data)
-        db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, NULL, ?)", (*key, name))
-    else:
-        db.execute("INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, NULL)", (*key, data))
-
-
-def _bump_next_id(db: sqlite3.Connection, t: Task) -> None:
-    db.execute(
-        "UPDATE sessions SET next_task_id = MAX(next_task_id, ?) WHERE id = ?",
-        (int(t.id) + 1, t.session_id),
-    )

@@ -51,7 +51,8 @@ class Checkpointer:
         self._thread.start()
 
     def poke(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # once per commit: skip the lock and notify when already set
+            self._wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
