@@ -200,6 +200,7 @@ def _create_tasks(
     dispatch_session(st, ses)
     if ses.pending:
         st.schedule_needed = True
+        st.resources_check_needed = st.resources_check_needed or ses.spread  # may need more nodes
     return created
 
 

@@ -77,6 +77,17 @@ def test_spread_with_more_ranks_than_nodes_fails_after_the_grace_period_naming_w
     assert any(t.state == TaskState.FAILED for t in ses.tasks.values())
 
 
+def test_tasks_of_a_spread_session_ask_for_a_resource_check(core: Core) -> None:
+    node(core, "a")
+    core.handle(ev.CreateSession(SessionAttributes(application="job", id="s", resreq=CPU1)))
+    core.handle(ev.SetSessionPlacement("s", True))
+    core.handle(ev.CheckResources())
+    assert not core.resources_check_needed
+    core.handle(ev.CreateTasks("s", [b"0", b"1"]))
+    assert core.resources_check_needed
+    assert core.handle(ev.CheckResources()) == pytest.approx(GRACE)
+
+
 def test_a_third_node_joining_in_the_grace_period_saves_a_spread_session(core: Core) -> None:
     node(core, "a")
     node(core, "b")
