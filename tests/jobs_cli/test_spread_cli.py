@@ -3,7 +3,7 @@ distinct nodes and both see rank 0's node address as MASTER_ADDR; ``--spread`` w
 than nodes fails with the reason within the unschedulable timeout.
 
 Two real executor managers next to a LocalCluster: the cluster's own (``node-a``, advertising
-127.0.0.2) and a second process (``node-b``, ``--advertise-address 127.0.0.3``)."""
+127.0.0.2) and a second one (``flmctl node join --name node-b --advertise-address 127.0.0.3``)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster
     ) as cluster:
         assert cluster.auth_dir is not None
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAME_")}
-        argv = [sys.executable, "-m", "executor", "--endpoint", cluster.endpoint, "--name", "node-b"]
-        argv += ["--token-file", str(cluster.auth_dir / "node.token"), "--work-dir", str(root / "node-b")]
-        argv += ["--advertise-address", "127.0.0.3"]
+        argv = [sys.executable, "-m", "flamepy.cli.main", "node", "join", "--endpoint", cluster.endpoint]
+        argv += ["--name", "node-b", "--token-file", str(cluster.auth_dir / "node.token")]
+        argv += ["--work-dir", str(root / "node-b"), "--advertise-address", "127.0.0.3"]
         node_b = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_until(
