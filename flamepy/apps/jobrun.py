@@ -98,6 +98,7 @@ class _Attempt:
     events: queue.SimpleQueue[tuple[str, int, int]] = dataclasses.field(default_factory=queue.SimpleQueue)
     cancelled: int | None = None  # the signal that cancelled it
     deadline: float | None = None
+    stop: bool = False  # set by cancel: a wait for rank 0's address gives up
 
 
 class JobRunner:
@@ -144,16 +145,11 @@ class JobRunner:
     ) -> JobResult:
         """Run ``launch`` to its end; never raises for what the command does."""
         env = {**self.service_env, **(extra_env or {})}
-        filled = fill_master_addr(launch, env, self.rendezvous, master_addr)
-        launch = filled.launch
         unpacked, setup_problem = self._install(launch)
         cwd = self.resolve_cwd(launch, unpacked)
         path = log_path(self.logs_dir, launch)
         log, problem = self._open_log(launch, cwd, path)
-        problem = filled.problem or setup_problem or problem
         index_log(log, env)
-        for text in filled.warnings:
-            log.note("rendezvous", text)
         attempt = _Attempt()
         if launch.timeout_s is not None:
             attempt.deadline = time.monotonic() + launch.timeout_s
@@ -162,6 +158,8 @@ class JobRunner:
         try:
             code: int
             reason: Reason
+            met = fill_master_addr(launch, env, self.rendezvous, master_addr, log.note, lambda: attempt.stop)
+            launch, problem = met.launch, setup_problem or problem or met.problem
             if problem is not None:
                 log.output("err", b"", f"flame: {problem}", False)
                 code, reason = 1, "SetupFailed"
@@ -180,6 +178,7 @@ class JobRunner:
         with self._lock:
             attempts = list(self._active)
         for attempt in attempts:
+            attempt.stop = True
             attempt.events.put(("cancel", sig, 0))
         return len(attempts)
 

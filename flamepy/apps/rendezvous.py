@@ -135,9 +135,14 @@ def rendezvous_key(job_id: str, array_index: int | None) -> str:
 
 
 def wait_for(
-    store: RendezvousStore, key: str, timeout_s: float, clock: Callable[[], float] = time.monotonic
+    store: RendezvousStore,
+    key: str,
+    timeout_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Rendezvous | None:
-    """The record under ``key`` once it is there, or None after ``timeout_s`` seconds."""
+    """The record under ``key`` once it is there, or None after ``timeout_s`` seconds or once
+    ``stopped()`` (checked between reads, at most a second apart)."""
     deadline = clock() + timeout_s
     delay = _FIRST_DELAY_S
     pause = threading.Event()  # never set: a bounded pause between two reads of the cache
@@ -146,7 +151,7 @@ def wait_for(
         if record is not None:
             return record
         left = deadline - clock()
-        if left <= 0:
+        if left <= 0 or stopped():
             return None
         pause.wait(min(delay, left))
         delay = min(delay * 2, _MAX_DELAY_S)
@@ -164,15 +169,22 @@ def _store(env: Mapping[str, str]) -> RendezvousStore | None:
     return CacheStore(endpoint, env.get("FLAME_TOKEN"), env.get("FLAME_CA_FILE")) if endpoint else None
 
 
+def _no_note(event: str, text: str) -> None:
+    pass
+
+
 def fill_master_addr(
     launch: TaskLaunch,
     env: Mapping[str, str],
     store: RendezvousStore | None = None,
     given: str | None = None,
+    note: Callable[[str, str], None] = _no_note,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Filled:
     """``launch`` with its ``MASTER_ADDR`` filled as the module docstring says; ``env`` is the
     service's environment; ``store`` defaults to the object cache named there; an address
-    ``given`` is used as it is."""
+    ``given`` is used as it is. ``note(event, text)`` records what happens in the task's log;
+    ``stopped()`` true (the task is cancelled) ends a wait for rank 0."""
     if not launch.needs_fill:
         return Filled(launch)
     if given:
@@ -182,11 +194,12 @@ def fill_master_addr(
     if own is None:
         if node_addr.startswith("127."):
             why = f"no object cache is configured: MASTER_ADDR is {LOOPBACK} (all ranks on this node)"
+            note("rendezvous", f"warning: {why}")
             return Filled(launch.fill(LOOPBACK), warnings=(why,))
         why = f"no object cache is configured: rank {launch.rank} of job {launch.job_id} cannot meet rank 0"
         return Filled(launch, problem=why)
     try:
-        return _meet(launch, env, own, node_addr)
+        return _meet(launch, env, own, node_addr, note, stopped)
     except FlameError as exc:
         return Filled(launch, problem=f"rendezvous of job {launch.job_id} failed: {exc.message}")
     finally:
@@ -194,16 +207,28 @@ def fill_master_addr(
             own.close()
 
 
-def _meet(launch: TaskLaunch, env: Mapping[str, str], store: RendezvousStore, node_addr: str) -> Filled:
+def _meet(
+    launch: TaskLaunch,
+    env: Mapping[str, str],
+    store: RendezvousStore,
+    node_addr: str,
+    note: Callable[[str, str], None],
+    stopped: Callable[[], bool],
+) -> Filled:
     key = rendezvous_key(launch.job_id, launch.array_index)
     if launch.rank == 0:
         port = int(launch.env.get("MASTER_PORT", "0") or 0)
         task_id = env.get("FLAME_TASK_ID", "")
         store.publish(key, Rendezvous(node_addr, port, task_id, int(time.time() * 1000)))
+        note("rendezvous", f"rank 0 published MASTER_ADDR {node_addr} (MASTER_PORT {port})")
         return Filled(launch.fill(node_addr))
     limit = _timeout(env)
-    record = wait_for(store, key, limit)
+    note("rendezvous", f"waiting up to {limit:g} s for rank 0 of job {launch.job_id} to publish its address")
+    record = wait_for(store, key, limit, stopped=stopped)
     if record is None:
+        if stopped():
+            return Filled(launch, problem=f"cancelled while waiting for rank 0 of job {launch.job_id}")
         why = f"rank 0 of job {launch.job_id} did not publish its address within {limit:g} s"
         return Filled(launch, problem=why)
+    note("rendezvous", f"MASTER_ADDR {record.addr} (published by rank 0, task {record.task_id or '?'})")
     return Filled(launch.fill(record.addr))

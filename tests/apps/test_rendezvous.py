@@ -20,6 +20,7 @@ from flamepy.apps.rendezvous import (
     wait_for,
 )
 from flamepy.jobs import JobSpec, TaskLaunch, expand
+from tests.support import wait_until
 
 
 def launches(tmp_path: Path, command: str = "echo $MASTER_ADDR", **spec: Any) -> list[TaskLaunch]:
@@ -126,3 +127,32 @@ def test_runner_runs_both_ranks_with_rank0s_address(tmp_path: Path, rank: int) -
     result = runner.run(launches(tmp_path)[rank])
     out = [r["l"] for r in read_records(Path(result.log)) if r["s"] == "out"]
     assert result.ok and out == ["127.0.0.5"]
+
+
+def test_a_cancel_ends_a_wait_for_rank0_and_the_wait_is_in_the_log(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAME_")}
+    env["FLAME_RENDEZVOUS_TIMEOUT"] = "120"
+    runner = JobRunner(
+        logs_dir=tmp_path / "logs", base_dir=tmp_path, service_env=env, rendezvous=MemoryStore()
+    )
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(runner.run(launches(tmp_path)[1])))
+    worker.start()
+    wait_until(lambda: runner.busy, timeout=20)
+    assert runner.cancel() == 1
+    worker.join(20)
+    assert not worker.is_alive()
+    [result] = results
+    assert result.reason == "SetupFailed"
+    texts = [r["l"] for r in read_records(Path(result.log))]
+    assert "waiting up to 120 s for rank 0 of job j-9 to publish its address" in texts
+    assert "flame: cancelled while waiting for rank 0 of job j-9" in texts
+
+
+def test_the_loopback_fallback_is_noted_in_the_task_log(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAME_")}
+    runner = JobRunner(logs_dir=tmp_path / "logs", base_dir=tmp_path, service_env=env)
+    result = runner.run(launches(tmp_path)[1])
+    assert result.ok
+    notes = [r["l"] for r in read_records(Path(result.log)) if r.get("e") == "rendezvous"]
+    assert notes and notes[0].startswith("warning: no object cache is configured: MASTER_ADDR is 127.0.0.1")
