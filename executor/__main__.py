@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from executor import resources
+from executor.address import advertise_address
 from executor.config import NODE_TOKEN_ENV, ManagerConfig, node_token, parse_endpoint
 from executor.manager import ExecutorManager
 from flamepy.common.serve import run_until_signal, stop_event
@@ -80,11 +81,20 @@ def parse_args(argv: Sequence[str] | None = None) -> ManagerConfig:
         client_cert=_absolute(args.client_cert),
         client_key=_absolute(args.client_key),
         overcommit=args.overcommit or resources.overcommit_from_env(),
+        advertise_address=advertise_address(args.advertise_address, dict(os.environ), args.endpoint),
     )
 
 
 def _add_credential_args(parser: argparse.ArgumentParser) -> None:
-    """The node token and the TLS settings of the connection to the session manager."""
+    """The node token and the TLS settings of the connection to the session manager, and the
+    address this node is reached at."""
+    parser.add_argument(
+        "--advertise-address",
+        metavar="ADDR",
+        help="the address other nodes reach this node at, given to services as FLAME_NODE_ADDRESS "
+        "(multi-rank jobs use rank 0's as MASTER_ADDR); default: $FLAME_NODE_ADDRESS, else the "
+        "address of the interface that routes to the session manager (127.0.0.1 when it is on loopback)",
+    )
     parser.add_argument(
         "--token-file",
         help=f"file holding the cluster's node token (default: ${NODE_TOKEN_ENV}; none: the cluster "

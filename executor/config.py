@@ -29,6 +29,7 @@ class ManagerConfig:
     ca_file: str | None = None  # CA of an https:// session manager (--ca-file, FLAME_CA_FILE)
     client_cert: str | None = None  # our certificate and key for mutual TLS (--client-cert/--client-key)
     client_key: str | None = None
+    advertise_address: str = "127.0.0.1"  # how other nodes reach this one (executor.address)
     overcommit: bool = False  # may advertise more CPUs/memory/GPUs than the machine has (resources)
     # the cluster's node token (--token-file / FLAME_NODE_TOKEN); None against an --auth none cluster
     token: str | None = field(default=None, repr=False)

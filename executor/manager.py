@@ -181,6 +181,7 @@ class ExecutorManager:
             terminate_grace=c.terminate_grace,
             token=c.token,
             ca_file=c.ca_file or "",
+            node_address=c.advertise_address,
         )
 
     async def _heartbeat(self, outbound: asyncio.Queue[OutboundMessage]) -> None:

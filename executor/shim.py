@@ -63,6 +63,7 @@ class ShimSettings:
     # (whoever may submit code runs it as this node's user anyway: docs/security.md)
     token: str | None = field(default=None, repr=False)
     ca_file: str = ""  # given to services as FLAME_CA_FILE (https:// endpoints) when set
+    node_address: str = ""  # given to services as FLAME_NODE_ADDRESS (executor.address)
 
 
 class BindError(Exception):
@@ -112,6 +113,8 @@ class HostShim:
         if s.ca_file:
             env["FLAME_CA_FILE"] = s.ca_file
         env["FLAME_EXECUTOR_ID"] = req.executor_id
+        if s.node_address:
+            env["FLAME_NODE_ADDRESS"] = s.node_address
         env[INDEX_ENV] = str(index_root(s.work_dir))  # where job runners link their tasks' logs
         env.pop(NODE_TOKEN_ENV, None)
         if s.token:

@@ -220,10 +220,12 @@ class Connection:
         max_retries: int | None = None,
         retry_on_error: bool | None = None,
         task_timeout: float | None = None,
+        spread: bool = False,
     ) -> Session:
         """A new session. ``max_retries``, ``retry_on_error``, ``task_timeout``: its retry policy,
         set right after it is created (see :meth:`set_retry_policy`); None inherits the
-        application's (else the server's). If setting the policy fails the session is closed."""
+        application's (else the server's). ``spread``: at most one of its executors per node. If
+        setting either fails the session is closed."""
         if not isinstance(attrs, SessionAttributes):
             raise InvalidArgumentError(
                 f"create_session expects SessionAttributes, got {type(attrs).__name__}"
@@ -232,9 +234,13 @@ class Connection:
         _check_policy(max_retries, retry_on_error, task_timeout)
         session_id = attrs.id or default_session_id(attrs.application)
         ssn = self._session(self.transport.create_session(session_id, attrs))
-        if max_retries is not None or retry_on_error is not None or task_timeout is not None:
+        policy = max_retries is not None or retry_on_error is not None or task_timeout is not None
+        if policy or spread:
             try:
-                self.transport.set_retry_policy(None, ssn.id, max_retries, retry_on_error, task_timeout)
+                if policy:
+                    self.transport.set_retry_policy(None, ssn.id, max_retries, retry_on_error, task_timeout)
+                if spread:
+                    self.transport.set_session_placement(ssn.id, True)
             except BaseException:
                 ssn.close()
                 raise

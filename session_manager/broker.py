@@ -182,14 +182,10 @@ class Broker:
         return ses.info()
 
     async def close_session(self, sid: str) -> SessionInfo:
-        ses = self.core.handle(events.CloseSession(sid))
-        await self._flush()
-        return ses.info()
+        return (await self.apply(events.CloseSession(sid))).info()
 
     async def delete_session(self, sid: str) -> SessionInfo:
-        ses = self.core.handle(events.DeleteSession(sid))
-        await self._flush()
-        return ses.info()
+        return (await self.apply(events.DeleteSession(sid))).info()
 
     async def set_retry_policy(
         self, kind: str, name: str, max_retries: int | None, retry_on_error: bool | None,
@@ -197,10 +193,13 @@ class Broker:
     ) -> RetryPolicy:  # fmt: skip
         """Set an application's or a session's retry policy (``task_timeout`` 0 clears the task
         timeout); returns the one now in effect."""
-        event = events.SetRetryPolicy(kind, name, max_retries, retry_on_error, task_timeout)
-        policy = self.core.handle(event)
+        return await self.apply(events.SetRetryPolicy(kind, name, max_retries, retry_on_error, task_timeout))
+
+    async def apply(self, event: events.Stimulus[events.R]) -> events.R:
+        """Apply one setting (``SetSessionPlacement``...) and flush its effects; its answer."""
+        answer = self.core.handle(event)
         await self._flush()
-        return policy
+        return answer
 
     def get_session(self, sid: str) -> SessionInfo:
         return self.core.get_session(sid).info()

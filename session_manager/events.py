@@ -118,6 +118,15 @@ class SetRetryPolicy(Stimulus[RetryPolicy]):
 
 
 @dataclass(frozen=True, slots=True)
+class SetSessionPlacement(Stimulus[bool]):
+    """Set a session's placement constraint: ``spread`` puts at most one of its executors on a
+    node. ``handle`` returns the setting now in effect."""
+
+    session_id: str
+    spread: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CancelTask(Stimulus[Task | None]):
     """Cancel a pending or running task (a finished one is left as it is). ``handle`` returns the
     task as it is now, or None when it is finished and only in storage."""

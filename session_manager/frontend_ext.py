@@ -21,7 +21,7 @@ from flamepy.proto import extensions_pb2 as ext
 from flamepy.proto import extensions_pb2_grpc
 from flamepy.proto import types_pb2 as pb
 from flamepy.types import Task, TaskCompletion, TaskState
-from session_manager import validate
+from session_manager import events, validate
 from session_manager.broker import Broker
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -85,6 +85,14 @@ class FrontendExtServicer(extensions_pb2_grpc.FrontendExtServicer):
         timeout = request.task_timeout_s if request.HasField("task_timeout_s") else None
         policy = await self.broker.set_retry_policy(kind, name, retries, on_error, timeout)
         return conv.retry_policy_to_pb(policy)
+
+    @unary
+    async def SetSessionPlacement(
+        self, request: ext.SetSessionPlacementRequest, context: Ctx
+    ) -> ext.SessionPlacement:
+        sid = validate.reference(request.session_id, "session_id", self.limits)
+        spread = await self.broker.apply(events.SetSessionPlacement(sid, request.spread))
+        return ext.SessionPlacement(spread=spread)
 
     @unary
     async def CancelTask(self, request: ext.CancelTaskRequest, context: Ctx) -> pb.Task:

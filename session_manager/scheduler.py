@@ -8,7 +8,8 @@ offers the application's shim. An idle executor whose session has nothing pendin
 ``delay_release`` seconds (warm for the next task), unless another session is starving for
 capacity that some node could give it, in which case it is released at once. Sessions whose
 executors failed to bind wait until ``bind_retry_at`` before getting a new one; a session that can
-never run (``failure`` set: too many bind failures, or no node can hold it) gets none.
+never run (``failure`` set: too many bind failures, or no node can hold it) gets none. A
+``spread`` session gets at most one executor per node (:func:`spread_nodes`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def wanted(ses: SessionRecord, app: AppRecord) -> int:
     return min([demand, *caps])
 
 
+def spread_nodes(ses: SessionRecord, executors: Mapping[str, ExecutorRecord]) -> set[str]:
+    """The nodes ``ses`` holds an executor on (a spread session gets at most one per node)."""
+    return {executors[e].node for e in ses.executors if e in executors}
+
+
 def plan(
     sessions: Mapping[str, SessionRecord],
     apps: Mapping[str, AppRecord],
@@ -65,7 +71,8 @@ def plan(
             continue
         want[ses.id] = wanted(ses, app)
 
-    starving = _place(sessions, apps, nodes, free, active, want, now, default_resreq, out)
+    spread = {sid: spread_nodes(s, executors) for sid, s in sessions.items() if s.spread}
+    starving = _place(sessions, apps, nodes, free, active, want, now, default_resreq, out, spread)
 
     for ex in executors.values():
         if ex.state != ExecutorState.BOUND or ex.inflight:
@@ -99,8 +106,10 @@ def _place(
     now: float,
     default_resreq: ResourceRequirement,
     out: Plan,
+    spread: dict[str, set[str]],
 ) -> bool:
-    """Hand out executors; True when some session wants more than the cluster can give now."""
+    """Hand out executors; True when some session wants more than the cluster can give now.
+    ``spread``: the nodes each spread session holds an executor on (it gets no second one there)."""
     candidates = []
     for sid, n in want.items():
         ses = sessions[sid]
@@ -119,22 +128,25 @@ def _place(
         ses = chosen
         req = session_resreq(ses, default_resreq)
         shim = apps[ses.attrs.application].attrs.shim
+        held = spread.get(ses.id, set())
         fits = [
             name
             for name, avail in free.items()
-            if req.fits_in(avail) and (shim is None or shim in nodes[name].shims)
+            if req.fits_in(avail) and (shim is None or shim in nodes[name].shims) and name not in held
         ]
         if not fits:
             candidates.remove(ses)
             if any(
                 req.fits_in(nodes[name].capacity) and (shim is None or shim in nodes[name].shims)
                 for name in free
+                if name not in held
             ):
                 starving = True  # only for what some node could hold once others release
             continue
         node = max(fits, key=lambda name: (free[name].cpu, free[name].memory))
         free[node] = free[node] - req
         active[ses.id] += 1
+        held.add(node)
         out.create.append((ses.id, node))
         if active[ses.id] >= want[ses.id]:
             candidates.remove(ses)

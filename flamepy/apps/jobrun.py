@@ -3,8 +3,8 @@
 ``flmexec`` hands every task input that :func:`~flamepy.jobs.launch.is_job_input` recognises
 (``"kind": "flame.job/v1"``) to :meth:`JobRunner.run_task`. For one launch it:
 
-1. fills the ``MASTER_ADDR`` placeholder (multi-rank jobs) with ``master_addr`` — the address of
-   rank 0's node, which the server is to provide; until it does, ``127.0.0.1``;
+1. fills the ``MASTER_ADDR`` placeholder (multi-rank jobs) with rank 0's node address, met through
+   the object cache (:mod:`flamepy.apps.rendezvous`; ``master_addr`` overrides it);
 2. resolves the working directory: when the launch carries an ``archive`` (the uploaded working
    directory), :class:`~flamepy.apps.jobfiles.JobFiles` fetches and unpacks it once per job per
    node into ``<base_dir>/jobs/<job id>/`` and a relative ``cwd`` is relative to that; a fetch or
@@ -61,12 +61,12 @@ from flamepy.apps.jobguard import Guard, group_alive, signal_group, wait_group_g
 from flamepy.apps.joblog import INDEX_ENV, TaskLog, index_log, pump
 from flamepy.apps.jobresult import TIMEOUT_EXIT_CODE, JobFailed, JobResult, Reason
 from flamepy.apps.jobstate import write_state
+from flamepy.apps.rendezvous import RendezvousStore, fill_master_addr
 from flamepy.errors import FlameError
 
 if TYPE_CHECKING:  # flamepy.jobs is imported on the first job only: flmexec starts faster
     from flamepy.jobs.launch import TaskLaunch
 
-DEFAULT_MASTER_ADDR = "127.0.0.1"
 KILL_GRACE_S = 10.0
 CANCEL_GRACE_S = 2.5
 LEFTOVER_GRACE_S = 2.0
@@ -98,6 +98,7 @@ class _Attempt:
     events: queue.SimpleQueue[tuple[str, int, int]] = dataclasses.field(default_factory=queue.SimpleQueue)
     cancelled: int | None = None  # the signal that cancelled it
     deadline: float | None = None
+    stop: bool = False  # set by cancel: a wait for rank 0's address gives up
 
 
 class JobRunner:
@@ -112,7 +113,9 @@ class JobRunner:
         kill_grace_s: float = KILL_GRACE_S,
         cancel_grace_s: float = CANCEL_GRACE_S,
         files: JobFiles | None = None,
+        rendezvous: RendezvousStore | None = None,
     ) -> None:
+        self.rendezvous = rendezvous  # None: the object cache of FLAME_CACHE_ENDPOINT
         self.base_dir = Path(base_dir or os.getcwd()).absolute()
         self.files = files or JobFiles(self.base_dir / JOBS_DIR_NAME)
         self.logs_dir = Path(logs_dir or self.base_dir / LOGS_DIR_NAME).absolute()
@@ -141,14 +144,12 @@ class JobRunner:
         self, launch: TaskLaunch, extra_env: Mapping[str, str] | None = None, master_addr: str | None = None
     ) -> JobResult:
         """Run ``launch`` to its end; never raises for what the command does."""
-        if launch.needs_fill:
-            launch = launch.fill(master_addr or DEFAULT_MASTER_ADDR)
+        env = {**self.service_env, **(extra_env or {})}
         unpacked, setup_problem = self._install(launch)
         cwd = self.resolve_cwd(launch, unpacked)
         path = log_path(self.logs_dir, launch)
         log, problem = self._open_log(launch, cwd, path)
-        problem = setup_problem or problem
-        index_log(log, {**self.service_env, **(extra_env or {})})
+        index_log(log, env)
         attempt = _Attempt()
         if launch.timeout_s is not None:
             attempt.deadline = time.monotonic() + launch.timeout_s
@@ -157,6 +158,8 @@ class JobRunner:
         try:
             code: int
             reason: Reason
+            met = fill_master_addr(launch, env, self.rendezvous, master_addr, log.note, lambda: attempt.stop)
+            launch, problem = met.launch, setup_problem or problem or met.problem
             if problem is not None:
                 log.output("err", b"", f"flame: {problem}", False)
                 code, reason = 1, "SetupFailed"
@@ -175,6 +178,7 @@ class JobRunner:
         with self._lock:
             attempts = list(self._active)
         for attempt in attempts:
+            attempt.stop = True
             attempt.events.put(("cancel", sig, 0))
         return len(attempts)
 

@@ -108,6 +108,9 @@ def _follow(ctx: CliContext, job: Job) -> int:
         return 0
     code = status.exit_code
     detail = f"exit code {code}" if code is not None else (status.reason or "no exit code")
+    unrun = [t for t in status.tasks if t.exit_code is None and t.message and t.state != JobState.SUCCEEDED]
+    if code is None and unrun:  # a task that ended without running says why (e.g. cannot be placed)
+        detail += f" (task {unrun[0].index}: {unrun[0].message.splitlines()[0]})"
     ctx.stderr.write(f"job {job.id} ({job.name}) {status.state.value}: {detail}\n")
     if code is None:
         return EXIT_BROKER if status.state != JobState.CANCELLED else EXIT_DETACHED

@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     join.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                       help=f"service sockets and logs (default {DEFAULT_WORK_DIR})")  # fmt: skip
     join.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    join.add_argument(
+        "--advertise-address", metavar="ADDR", help="how other nodes reach this one (multi-rank MASTER_ADDR)"
+    )
     join.set_defaults(handler=_join)
 
 
@@ -48,6 +51,8 @@ def _join(ctx: CliContext) -> int:
     env = dict(os.environ)
     args = [sys.executable, "-m", "executor", "--endpoint", endpoint, "--name", a.name,
             "--work-dir", os.path.expanduser(a.work_dir), "--log-level", a.log_level]  # fmt: skip
+    if a.advertise_address:
+        args += ["--advertise-address", a.advertise_address]
     if a.token_file:
         read_token_file(a.token_file)  # a missing or empty file fails here, naming it
         args += ["--token-file", os.path.expanduser(a.token_file)]

@@ -117,10 +117,11 @@ def submit(
         resreq=_resreq(spec),
         max_instances=_cap(spec),
     )
+    spread = spec.spread and spec.instances > 1  # every rank on its own node
     if spec.retries:  # a failed command re-runs too, not only a lost node or service
-        ssn = connection.create_session(attrs, max_retries=spec.retries, retry_on_error=True)
+        ssn = connection.create_session(attrs, max_retries=spec.retries, retry_on_error=True, spread=spread)
     else:
-        ssn = connection.create_session(attrs)
+        ssn = connection.create_session(attrs, spread=spread)
     try:
         for raw in inputs:
             ssn.create_task(raw)

@@ -83,19 +83,18 @@ def task_records(
                 yield record
             return
         except NotFoundError:
-            if started or follow or not _pending(conn, job_id, task_id):
+            state = None if started else conn.get_session(job_id).get_task(task_id).state
+            if state is None or not (state.is_terminal or (state == TaskState.PENDING and not follow)):
                 raise
-            return
+            if not state.is_terminal:
+                return
+            # it ended without running (its session can never place it): its message tells why
         except FlameError as exc:
             if started or not is_unimplemented(exc):
                 raise
             log.debug("the session manager has no task-log service; logs of %s come from its outcome", job_id)
     until = None if deadline is None else time.monotonic() + deadline
     yield from _from_outcome(conn, job_id, task_id, follow=follow, deadline=until)
-
-
-def _pending(conn: Connection, job_id: str, task_id: str) -> bool:
-    return conn.get_session(job_id).get_task(task_id).state == TaskState.PENDING
 
 
 def _from_outcome(

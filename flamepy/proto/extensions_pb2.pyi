@@ -99,6 +99,20 @@ class RetryPolicy(_message.Message):
     task_timeout_s: float
     def __init__(self, max_retries: _Optional[int] = ..., retry_on_error: _Optional[bool] = ..., task_timeout_s: _Optional[float] = ...) -> None: ...
 
+class SetSessionPlacementRequest(_message.Message):
+    __slots__ = ("session_id", "spread")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    spread: bool
+    def __init__(self, session_id: _Optional[str] = ..., spread: _Optional[bool] = ...) -> None: ...
+
+class SessionPlacement(_message.Message):
+    __slots__ = ("spread",)
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    spread: bool
+    def __init__(self, spread: _Optional[bool] = ...) -> None: ...
+
 class CancelTaskRequest(_message.Message):
     __slots__ = ("session_id", "task_id", "reason")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,11 @@ class FrontendExtStub:
                 request_serializer=extensions__pb2.SetRetryPolicyRequest.SerializeToString,
                 response_deserializer=extensions__pb2.RetryPolicy.FromString,
                 _registered_method=True)
+        self.SetSessionPlacement = channel.unary_unary(
+                '/flamepy.v1.FrontendExt/SetSessionPlacement',
+                request_serializer=extensions__pb2.SetSessionPlacementRequest.SerializeToString,
+                response_deserializer=extensions__pb2.SessionPlacement.FromString,
+                _registered_method=True)
         self.CancelTask = channel.unary_unary(
                 '/flamepy.v1.FrontendExt/CancelTask',
                 request_serializer=extensions__pb2.CancelTaskRequest.SerializeToString,
@@ -116,6 +121,14 @@ class FrontendExtServicer:
     def SetRetryPolicy(self, request, context):
         """Sets the retry policy of an application or a session (persisted; applies to its tasks' next
         failures). NOT_FOUND for an unknown target, INVALID_ARGUMENT for max_retries over 100.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSessionPlacement(self, request, context):
+        """Sets a session's placement constraint (see SetSessionPlacementRequest). NOT_FOUND for an
+        unknown session, FAILED_PRECONDITION for a closed one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,6 +194,11 @@ def add_FrontendExtServicer_to_server(servicer, server):
                     servicer.SetRetryPolicy,
                     request_deserializer=extensions__pb2.SetRetryPolicyRequest.FromString,
                     response_serializer=extensions__pb2.RetryPolicy.SerializeToString,
+            ),
+            'SetSessionPlacement': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSessionPlacement,
+                    request_deserializer=extensions__pb2.SetSessionPlacementRequest.FromString,
+                    response_serializer=extensions__pb2.SessionPlacement.SerializeToString,
             ),
             'CancelTask': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelTask,
@@ -338,6 +356,33 @@ class FrontendExt:
             '/flamepy.v1.FrontendExt/SetRetryPolicy',
             extensions__pb2.SetRetryPolicyRequest.SerializeToString,
             extensions__pb2.RetryPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSessionPlacement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flamepy.v1.FrontendExt/SetSessionPlacement',
+            extensions__pb2.SetSessionPlacementRequest.SerializeToString,
+            extensions__pb2.SessionPlacement.FromString,
             options,
             channel_credentials,
             insecure,

@@ -199,6 +199,11 @@ class Transport(Protocol):
         their value, a ``task_timeout`` of 0 clears the limit. The policy now in effect for it."""
         ...
 
+    def set_session_placement(self, session_id: str, spread: bool) -> bool:
+        """Set a session's placement constraint (``spread``: at most one of its executors per
+        node); the setting now in effect."""
+        ...
+
     # capability learnt by the run() dispatcher's first batch
     @property
     def watch_headers_early(self) -> bool | None:

@@ -365,6 +365,12 @@ class GrpcTransport(GrpcChannel):
         what = f"set the retry policy of {target}"
         return _convert.retry_policy_from_pb(self._read(self._ext_stub.SetRetryPolicy, req, what))
 
+    def set_session_placement(self, session_id: str, spread: bool) -> bool:
+        """SetSessionPlacement (FrontendExt; repeated while unreachable: idempotent)."""
+        req = extensions_pb2.SetSessionPlacementRequest(session_id=session_id, spread=spread)
+        what = f"set the placement of session {session_id!r}"
+        return bool(self._read(self._ext_stub.SetSessionPlacement, req, what).spread)
+
     # -- executors and nodes ---------------------------------------------------------------------
 
     def list_executors(self) -> list[Executor]:

@@ -36,6 +36,7 @@ from flamepy.transport.memory_cancel import cancel_task as _cancel_task
 from flamepy.transport.memory_faults import ClusterView, FaultInjection
 from flamepy.transport.memory_logs import read_task_log as _read_task_log
 from flamepy.transport.memory_policy import set_retry_policy as _set_retry_policy
+from flamepy.transport.memory_policy import set_session_placement as _set_session_placement
 from flamepy.transport.memory_probe import exec_in_task as _exec_in_task
 from flamepy.transport.memory_probe import task_stats as _task_stats
 from flamepy.transport.memory_streams import END, MemorySessionWatch, follow_task
@@ -94,6 +95,7 @@ class MemoryTransport(FaultInjection, ClusterView):
         self.init_faults()
         self.keys: dict[str, dict[str, str]] = {}  # session -> idempotency key -> task id
         self.policies: dict[tuple[str, str], RetryPolicy] = {}  # (kind, name) -> policy
+        self.placements: dict[str, bool] = {}  # session id -> spread
         self.task_logs: dict[tuple[str, str], bytes] = {}  # (session, task) -> its job log's bytes
         self.task_stats_of: dict[tuple[str, str], TaskStats] = {}  # see memory_probe
         self.task_exec: dict[tuple[str, str], Callable[[list[str]], tuple[int, bytes]]] = {}
@@ -306,6 +308,7 @@ class MemoryTransport(FaultInjection, ClusterView):
     task_stats = _task_stats
     exec_in_task = _exec_in_task
     set_retry_policy = _set_retry_policy
+    set_session_placement = _set_session_placement
 
     def list_tasks(self, session_id: str) -> TaskWatcher:
         with self.cond:

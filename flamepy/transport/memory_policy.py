@@ -61,3 +61,14 @@ def set_retry_policy(
             policy = replace(policy, task_timeout=task_timeout or None)
         t.policies[(kind, name)] = policy
         return policy
+
+
+def set_session_placement(t: MemoryTransport, session_id: str, spread: bool) -> bool:
+    """As SetSessionPlacement answers: the session must exist; the setting is only stored (the
+    memory transport has one node)."""
+    with t.cond:
+        t._enter("set_session_placement")
+        if session_id not in t.sessions:
+            raise NotFoundError(f"set the placement of session {session_id!r}: not found")
+        t.placements[session_id] = spread
+        return spread

@@ -24,7 +24,16 @@ from typing import Any, TypeVar
 
 from session_manager import effects, events
 from session_manager.clock import Clock
-from session_manager.core import applications, deadlines, failures, placement, recovery, retries, sessions
+from session_manager.core import (
+    applications,
+    deadlines,
+    failures,
+    placement,
+    recovery,
+    retries,
+    sessions,
+    spread,
+)
 from session_manager.core.state import (
     CoreState,
 )
@@ -62,6 +71,7 @@ HANDLERS: dict[type, Callable[[CoreState, Any], Any]] = {
     events.SchedulePass: placement.schedule,
     events.CheckResources: failures.check_resources,
     events.SetRetryPolicy: retries.set_policy,
+    events.SetSessionPlacement: spread.set_placement,
     events.Recover: recovery.recover,
 }
 

@@ -12,7 +12,8 @@ Two causes, both recorded on the session as a :class:`~session_manager.model.Ses
   :func:`check_resources` (the ``CheckResources`` event), which the shell runs after a node
   registered or left, a session was created, and on the timer it returns, never per task. A
   session fails only once ``unschedulable_timeout`` seconds have passed with no node that fits
-  (nodes may still be joining); a node that fits, joining later, clears the failure.
+  (nodes may still be joining); a node that fits, joining later, clears the failure. A spread
+  session also needs as many nodes that could hold it as it wants executors (``core.spread``).
 
 A failed session gets no new executors; its pending tasks, those given back, and every task
 created later fail at once (``PENDING -> FAILED``, task event code 3 with the failure's message,
@@ -35,6 +36,7 @@ from flamepy.types import (
     format_memory,
 )
 from session_manager import events, scheduler
+from session_manager.core import spread
 from session_manager.core.state import CoreState
 from session_manager.model import NodeRecord, SessionFailure, SessionRecord
 
@@ -113,7 +115,7 @@ def check_resources(st: CoreState, ev: events.CheckResources) -> float | None:
         key = (req, shim)
         if key not in verdicts:
             verdicts[key] = unfit_reason(ready, req, shim)
-        why = verdicts[key]
+        why = verdicts[key] or spread.unfit_reason(st, ses, ready, req, shim)
         if why is None:
             _fits(st, ses)
             continue

@@ -7,7 +7,8 @@ Memory holds only unfinished tasks: a finished one leaves once its terminal stat
 Dealing: each executor of a session holds up to ``window`` tasks. Once the session's tasks are
 seen to be short (at most ``SHORT_TASK_S``), that is the one running plus about ``QUEUED_WORK_S``
 of work (capped by ``prefetch``), so the next task is already there when one ends; else one, so a
-long task never waits behind another on a busy executor while a free one could take it.
+long task never waits behind another on a busy executor while a free one could take it. A spread
+session's executors hold one task each (its ranks run side by side, one per node).
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def _create_tasks(
     dispatch_session(st, ses)
     if ses.pending:
         st.schedule_needed = True
+        st.resources_check_needed = st.resources_check_needed or ses.spread  # may need more nodes
     return created
 
 
@@ -254,7 +256,7 @@ def tasks_durable(st: CoreState, ev: events.TasksDurable) -> None:
 def window(st: CoreState, ses: SessionRecord) -> int:
     """How many tasks one executor of ``ses`` may hold (see the module docstring)."""
     t = ses.task_time
-    if t is None or t > SHORT_TASK_S:
+    if t is None or t > SHORT_TASK_S or ses.spread:  # spread: ranks never queue behind each other
         return 1
     ahead = math.ceil(round(QUEUED_WORK_S / t, 6)) if t > 0 else st.prefetch
     return min(st.prefetch, max(2, 1 + ahead))
