@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import IO, NoReturn
@@ -105,13 +106,26 @@ def main(
     ctx = CliContext(args=args, stdout=out, stderr=err, connector=connector)
     try:
         code: int = args.handler(ctx)
+        out.flush()  # here, so that a reader that went away is noticed below, not at exit
     except FlameError as exc:
         err.write(f"error: {exc.message}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (``flmctl ps -o json | head -1``): stop quietly
+        _silence_stdout(out)
+        return EXIT_ERROR
     return code
+
+
+def _silence_stdout(out: IO[str]) -> None:
+    """Point the real stdout at /dev/null so that the interpreter's final flush of what is still
+    buffered does not raise BrokenPipeError again at exit."""
+    if out is sys.stdout:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":
