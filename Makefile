@@ -27,7 +27,7 @@ demo: setup
 bench: setup
 	$(PY) bench/run.py
 
-# The Runner (issue 4): call overhead and a 1,000-call map; run from the repository root.
+# The Runner: call overhead and a 1,000-call map; run from the repository root.
 bench-runner: setup
 	$(PY) bench/runner.py
 
@@ -36,7 +36,7 @@ bench-runner: setup
 bench-chaos: setup
 	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
-# Side by side with Ray and Dask (issue 5), in a venv of its own so that .venv stays small.
+# Side by side with Ray and Dask, in a venv of its own so that .venv stays small.
 # BENCH_ARGS=--quick for a ~3 minute smoke run (prints only); see bench/peers/main.py.
 PEERS_VENV ?= bench/.venv-peers
 PEERS_PY := $(PEERS_VENV)/bin/python
