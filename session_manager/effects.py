@@ -60,6 +60,15 @@ class SaveRetryPolicy:
     policy: RetryPolicy | None
 
 
+@dataclass(frozen=True)
+class SaveSessionPlacement:
+    """A session's placement constraint (``SetSessionPlacement``): ``spread`` True puts at most one
+    of its executors on a node; False removes the constraint (and the stored row)."""
+
+    session_id: str
+    spread: bool
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRun:
     """Where and how often a task ran, persisted with its state: ``attempt`` counts dispatches
@@ -87,7 +96,16 @@ class UpdateTask:
     run: TaskRun | None = None  # None: never dispatched
 
 
-Record = SaveApp | DeleteApp | SaveSession | DeleteSession | InsertTask | UpdateTask | SaveRetryPolicy
+Record = (
+    SaveApp
+    | DeleteApp
+    | SaveSession
+    | DeleteSession
+    | InsertTask
+    | UpdateTask
+    | SaveRetryPolicy
+    | SaveSessionPlacement
+)
 
 
 # -- commands to executor managers ---------------------------------------------------------------

@@ -20,7 +20,7 @@ A new RPC that changes state gets one event here and one handler in ``session_ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -229,6 +229,7 @@ class Recover(Stimulus[None]):
     runs: Mapping[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks
     keys: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # session -> key -> task id
     policies: Mapping[tuple[str, str], RetryPolicy] = field(default_factory=dict)  # (kind, name) ->
+    spread: Collection[str] = ()  # the sessions placed at most one executor per node
 
 
 @dataclass(frozen=True, slots=True)

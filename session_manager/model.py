@@ -115,7 +115,7 @@ class SessionRecord:
     unfit_since: float | None = None  # monotonic seconds since no registered node could hold its resreq
     keys: dict[str, int] = field(default_factory=dict)  # idempotency key -> task id
     retry: RetryPolicy | None = None  # None: its application's
-    spread: bool = False  # at most one of its executors per node (SetSessionPlacement; not persisted)
+    spread: bool = False  # at most one of its executors per node (SetSessionPlacement; persisted)
 
     @property
     def label(self) -> str:

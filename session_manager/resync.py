@@ -39,6 +39,7 @@ def recover_event(snap: Snapshot) -> events.Recover:
         snap.runs,
         snap.keys,
         snap.policies,
+        snap.spread,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flamepy.types import SessionState, Task, TaskState
 from session_manager import effects, events
-from session_manager.core import applications, retries
+from session_manager.core import applications, retries, spread
 from session_manager.core.state import REQUEUED, CoreState
 from session_manager.effects import TaskRun
 from session_manager.model import AppRecord, SessionRecord, TaskRecord
@@ -29,6 +29,7 @@ def recover(st: CoreState, ev: events.Recover) -> None:
     for t in sorted(ev.tasks, key=lambda t: (t.session_id, int(t.id))):
         _restore_task(st, t, ev.runs.get((t.session_id, int(t.id))))
     retries.restore(st, dict(ev.policies))
+    spread.restore(st, ev.spread)
     for sid, keys in ev.keys.items():
         ses = st.sessions.get(sid)
         if ses is not None:

@@ -4,17 +4,18 @@
 every rank runs on its own node). The scheduler enforces it (``scheduler.spread_nodes``);
 :func:`unfit_reason` tells ``failures.check_resources`` when the cluster has fewer nodes that could
 hold the session than it wants executors, so the session fails after ``unschedulable_timeout``
-with that reason instead of waiting silently. Not persisted: after a restart of the session
-manager a session is placed without the constraint (its tasks still run).
+with that reason instead of waiting silently. A change is persisted as a ``SaveSessionPlacement``
+record (committed before the answer) and :func:`restore` puts it back at start-up (``recovery``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from flamepy.errors import InvalidStateError, NotFoundError
 from flamepy.types import ResourceRequirement, SessionState, Shim
-from session_manager import events, scheduler
+from session_manager import effects, events, scheduler
 from session_manager.core.state import CoreState
 from session_manager.model import NodeRecord, SessionRecord
 
@@ -29,10 +30,19 @@ def set_placement(st: CoreState, ev: events.SetSessionPlacement) -> bool:
         raise InvalidStateError(f"session {ses.id!r} is closed: its placement cannot change")
     if ses.spread != ev.spread:
         ses.spread = ev.spread
+        st.out.records.append(effects.SaveSessionPlacement(ses.id, ses.spread))
         st.schedule_needed = True
         st.resources_check_needed = True
         log.info("session %s: spread %s", ses.id, "on" if ev.spread else "off")
     return ses.spread
+
+
+def restore(st: CoreState, spread: Collection[str]) -> None:
+    """Start-up: the stored constraint of each session still known (``recovery.recover``)."""
+    for sid in spread:
+        ses = st.sessions.get(sid)
+        if ses is not None:
+            ses.spread = True
 
 
 def unfit_reason(

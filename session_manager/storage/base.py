@@ -27,6 +27,7 @@ class Snapshot:
     runs: dict[tuple[str, int], TaskRun] = field(default_factory=dict)  # of unfinished tasks that ran
     keys: dict[str, dict[str, int]] = field(default_factory=dict)  # session -> idempotency key -> task id
     policies: dict[tuple[str, str], RetryPolicy] = field(default_factory=dict)  # (kind, name) -> policy
+    spread: frozenset[str] = frozenset()  # the sessions placed at most one executor per node
 
 
 class Storage(Protocol):

@@ -17,6 +17,7 @@ class MemoryStorage:
         self.runs: dict[tuple[str, int], effects.TaskRun] = {}
         self.keys: dict[str, dict[str, int]] = {}
         self.policies: dict[tuple[str, str], effects.RetryPolicy] = {}
+        self.spread: set[str] = set()
         self.commits = 0
 
     def load(self) -> Snapshot:
@@ -35,7 +36,8 @@ class MemoryStorage:
         }
         keys = {sid: dict(k) for sid, k in self.keys.items()}
         apps, sessions = list(self.apps.values()), list(self.sessions.values())
-        return Snapshot(apps, sessions, unfinished, finished, runs, keys, dict(self.policies))
+        policies, spread = dict(self.policies), frozenset(self.spread)
+        return Snapshot(apps, sessions, unfinished, finished, runs, keys, policies, spread)
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         found = (self.tasks.get((session_id, str(i))) for i in range(first, last + 1))
@@ -58,6 +60,11 @@ class MemoryStorage:
                         self.policies.pop((kind, name), None)
                     else:
                         self.policies[(kind, name)] = policy
+                case effects.SaveSessionPlacement(sid, spread):
+                    if spread:
+                        self.spread.add(sid)
+                    else:
+                        self.spread.discard(sid)
                 case effects.SaveSession():
                     self.sessions[rec.id] = rec
                 case effects.DeleteSession(sid):
@@ -66,6 +73,7 @@ class MemoryStorage:
                         del self.tasks[key]
                     self.keys.pop(sid, None)
                     self.policies.pop(("session", sid), None)
+                    self.spread.discard(sid)
                     for run_key in [k for k in self.runs if k[0] == sid]:
                         del self.runs[run_key]
                 case effects.InsertTask(task, key):

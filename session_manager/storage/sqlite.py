@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS retry_policies (
     task_timeout_s REAL,
     PRIMARY KEY (kind, name)
 );
+CREATE TABLE IF NOT EXISTS session_placements (
+    session_id TEXT PRIMARY KEY,
+    spread INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS task_data (
     session_id TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -82,8 +86,10 @@ CREATE TABLE IF NOT EXISTS task_data (
 # Version 3 added tasks.run (JSON: attempt, executor, node, retries charged, history; set once the
 # task was dispatched, so Running is persisted), tasks.idem_key (the client's idempotency key) and
 # the retry_policies table (of applications and sessions). Version 4 added
-# retry_policies.task_timeout_s (seconds; NULL: no limit).
-SCHEMA_VERSION = 4
+# retry_policies.task_timeout_s (seconds; NULL: no limit). Version 5 added the session_placements
+# table (a row per session with a placement constraint: spread = 1, at most one executor per node);
+# a version 4 database gets it, empty, from SCHEMA's CREATE TABLE IF NOT EXISTS.
+SCHEMA_VERSION = 5
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
@@ -207,7 +213,9 @@ class SqliteStorage:
                     "SELECT kind, name, max_retries, retry_on_error, task_timeout_s FROM retry_policies"
                 )
             }
-        return Snapshot(apps, sessions, tasks, finished, runs, keys, policies)
+            placed = self._db.execute("SELECT session_id FROM session_placements WHERE spread = 1")
+            spread = frozenset(sid for (sid,) in placed)
+        return Snapshot(apps, sessions, tasks, finished, runs, keys, policies, spread)
 
     def load_tasks(self, session_id: str, first: int, last: int) -> list[Task]:
         # A connection of its own (WAL readers do not wait for the writer), used from one thread.
@@ -293,6 +301,11 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
                     "INSERT OR REPLACE INTO retry_policies VALUES (?, ?, ?, ?, ?)",
                     (kind, name, policy.max_retries, int(policy.retry_on_error), policy.task_timeout),
                 )
+        case effects.SaveSessionPlacement(sid, spread):
+            if spread:
+                db.execute("INSERT OR REPLACE INTO session_placements VALUES (?, 1)", (sid,))
+            else:
+                db.execute("DELETE FROM session_placements WHERE session_id = ?", (sid,))
         case effects.SaveSession():
             db.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -311,3 +324,4 @@ def _apply(db: sqlite3.Connection, blobs: BlobFiles, rec: effects.Record) -> Non
             db.execute("DELETE FROM tasks WHERE session_id = ?", (sid,))
             db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
             db.execute("DELETE FROM retry_policies WHERE kind = 'session' AND name = ?", (sid,))
+            db.execute("DELETE FROM session_placements WHERE session_id = ?", (sid,))

@@ -1,5 +1,5 @@
 """A retry policy's task timeout is stored: it survives a restart of SQLite storage, and a version 3
-database (whose retry_policies table lacked task_timeout_s) migrates to version 4."""
+database (whose retry_policies table lacked task_timeout_s) migrates to the current version."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_sqlite_migrates_a_version_3_database(tmp_path: Path) -> None:
     store.commit([effects.SaveRetryPolicy("application", "echo", effects.RetryPolicy(2, True, 4.0))])
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
     db.close()
     store = SqliteStorage(tmp_path)
     assert store.load().policies == {("application", "echo"): effects.RetryPolicy(2, True, 4.0)}
