@@ -206,6 +206,7 @@ def _status(ctx: CliContext) -> int:
         ("Status", "[green]running[/]" if running else "[red]not running[/]"),
         ("Endpoint", state.endpoint),
         ("Object cache", state.cache_endpoint or "none"),
+        ("Advertised", f"{state.advertised_endpoint or state.endpoint} (to other hosts and services)"),
         ("Auth", "tokens (docs/security.md)" if state.auth == AUTH_TOKEN else "[yellow]none[/]"),
         ("Data dir", state.data_dir),
         ("Node", state.node),

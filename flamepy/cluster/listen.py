@@ -28,6 +28,11 @@ class ListenPlan:
     advertise_host: str  # what services and nodes elsewhere connect to
 
     @property
+    def server_host(self) -> str:
+        """``bind_host`` as the servers' ``--host`` takes it (``host:port``: IPv6 in brackets)."""
+        return url_host(self.bind_host)
+
+    @property
     def advertises(self) -> bool:
         """True when services must be told an address other than the local one."""
         return self.advertise_host != self.local_host

@@ -258,7 +258,7 @@ class LocalCluster:
         port_file.unlink(missing_ok=True)
         args = [
             sys.executable, "-m", "object_cache",
-            "--host", self.listen.bind_host,
+            "--host", self.listen.server_host,
             "--port", str(self._requested_cache_port),
             "--storage", str(self.data_dir / CACHE_DIR),
             "--memory-budget", self.cache_memory_budget,
@@ -280,7 +280,7 @@ class LocalCluster:
             port = free_port(self.listen.bind_host)
         args = [
             sys.executable, "-m", "session_manager",
-            "--host", self.listen.bind_host,
+            "--host", self.listen.server_host,
             "--port", str(port),
             "--data-dir", str(self.data_dir),
             "--port-file", str(port_file),

@@ -16,6 +16,7 @@ import flamepy
 from flamepy.cluster import LocalCluster
 from flamepy.cluster.listen import ListenPlan, plan_listen
 from flamepy.common.tls_certs import certificate_names, ensure_server_tls
+from flamepy.config import parse_endpoint
 from flamepy.errors import InvalidArgumentError
 
 FLMCTL = [sys.executable, "-m", "flamepy.cli.main"]
@@ -30,6 +31,8 @@ def test_loopback_needs_nothing_and_advertises_itself() -> None:
     plan = plan_listen("127.0.0.2")
     assert plan == ListenPlan("127.0.0.2", "127.0.0.2", "127.0.0.2") and not plan.advertises
     assert plan_listen("::1").url("https", 8080) == "https://[::1]:8080"
+    assert plan_listen("::1").server_host == "[::1]"
+    assert parse_endpoint("https://[::1]:8080").target == "[::1]:8080"  # what gRPC dials
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "node1.example"])
@@ -106,3 +109,10 @@ def test_cluster_up_with_an_advertised_host_prints_it_in_the_join_command(tmp_pa
         assert [n["state"] for n in json.loads(nodes.stdout)] == ["Ready"], nodes.stderr
     finally:
         flmctl("cluster", "down", "--data-dir", data_dir)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(180)
+def test_cluster_on_ipv6_loopback(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "c", port=0, host="::1", executors_env={"FLAME_NODE_CPUS": "1"}) as cluster:
+        assert cluster.endpoint.startswith("http://[::1]:")  # started: the node is Ready through it
