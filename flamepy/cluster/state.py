@@ -129,7 +129,9 @@ def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> Clu
         return None
     terminate(state.processes, grace_s)
     directory = Path(data_dir).expanduser()
-    endpoints = [state.endpoint, *([state.cache_endpoint] if state.cache_endpoint else [])]
-    ClusterAuth.of(AUTH_TOKEN, directory).forget(*endpoints)  # this user's registry entries
+    # this user's registry entries, the advertised endpoints' too
+    s = state
+    endpoints = (s.endpoint, s.cache_endpoint, s.advertised_endpoint, s.advertised_cache_endpoint)
+    ClusterAuth.of(AUTH_TOKEN, directory).forget(*dict.fromkeys(e for e in endpoints if e))
     (directory / STATE_FILE).unlink(missing_ok=True)
     return state

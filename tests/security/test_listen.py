@@ -15,6 +15,7 @@ import pytest
 import flamepy
 from flamepy.cluster import LocalCluster
 from flamepy.cluster.listen import ListenPlan, plan_listen
+from flamepy.common import credentials
 from flamepy.common.tls_certs import certificate_names, ensure_server_tls
 from flamepy.config import parse_endpoint
 from flamepy.errors import InvalidArgumentError
@@ -107,8 +108,10 @@ def test_cluster_up_with_an_advertised_host_prints_it_in_the_join_command(tmp_pa
                                capture_output=True, text=True, timeout=60, check=False,
                                env={**os.environ, "FLAME_CA_FILE": state["ca_file"]})  # fmt: skip
         assert [n["state"] for n in json.loads(nodes.stdout)] == ["Ready"], nodes.stderr
+        assert credentials.recall(f"flame-head.example:{port}") is not None  # registry: advertised too
     finally:
         flmctl("cluster", "down", "--data-dir", data_dir)
+    assert credentials.recall(f"flame-head.example:{port}") is None  # and forgotten by `down`
 
 
 @pytest.mark.e2e
