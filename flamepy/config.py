@@ -59,7 +59,8 @@ class Endpoint:
 
     @property
     def target(self) -> str:
-        return f"{self.host}:{self.port}"
+        """``host:port`` for gRPC (an IPv6 address in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def parse_endpoint(addr: str, default_port: int = DEFAULT_PORT) -> Endpoint:

@@ -12,8 +12,9 @@ from flamepy.cli import output
 from flamepy.cli.context import CliContext, FrontendClient
 from flamepy.cluster import ClusterState, LocalCluster, read_state, stop_recorded
 from flamepy.cluster.auth import ClusterAuth
+from flamepy.cluster.listen import LOOPBACK_HOST, plan_listen
 from flamepy.common.credentials import AUTH_MODES, AUTH_TOKEN, read_token_file
-from flamepy.errors import FlameError, InvalidConfigError, InvalidStateError
+from flamepy.errors import FlameError, InvalidArgumentError, InvalidConfigError, InvalidStateError
 
 DEFAULT_DATA_DIR = "~/.flame/local"
 
@@ -40,6 +41,15 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.add_argument("--tls", action="store_true",
                     help="serve TLS with a certificate from a CA made for this cluster (https:// "
                     "endpoints; clients trust <data-dir>/tls/ca.pem through FLAME_CA_FILE)")  # fmt: skip
+    up.add_argument("--host", default=LOOPBACK_HOST, metavar="ADDR",
+                    help="address the session manager and the object cache listen on (default "
+                    "127.0.0.1; 0.0.0.0: all interfaces); off loopback it needs --tls")  # fmt: skip
+    up.add_argument("--advertise-host", metavar="NAME",
+                    help="host name or address other nodes and services use (default: this host's "
+                    "address with a wildcard --host, else --host)")  # fmt: skip
+    up.add_argument("--allow-plaintext", action="store_true",
+                    help="allow a non-loopback --host without --tls: tokens and data then cross the "
+                    "network in clear text")  # fmt: skip
     up.add_argument("-o", "--output", choices=("table", "json"), default="table")
     up.add_argument(
         "--auth",
@@ -64,6 +74,12 @@ def _running(state: ClusterState | None) -> bool:
 
 
 def _up(ctx: CliContext) -> int:
+    a = ctx.args
+    try:  # decided before anything is stopped, started or bound
+        plan_listen(a.host, a.advertise_host, a.tls, a.allow_plaintext)
+    except InvalidArgumentError as exc:
+        ctx.err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
+        return 2
     data_dir = _data_dir(ctx)
     state = read_state(data_dir)
     if _running(state):
@@ -80,6 +96,9 @@ def _up(ctx: CliContext) -> int:
         cache_port=ctx.args.cache_port,
         auth=ctx.args.auth,
         tls=ctx.args.tls,
+        host=a.host,
+        advertise_host=a.advertise_host,
+        allow_plaintext=a.allow_plaintext,
     )
     with ctx.err.status(f"Starting local Flame cluster in {data_dir} …"):
         cluster.start()  # the daemons live on after this process exits
@@ -97,6 +116,8 @@ def _report_up(ctx: CliContext, state: ClusterState, already: bool) -> int:
     ctx.out.print(f"  node {state.node}, data and logs in {state.data_dir}")
     if state.cache_endpoint:
         ctx.out.print(f"  object cache at [bold]{state.cache_endpoint}[/]")
+    if state.advertised_endpoint and state.advertised_endpoint != state.endpoint:
+        ctx.out.print(f"  other hosts reach it at [bold]{state.advertised_endpoint}[/]")
     _report_auth(ctx, state)
     ctx.out.print("  Use it:")
     ctx.out.print(f"    export FLAME_ENDPOINT={state.endpoint}")
@@ -126,16 +147,21 @@ def _token(ctx: CliContext) -> int:
             "(token auth, the default) first"
         ) from None
     state = read_state(data_dir)
-    endpoint = state.endpoint if state is not None else "http://HOST:8080"
+    endpoint = (state.advertised_endpoint or state.endpoint) if state is not None else "http://HOST:8080"
+    ca_file = state.ca_file if state is not None else None
     command = f"flmctl node join --endpoint {endpoint} --token-file {auth.node_token_file}"
     if ctx.json_output:
-        output.write_json({"token": token, "token_file": str(auth.node_token_file),
-                           "endpoint": endpoint, "command": command}, ctx.stdout)  # fmt: skip
+        output.write_json({"token": token, "token_file": str(auth.node_token_file), "endpoint": endpoint,
+                           "ca_file": ca_file, "command": command}, ctx.stdout)  # fmt: skip
         return 0
     ctx.out.print(token, markup=False)
     ctx.err.print("Node join token of this cluster (keep it secret: it lets a machine run its tasks).")
-    ctx.err.print("Join a node (on another host: copy the token into a 0600 file there, and use an")
-    ctx.err.print("address of this host that the session manager listens on):")
+    ctx.err.print("Join a node (on another host: copy the token into a 0600 file there and name that")
+    ctx.err.print("file in --token-file; the cluster must listen on a reachable --host):")
+    if ca_file:
+        copy = f"  copy the CA certificate {ca_file} to the node (scp), then there:"
+        ctx.err.print(copy, markup=False, soft_wrap=True)
+        ctx.err.print("  export FLAME_CA_FILE=<the copied ca.pem>", markup=False)
     ctx.err.print(f"  {command}", markup=False, soft_wrap=True)
     return 0
 
@@ -180,6 +206,7 @@ def _status(ctx: CliContext) -> int:
         ("Status", "[green]running[/]" if running else "[red]not running[/]"),
         ("Endpoint", state.endpoint),
         ("Object cache", state.cache_endpoint or "none"),
+        ("Advertised", f"{state.advertised_endpoint or state.endpoint} (to other hosts and services)"),
         ("Auth", "tokens (docs/security.md)" if state.auth == AUTH_TOKEN else "[yellow]none[/]"),
         ("Data dir", state.data_dir),
         ("Node", state.node),

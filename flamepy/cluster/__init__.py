@@ -12,7 +12,8 @@ Modules: :mod:`flamepy.cluster.local` (:class:`LocalCluster`), :mod:`flamepy.clu
 
 from __future__ import annotations
 
-from flamepy.cluster.local import ClusterStartError, LocalCluster, port_is_free, wait_until
+from flamepy.cluster.local import ClusterStartError, LocalCluster
+from flamepy.cluster.probe import port_is_free, wait_until
 from flamepy.cluster.processes import ProcessRecord
 from flamepy.cluster.state import ClusterState, read_state, stop_recorded
 

@@ -31,12 +31,13 @@ from types import TracebackType
 from typing import TypeVar
 
 from flamepy.cluster.auth import ClusterAuth
-from flamepy.cluster.probe import port_is_free, wait_until
+from flamepy.cluster.listen import LOOPBACK_HOST, plan_listen
+from flamepy.cluster.probe import ClusterStartError, check_ports_free, free_port, wait_until
 from flamepy.cluster.processes import DEFAULT_GRACE_S, ProcessRecord, spawn, tail, terminate
 from flamepy.cluster.state import ClusterState, forget_state, write_state
 from flamepy.common.credentials import make_private_dir
 from flamepy.common.tls_certs import ServerTls, ensure_server_tls, tls_files
-from flamepy.errors import FlameError, InvalidStateError, UnavailableError
+from flamepy.errors import FlameError, InvalidStateError
 from flamepy.types import NodeState
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,6 @@ CACHE_DIR = "cache"
 TLS_DIR = "tls"  # CA and server certificate of a TLS cluster (owner-only)
 DEFAULT_CACHE_PORT = 9090
 DEFAULT_START_TIMEOUT_S = 60.0
-
-
-class ClusterStartError(UnavailableError):
-    """The local cluster did not come up; the message carries the end of the relevant log."""
 
 
 class LocalCluster:
@@ -75,7 +72,12 @@ class LocalCluster:
         session_manager_args: Sequence[str] = (),
         auth: str = "token",
         tls: bool = False,
+        host: str = LOOPBACK_HOST,
+        advertise_host: str | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
+        # where the servers listen and how they are reached (refuses plaintext off loopback)
+        self.listen = plan_listen(host, advertise_host, tls, allow_plaintext)
         self.data_dir = Path(data_dir).expanduser().resolve()
         # "token" (default): tokens in <data_dir>/auth, checked by the session manager and the
         # cache; "none": no credentials at all (docs/security.md)
@@ -105,12 +107,8 @@ class LocalCluster:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
         self.stop()
 
     def start(self) -> LocalCluster:
@@ -119,35 +117,24 @@ class LocalCluster:
         is left running then."""
         if self._sm is not None:
             raise InvalidStateError(f"local cluster in {self.data_dir} is already started")
-        if not port_is_free(self._requested_port):
-            raise ClusterStartError(
-                f"port {self._requested_port} on 127.0.0.1 is already in use "
-                "(another Flame cluster? use a different port, or 0 for any free port)"
-            )
-        if not port_is_free(self._requested_cache_port):
-            raise ClusterStartError(
-                f"object cache port {self._requested_cache_port} on 127.0.0.1 is already in use "
-                "(another Flame cluster? use a different cache port, or 0 for any free port)"
-            )
+        ports = {"port": self._requested_port, "cache_port": self._requested_cache_port}
+        check_ports_free(self.listen.bind_host, **ports)
         make_private_dir(self.data_dir)
         if self.auth.enabled:
             self.auth.tokens()  # made before any daemon reads them
         if self.tls:
-            self._tls_files = ensure_server_tls(self.data_dir / TLS_DIR)
+            names = (self.listen.local_host, self.listen.advertise_host)
+            self._tls_files = ensure_server_tls(self.data_dir / TLS_DIR, names)
         try:
             self._start_object_cache()
             self._start_session_manager()
-            self._em = spawn(
-                "executor manager",
-                self._executor_args(),
-                self._log(EXECUTOR_MANAGER_LOG),
-                self._executor_env(),
-            )
+            args, log = self._executor_args(), self._log(EXECUTOR_MANAGER_LOG)
+            self._em = spawn("executor manager", args, log, self._executor_env())
             self._wait_ready(EXECUTOR_MANAGER_LOG)
         except BaseException:
             self.stop()
             raise
-        self.auth.remember(self.endpoint, self.cache_endpoint)  # for the SDK and flmctl of this user
+        self.auth.remember(*self._registry_endpoints())  # for the SDK and flmctl of this user
         write_state(self.data_dir, self._state())
         logger.info(
             "local cluster up at %s (node %s, object cache %s)",
@@ -163,7 +150,7 @@ class LocalCluster:
         running = [p for p in (self._em, self._sm, self._cache) if p is not None]
         terminate([record for _, record in running], grace_s)
         if self._port is not None and self._cache_port is not None:
-            self.auth.forget(self.endpoint, self.cache_endpoint)
+            self.auth.forget(*self._registry_endpoints())
         for popen, _ in running:
             popen.poll()  # reap, if psutil has not already
         self._em = self._sm = self._cache = None
@@ -201,7 +188,13 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        """The session manager's address for clients on this machine."""
+        return self.listen.url("https" if self.tls else "http", self.port)
+
+    @property
+    def advertised_endpoint(self) -> str:
+        """The session manager's address for services and nodes elsewhere (FLAME_ENDPOINT)."""
+        return self.listen.url("https" if self.tls else "http", self.port, advertised=True)
 
     @property
     def ca_file(self) -> str | None:
@@ -216,26 +209,25 @@ class LocalCluster:
 
     @property
     def cache_endpoint(self) -> str:
-        """The object cache's address (given to services as FLAME_CACHE_ENDPOINT)."""
-        return f"{'grpcs' if self.tls else 'grpc'}://127.0.0.1:{self.cache_port}"
+        """The object cache's address for clients on this machine."""
+        return self.listen.url("grpcs" if self.tls else "grpc", self.cache_port)
+
+    @property
+    def advertised_cache_endpoint(self) -> str:
+        """The object cache's address given to services (FLAME_CACHE_ENDPOINT)."""
+        return self.listen.url("grpcs" if self.tls else "grpc", self.cache_port, advertised=True)
 
     @property
     def object_cache_pid(self) -> int:
-        if self._cache is None:
-            raise InvalidStateError("the object cache is not running")
-        return self._cache[0].pid
+        return _pid(self._cache, "the object cache")
 
     @property
     def session_manager_pid(self) -> int:
-        if self._sm is None:
-            raise InvalidStateError("the session manager is not running")
-        return self._sm[0].pid
+        return _pid(self._sm, "the session manager")
 
     @property
     def executor_manager_pid(self) -> int:
-        if self._em is None:
-            raise InvalidStateError("the executor manager is not running")
-        return self._em[0].pid
+        return _pid(self._em, "the executor manager")
 
     @property
     def auth_dir(self) -> Path | None:
@@ -266,7 +258,7 @@ class LocalCluster:
         port_file.unlink(missing_ok=True)
         args = [
             sys.executable, "-m", "object_cache",
-            "--host", "127.0.0.1",
+            "--host", self.listen.server_host,
             "--port", str(self._requested_cache_port),
             "--storage", str(self.data_dir / CACHE_DIR),
             "--memory-budget", self.cache_memory_budget,
@@ -284,22 +276,30 @@ class LocalCluster:
         port_file = self.data_dir / PORT_FILE
         port_file.unlink(missing_ok=True)
         port = self._port if self._port is not None else self._requested_port
+        if port == 0 and self.listen.advertises:  # the advertised endpoint needs the port up front
+            port = free_port(self.listen.bind_host)
         args = [
             sys.executable, "-m", "session_manager",
-            "--host", "127.0.0.1",
+            "--host", self.listen.server_host,
             "--port", str(port),
             "--data-dir", str(self.data_dir),
             "--port-file", str(port_file),
-            "--cache-endpoint", self.cache_endpoint,
+            "--cache-endpoint", self.advertised_cache_endpoint,
             "--log-level", self.log_level,
             *self.auth.server_args(),
             *self._tls_args(),
             *self.session_manager_args,
         ]  # fmt: skip
+        if self.listen.advertises:
+            args += ["--advertise", self.listen.url("https" if self.tls else "http", port, advertised=True)]
         self._sm = spawn("session manager", args, self._log(SESSION_MANAGER_LOG))
         self._port = self._wait(
             lambda: self._read_port(PORT_FILE), "the session manager to bind its port", SESSION_MANAGER_LOG
         )
+
+    def _registry_endpoints(self) -> list[str]:
+        ends = [self.endpoint, self.cache_endpoint, self.advertised_endpoint, self.advertised_cache_endpoint]
+        return list(dict.fromkeys(ends))  # the advertised ones too: a client here may use them
 
     def _read_port(self, name: str) -> int | None:
         self._check_alive()
@@ -383,4 +383,12 @@ class LocalCluster:
             object_cache=self._cache[1],
             auth=self.auth.mode,
             ca_file=self.ca_file,
+            advertised_endpoint=self.advertised_endpoint,
+            advertised_cache_endpoint=self.advertised_cache_endpoint,
         )
+
+
+def _pid(daemon: tuple[subprocess.Popen[bytes], ProcessRecord] | None, name: str) -> int:
+    if daemon is None:
+        raise InvalidStateError(f"{name} is not running")
+    return daemon[0].pid

@@ -39,6 +39,9 @@ class ClusterState:
     object_cache: ProcessRecord | None = None
     auth: str = "token"  # "none": started with --auth none
     ca_file: str | None = None  # the CA clients trust when the cluster serves TLS (https://)
+    # how services and nodes on other hosts reach it (--host/--advertise-host); None: as endpoint
+    advertised_endpoint: str | None = None
+    advertised_cache_endpoint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,8 @@ class ClusterState:
             "started_at": self.started_at,
             "auth": self.auth,
             "ca_file": self.ca_file,
+            "advertised_endpoint": self.advertised_endpoint or self.endpoint,
+            "advertised_cache_endpoint": self.advertised_cache_endpoint or self.cache_endpoint,
         }
 
     @classmethod
@@ -69,6 +74,8 @@ class ClusterState:
             object_cache=ProcessRecord.from_json(doc["object_cache"]) if doc.get("object_cache") else None,
             auth=str(doc.get("auth", "token")),
             ca_file=doc.get("ca_file"),
+            advertised_endpoint=doc.get("advertised_endpoint"),
+            advertised_cache_endpoint=doc.get("advertised_cache_endpoint"),
         )
 
     @property
@@ -122,7 +129,9 @@ def stop_recorded(data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S) -> Clu
         return None
     terminate(state.processes, grace_s)
     directory = Path(data_dir).expanduser()
-    endpoints = [state.endpoint, *([state.cache_endpoint] if state.cache_endpoint else [])]
-    ClusterAuth.of(AUTH_TOKEN, directory).forget(*endpoints)  # this user's registry entries
+    # this user's registry entries, the advertised endpoints' too
+    s = state
+    endpoints = (s.endpoint, s.cache_endpoint, s.advertised_endpoint, s.advertised_cache_endpoint)
+    ClusterAuth.of(AUTH_TOKEN, directory).forget(*dict.fromkeys(e for e in endpoints if e))
     (directory / STATE_FILE).unlink(missing_ok=True)
     return state

@@ -48,12 +48,25 @@ def tls_files(directory: str | Path) -> ServerTls:
 
 
 def ensure_server_tls(directory: str | Path, hostnames: tuple[str, ...] = ()) -> ServerTls:
-    """The TLS files in ``directory``, made (CA + server certificate) unless all three exist."""
+    """The TLS files in ``directory``, made (CA + server certificate) unless all three exist and
+    the certificate names every one of ``hostnames`` (a new CA then: nodes must copy it again)."""
     files = tls_files(directory)
-    if all(p.exists() for p in (files.ca_file, files.cert_file, files.key_file)):
+    present = all(p.exists() for p in (files.ca_file, files.cert_file, files.key_file))
+    if present and set(hostnames) <= set(certificate_names(files.cert_file)):
         return files
     write_server_tls(directory, hostnames)
     return files
+
+
+def certificate_names(cert_file: str | Path) -> list[str]:
+    """The DNS names and IP addresses (as text) in a certificate's subject alternative names."""
+    cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return [*san.get_values_for_type(x509.DNSName), *ips]
 
 
 def write_server_tls(
