@@ -43,7 +43,12 @@ class TaskFuture(Future):
         if task.state != TaskState.CANCELLED:
             return False
         with self._condition:
-            if self._state == FINISHED:  # its completion (Cancelled) came first
+            if self._state == FINISHED:
+                # its completion (Cancelled, an error) came first, and it was this cancel: read as
+                # cancelled, so that cancel() True always goes with cancelled() True
+                self._exception = None
+                self._state = CANCELLED_AND_NOTIFIED
+                self._condition.notify_all()
                 return True
             self._state = CANCELLED_AND_NOTIFIED
             for waiter in self._waiters:

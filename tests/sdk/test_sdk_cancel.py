@@ -62,3 +62,26 @@ def test_close_with_cancel_running(ssn, memory: MemoryTransport) -> None:
     memory.set_state(ssn.id, task.id, TaskState.RUNNING)
     ssn.close(cancel_running=True)
     assert memory.get_task(ssn.id, task.id).state == TaskState.CANCELLED
+
+
+def test_a_cancelled_completion_arriving_during_cancel_still_reads_as_cancelled() -> None:
+    """The Cancelled completion can resolve the future (as an error) while cancel()'s own request is
+    in flight; cancel() then says True, and cancelled() must agree."""
+    import concurrent.futures
+
+    from flamepy.errors import InvalidStateError
+    from flamepy.types import Task, TaskState
+
+    fut: TaskFuture
+
+    def cancel_task(tid: str) -> Task:
+        fut.set_exception(InvalidStateError(f"task {tid} was cancelled"))  # the watch got there first
+        return Task(id=tid, session_id="s", state=TaskState.CANCELLED)
+
+    fut = TaskFuture(cancel_task)
+    fut.set_running_or_notify_cancel()  # handed to the submitter
+    fut.task_id = "1"
+    assert fut.cancel() is True
+    assert fut.cancelled()
+    with pytest.raises(concurrent.futures.CancelledError):
+        fut.result(timeout=0)
