@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flamepy.apps.joblog import index_path
+from flamepy.common.private_files import write_private
 
 STATE_SUFFIX = ".state"
 
@@ -58,12 +58,8 @@ def write_state(entry: Path | None, pid: int, cwd: Path, env: Mapping[str, str])
         return
     path = entry.with_name(entry.name.removesuffix(".log") + STATE_SUFFIX)
     body = json.dumps({"pid": pid, "create_time": created, "cwd": str(cwd), "env": dict(env)})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with contextlib.suppress(OSError):
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(body)
-        os.replace(tmp, path)
+        write_private(path, body)
 
 
 def read_state(path: Path) -> JobState | None:

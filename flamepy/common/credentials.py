@@ -17,13 +17,13 @@ final mode and renamed, so a reader sees no token or a whole one.
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from flamepy.common.private_files import make_private_dir, write_private
 from flamepy.errors import InvalidConfigError
 
 CLIENT_TOKEN_FILE = "client.token"
@@ -70,25 +70,9 @@ def bearer_of(value: str) -> str | None:
     return value[len(SCHEME) :].strip()
 
 
-def make_private_dir(path: Path) -> Path:
-    """``path`` as a directory only its owner may enter (0700), created when absent."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
-    return path
-
-
 def write_secret(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as an owner-only (0600) file, atomically."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, text + "\n")
 
 
 def read_token_file(path: str | Path) -> str:

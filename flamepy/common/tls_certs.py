@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from flamepy.common.private_files import make_private_dir, write_private
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "server.pem", "server.key"
 CLIENT_CERT_FILE, CLIENT_KEY_FILE = "client.pem", "client.key"
@@ -75,9 +76,7 @@ def write_server_tls(
     """A new CA and a server certificate signed by it, for the loopback addresses, ``localhost``,
     this host's name and ``hostnames`` (and a client certificate with ``client``); written to
     ``directory`` (made 0700), each file 0600."""
-    d = Path(directory)
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
-    d.chmod(0o700)
+    d = make_private_dir(Path(directory))
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Flame local CA")])
     ca_cert = (
@@ -88,7 +87,7 @@ def write_server_tls(
     )
     key, cert = _leaf("flame", ca_name, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, _subject_names(hostnames))
     files = tls_files(d)
-    _write_private(files.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_private(files.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_pair(files.cert_file, files.key_file, cert, key)
     if client:
         ckey, ccert = _leaf("flame-client", ca_name, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, None)
@@ -121,8 +120,8 @@ def _write_pair(
     cert_path: Path, key_path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
 ) -> None:
     pem = serialization.Encoding.PEM
-    _write_private(cert_path, cert.public_bytes(pem))
-    _write_private(
+    write_private(cert_path, cert.public_bytes(pem))
+    write_private(
         key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
 
@@ -169,12 +168,3 @@ def _subject_names(extra: tuple[str, ...]) -> list[x509.GeneralName]:
             names.append(x509.DNSName(name))
     return names
 
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` owner-only (0600), replacing it atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flamepy.apps.jobfiles import DELETED_MEMBER
+from flamepy.common.private_files import write_private
 from flamepy.errors import InvalidStateError, NotFoundError
 from flamepy.jobs.info import JOB_APPLICATION
 from flamepy.jobs.launch import TaskLaunch
@@ -75,11 +76,7 @@ class DevState:
     def save(self) -> Path:
         path = state_path(self.directory)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f)
-        os.replace(tmp, path)
+        write_private(path, json.dumps(asdict(self)))
         return path
 
 
