@@ -95,7 +95,8 @@ class DecodeInterceptor(grpc.aio.ServerInterceptor):
         if method in self._wrapped:
             return self._wrapped[method]
         handler = _checked(await continuation(handler_call_details))
-        self._wrapped[method] = handler
+        if handler is not None:  # no such method: nothing kept per made-up name
+            self._wrapped[method] = handler
         return handler
 
 

@@ -57,3 +57,23 @@ def test_limits_are_set_by_name() -> None:
     for bad in ("nope=1", "max_cpu", "max_cpu=0", "max_cpu=x"):
         with pytest.raises(ValueError):
             limits_from([bad])
+
+
+def test_the_decode_interceptor_keeps_nothing_for_made_up_methods() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from flamepy.common.grpc_status import DecodeInterceptor
+
+    interceptor = DecodeInterceptor()
+
+    async def continuation(details: object) -> None:
+        return None  # no such method
+
+    async def scenario() -> None:
+        for i in range(1000):
+            details = SimpleNamespace(method=f"/made.up/M{i}", invocation_metadata=())
+            assert await interceptor.intercept_service(continuation, details) is None  # type: ignore[arg-type]
+        assert interceptor._wrapped == {}
+
+    asyncio.run(scenario())
