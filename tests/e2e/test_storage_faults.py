@@ -70,14 +70,12 @@ class Manager:
             sys.executable, "-m", "session_manager", "--port", str(self.port), "--data-dir",
             str(self.data_dir), "--port-file", str(port_file), "--delay-release", "600",
         ]  # fmt: skip
-        umask = self.umask
+        # Popen's own umask, set in C: a Python preexec_fn forces a plain fork() of this gRPC
+        # process, whose fork handlers crashed the child before exec now and then (SIGABRT,
+        # "epoll_wait error: Bad file descriptor")
+        umask = -1 if self.umask is None else self.umask
         with open(self.logs / "session-manager.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                args,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=None if umask is None else lambda: os.umask(umask),
-            )
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, umask=umask)
         wait_until(lambda: self._alive() and port_file.exists() and port_file.read_text().strip(), timeout=30)
         self.port = int(port_file.read_text())
         serve_tokens(self.endpoint, self.data_dir / "auth")  # clients find the token as users' do
