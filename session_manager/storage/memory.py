@@ -79,7 +79,7 @@ class MemoryStorage:
                 case effects.InsertTask(task, key):
                     self.tasks[(task.session_id, task.id)] = task
                     ses = self.sessions.get(task.session_id)
-                    if ses is not None and ses.next_task_id <= int(task.id):  # as SQLite does
+                    if ses is not None and ses.next_task_id <= int(task.id):  # as SQLite's load gives
                         self.sessions[ses.id] = replace(ses, next_task_id=int(task.id) + 1)
                     if key:
                         self.keys.setdefault(task.session_id, {})[key] = int(task.id)

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS task_data (
     data BLOB,
     file TEXT,
     PRIMARY KEY (session_id, id, kind)
-);
+) WITHOUT ROWID;
 """
 # Task inputs and outputs live in task_data (a row only when not None), apart from the small rows
 # that change state: SQLite rewrites a whole row on UPDATE (a 1 MiB input rewritten with every state
@@ -88,8 +88,11 @@ CREATE TABLE IF NOT EXISTS task_data (
 # the retry_policies table (of applications and sessions). Version 4 added
 # retry_policies.task_timeout_s (seconds; NULL: no limit). Version 5 added the session_placements
 # table (a row per session with a placement constraint: spread = 1, at most one executor per node);
-# a version 4 database gets it, empty, from SCHEMA's CREATE TABLE IF NOT EXISTS.
-SCHEMA_VERSION = 5
+# a version 4 database gets it, empty, from SCHEMA's CREATE TABLE IF NOT EXISTS. Version 6 made
+# task_data a WITHOUT ROWID table (its key was an index beside the rowid table: two B-trees, two
+# pages written per data row) and stopped raising sessions.next_task_id with every task insert:
+# ``load`` takes the highest stored task id of each session into account instead.
+SCHEMA_VERSION = 6
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
 # creates the new ones, then these move its rows over.
@@ -109,6 +112,12 @@ ALTER TABLE tasks ADD COLUMN idem_key TEXT;
 # Version 3 lacked retry_policies.task_timeout_s.
 MIGRATE_FROM_3 = """
 ALTER TABLE retry_policies ADD COLUMN task_timeout_s REAL;
+"""
+# Versions 2 to 5 kept task_data as a rowid table: renamed to task_data_v5 before SCHEMA creates
+# the WITHOUT ROWID one, then these move its rows over.
+MIGRATE_FROM_5 = """
+INSERT INTO task_data SELECT session_id, id, kind, data, file FROM task_data_v5;
+DROP TABLE task_data_v5;
 """
 
 
@@ -151,11 +160,15 @@ class SqliteStorage:
         version_2 = bool(columns) and not version_1 and "run" not in columns
         policy_columns = {row[1] for row in db.execute("PRAGMA table_info(retry_policies)")}
         version_3 = bool(policy_columns) and "task_timeout_s" not in policy_columns
+        data_sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'task_data'")
+        version_5 = any("WITHOUT ROWID" not in sql.upper() for (sql,) in data_sql)
         try:
             if version_1:
                 db.execute("ALTER TABLE tasks RENAME TO tasks_v1")
+            if version_5:
+                db.execute("ALTER TABLE task_data RENAME TO task_data_v5")
             script = (MIGRATE_FROM_2 if version_2 else "") + (MIGRATE_FROM_3 if version_3 else "")
-            script += SCHEMA + (MIGRATE_FROM_1 if version_1 else "")
+            script += SCHEMA + (MIGRATE_FROM_1 if version_1 else "") + (MIGRATE_FROM_5 if version_5 else "")
             for statement in script.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -173,6 +186,7 @@ class SqliteStorage:
                     "SELECT name, attrs, state, creation_time FROM applications ORDER BY creation_time, name"
                 )
             ]
+            finished, last_ids = _task_counts(self._db)
             sessions = [
                 effects.SaveSession(
                     id=sid,
@@ -181,7 +195,7 @@ class SqliteStorage:
                     creation_time=ctime,
                     completion_time=done,
                     events=codec.events_from_json(events),
-                    next_task_id=next_id,
+                    next_task_id=max(next_id, last_ids.get(sid, 0) + 1),
                 )
                 for sid, attrs, state, ctime, done, events, next_id in self._db.execute(
                     "SELECT id, attrs, state, creation_time, completion_time, events, next_task_id "
@@ -201,12 +215,6 @@ class SqliteStorage:
                 "SELECT session_id, idem_key, id FROM tasks WHERE idem_key IS NOT NULL"
             ):
                 keys.setdefault(sid, {})[key] = tid
-            finished: dict[str, dict[TaskState, int]] = {}
-            for sid, state, count in self._db.execute(
-                f"SELECT session_id, state, COUNT(*) FROM tasks WHERE state >= {int(TaskState.SUCCEED)} "
-                "GROUP BY session_id, state"
-            ):
-                finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
             policies = {
                 (kind, name): effects.RetryPolicy(retries, bool(on_error), timeout)
                 for kind, name, retries, on_error, timeout in self._db.execute(
@@ -254,6 +262,19 @@ class SqliteStorage:
             self._db.close()
         if self._reader is not None:
             self._reader.close()
+
+
+def _task_counts(db: sqlite3.Connection) -> tuple[dict[str, dict[TaskState, int]], dict[str, int]]:
+    """Each session's finished tasks counted by state, and its highest task id (one scan)."""
+    finished: dict[str, dict[TaskState, int]] = {}
+    last_ids: dict[str, int] = {}
+    for sid, state, count, last in db.execute(
+        "SELECT session_id, state, COUNT(*), MAX(id) FROM tasks GROUP BY session_id, state"
+    ):
+        last_ids[sid] = max(last_ids.get(sid, 0), last)
+        if state >= int(TaskState.SUCCEED):
+            finished.setdefault(sid, dict.fromkeys(TaskState, 0))[TaskState(state)] = count
+    return finished, last_ids
 
 
 def _select_tasks(db: sqlite3.Connection, blobs: BlobFiles, where: str, params: tuple) -> list[Task]:

@@ -2,9 +2,14 @@
 
 A commit's records are mostly task inserts and updates (a created task, Running at dispatch, the
 outcome), in runs of one kind. ``apply_records`` writes each such run with one ``executemany`` per
-statement instead of one ``execute`` per record, and raises each touched session's next task id
-once per run instead of once per task; other records go to ``apply_other`` one by one. The rows
-written, and their order within each table, are those of applying the records one at a time.
+statement instead of one ``execute`` per record; other records go to ``apply_other`` one by one.
+A run of updates right after a run of inserts is folded into them where it can be: an update of a
+task inserted by that run changes the insert's row (state, completion time, events, run) instead of
+rewriting it after, so a task created and dispatched in one commit costs one row write. The rows
+written are those of applying the records one at a time.
+
+No session row is written per task: a session's next task id is stored with the session
+(``SaveSession``) and ``SqliteStorage.load`` raises it past the highest task id it finds.
 """
 
 from __future__ import annotations
@@ -23,15 +28,14 @@ BLOB_FILE_MIN = 64 * 1024
 
 INSERT_TASK = (
     # an upsert, not OR REPLACE: a key taken by another task must fail, not delete that task
-    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (session_id, id) DO UPDATE "
+    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO UPDATE "
     "SET state = excluded.state, completion_time = excluded.completion_time, "
-    "events = excluded.events, run = NULL, idem_key = excluded.idem_key"
+    "events = excluded.events, run = excluded.run, idem_key = excluded.idem_key"
 )
 UPDATE_TASK = (
     "UPDATE tasks SET state = ?, completion_time = ?, events = ?, run = ? WHERE session_id = ? AND id = ?"
 )
 PUT_DATA = "INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, ?)"
-BUMP_NEXT_ID = "UPDATE sessions SET next_task_id = MAX(next_task_id, ?) WHERE id = ?"
 
 ApplyOther = Callable[[sqlite3.Connection, BlobFiles, effects.Record], None]
 
@@ -40,42 +44,59 @@ def apply_records(
     db: sqlite3.Connection, blobs: BlobFiles, records: Sequence[effects.Record], apply_other: ApplyOther
 ) -> None:
     """Apply a commit's records in order, runs of task inserts or updates batched."""
-    for kind, run in groupby(records, type):
+    runs: list[tuple[type, list]] = [(kind, list(run)) for kind, run in groupby(records, type)]
+    for i, (kind, recs) in enumerate(runs):
         if kind is effects.InsertTask:
-            _insert_tasks(db, blobs, list(run))  # type: ignore[arg-type]
+            if i + 1 < len(runs) and runs[i + 1][0] is effects.UpdateTask:
+                rest = _insert_tasks(db, blobs, recs, runs[i + 1][1])
+                runs[i + 1] = (effects.UpdateTask, rest)
+            else:
+                _insert_tasks(db, blobs, recs, [])
         elif kind is effects.UpdateTask:
-            _update_tasks(db, blobs, list(run))  # type: ignore[arg-type]
+            if recs:
+                _update_tasks(db, blobs, recs)
         else:
-            for rec in run:
+            for rec in recs:
                 apply_other(db, blobs, rec)
 
 
-def _insert_tasks(db: sqlite3.Connection, blobs: BlobFiles, recs: list[effects.InsertTask]) -> None:
+def _insert_tasks(
+    db: sqlite3.Connection,
+    blobs: BlobFiles,
+    recs: list[effects.InsertTask],
+    updates: list[effects.UpdateTask],
+) -> list[effects.UpdateTask]:
+    """Insert ``recs``, folding in the ``updates`` (the run right after) of tasks they insert;
+    returns the other updates, in order."""
     events_json = codec.events_to_json
-    rows, data = [], []
-    next_ids: dict[str, int] = {}
+    rows: list[tuple] = []
+    data = []
+    inserted: dict[tuple[str, int], int] = {}  # (session, task) -> its row in rows (the last)
     for rec in recs:
         t, tid = rec.task, int(rec.task.id)
-        rows.append(
-            (
-                t.session_id,
-                tid,
-                int(t.state),
-                t.creation_time,
-                t.completion_time,
-                events_json(t.events),
-                rec.key,
-            )
-        )
+        inserted[t.session_id, tid] = len(rows)
+        row = (t.session_id, tid, int(t.state), t.creation_time, t.completion_time)
+        rows.append((*row, events_json(t.events), None, rec.key))
         for which, blob in ((INPUT, t.input), (OUTPUT, t.output)):
             if blob is not None:
                 data.append(_data_row(blobs, t, which, blob))
-        if next_ids.get(t.session_id, 0) <= tid:
-            next_ids[t.session_id] = tid + 1
+    rest = []
+    for upd in updates:
+        t = upd.task
+        at = inserted.get((t.session_id, int(t.id)))
+        if at is None:
+            rest.append(upd)
+            continue
+        # what UPDATE_TASK would set after the insert: state, completion time, events, run
+        sid, tid, _, ctime, _, _, _, key = rows[at]
+        run = None if upd.run is None else codec.run_to_json(upd.run)
+        rows[at] = (sid, tid, int(t.state), ctime, t.completion_time, events_json(t.events), run, key)
+        if t.output is not None:  # after the insert's own data rows, as applied one by one
+            data.append(_data_row(blobs, t, OUTPUT, t.output))
     db.executemany(INSERT_TASK, rows)
     if data:
         db.executemany(PUT_DATA, data)
-    db.executemany(BUMP_NEXT_ID, [(next_id, sid) for sid, next_id in next_ids.items()])
+    return rest
 
 
 def _update_tasks(db: sqlite3.Connection, blobs: BlobFiles, recs: list[effects.UpdateTask]) -> None:

@@ -92,7 +92,9 @@ def test_sqlite_migrates_a_version_2_database(tmp_path: Path) -> None:
     )
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'task_data'").fetchone()
+    assert sql.endswith("WITHOUT ROWID")  # rebuilt, its rows kept (task 1's input above)
     db.close()
     snap = SqliteStorage(tmp_path).load()
     assert snap.runs == {("s1", 2): RUN} and snap.keys == {"s1": {"k": 3}}

@@ -68,7 +68,7 @@ def test_sqlite_migrates_a_version_4_database(tmp_path: Path) -> None:
     store.commit([effects.SaveSessionPlacement("s", True)])
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
     db.close()
     store = SqliteStorage(tmp_path)
     assert store.load().spread == frozenset({"s"})

@@ -53,7 +53,7 @@ def test_sqlite_migrates_a_version_3_database(tmp_path: Path) -> None:
     store.commit([effects.SaveRetryPolicy("application", "echo", effects.RetryPolicy(2, True, 4.0))])
     store.close()
     db = sqlite3.connect(tmp_path / "flame.db")
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
     db.close()
     store = SqliteStorage(tmp_path)
     assert store.load().policies == {("application", "echo"): effects.RetryPolicy(2, True, 4.0)}
