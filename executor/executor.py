@@ -22,6 +22,7 @@ from typing import Any
 
 from executor.coalesce import OutcomeCoalescer
 from executor.deadline import HeadDeadline
+from executor.doorbell import Doorbell
 from executor.events import (
     BindFailed,
     BindRequest,
@@ -58,7 +59,7 @@ class Executor:
         self._emit = emit
         self._tracker = PhaseTracker(self.id)
         self._queue: deque[TaskRequest] = deque()
-        self._wakeup = asyncio.Event()
+        self._wakeup = Doorbell()  # rung by requests, replies, stops and the futures it watches
         self._release_requested = False
         self._instance: ServiceInstance | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -98,7 +99,7 @@ class Executor:
             self._emit(TaskOutcome.requeued(task, f"executor {self.id} is being released"))
             return
         self._queue.append(task)
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def request_release(self) -> None:
         if self._release_requested:
@@ -107,7 +108,7 @@ class Executor:
         self._requeue_all(f"executor {self.id} released before the task started")
         if self.phase in (ExecutorPhase.BOUND, ExecutorPhase.RUNNING):
             self._tracker.advance(ExecutorPhase.RELEASING)
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def cancel(self, req: CancelRequest) -> None:
         """Drop the task if it is queued here; stop the service if it is running it."""
@@ -136,7 +137,7 @@ class Executor:
         if self._stop is None or self._stop.done():
             self._stop = asyncio.get_running_loop().create_future()
         self._stop.set_result(stop)
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def _stop_signal(self) -> asyncio.Future[_Stop]:
         if self._stop is None:
@@ -233,6 +234,7 @@ class Executor:
 
     async def _serve(self, instance: ServiceInstance) -> str | None:
         """Run tasks until released (None) or the process dies (the crash message)."""
+        self._wakeup.watch(instance.exited)
         while True:
             if self._queue and self.phase is not ExecutorPhase.RELEASING:
                 task = self._queue.popleft()
@@ -248,10 +250,7 @@ class Executor:
                 self._requeue_all(f"executor {self.id}: service process exited")
                 return instance.with_stderr(f"service process exited with code {code} while idle")
             self._wakeup.clear()
-            woken = asyncio.ensure_future(self._wakeup.wait())
-            racers: list[asyncio.Future[Any]] = [woken, instance.exited]
-            await asyncio.wait(racers, return_when="FIRST_COMPLETED")
-            woken.cancel()
+            await self._wakeup.wait()  # rung by a request, or by instance.exited (watched)
 
     async def _serve_pipe(self, instance: ServiceInstance, pipe: TaskPipe) -> str | None:
         """Like :meth:`_serve`, over the task pipe: every task queued here goes to the service at
@@ -277,9 +276,11 @@ class Executor:
                 self._deadline.disarm()
                 if self.phase is ExecutorPhase.RUNNING:
                     self._tracker.advance(ExecutorPhase.BOUND)
-                self._wakeup.set()
+                self._wakeup.ring()
 
         pipe.on_replies = on_replies
+        self._wakeup.watch(pipe.broken)
+        self._wakeup.watch(instance.exited)
         try:
             return await self._pipe_loop(instance, pipe, sent, held)
         finally:
@@ -310,10 +311,7 @@ class Executor:
                 why = pipe.broken.result() if pipe.broken.done() else "the process exited"
                 return await self._pipe_ended(instance, sent, why)
             self._wakeup.clear()
-            woken = asyncio.ensure_future(self._wakeup.wait())
-            racers: list[asyncio.Future[Any]] = [woken, pipe.broken, instance.exited, self._stop_signal()]
-            await asyncio.wait(racers, return_when="FIRST_COMPLETED")
-            woken.cancel()
+            await self._wakeup.wait()  # rung by a request, a reply, a stop, or a watched future
 
     async def _pipe_ended(self, instance: ServiceInstance, sent: deque[TaskRequest], why: str) -> str:
         """The pipe broke or the process exited: the task the service was running fails with the
