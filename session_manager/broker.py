@@ -37,6 +37,7 @@ from flamepy.types import Application, ApplicationAttributes, Executor, Node, Se
 from session_manager import effects, events, resync
 from session_manager.config import ServerConfig
 from session_manager.core import Core, CoreState
+from session_manager.kick import Kick
 from session_manager.links import Links, NodeLink
 from session_manager.model import RetryPolicy, SessionInfo
 from session_manager.node_requests import NodeRequests
@@ -80,7 +81,7 @@ class Broker:
         self._logs = TaskLogs(self._links, storage, config.node_log_timeout, self._requests)
         self.probes = TaskProbes(self._links, self._requests, config.node_log_timeout)
         self._writer: GroupCommitWriter | LoopCommitter | None = None
-        self._kick = asyncio.Event()
+        self._kick = Kick()
         self._timer: asyncio.TimerHandle | None = None
         self._resources_timer: asyncio.TimerHandle | None = None
         self._liveness_timer: asyncio.TimerHandle | None = None
@@ -128,6 +129,7 @@ class Broker:
         self._links.close_all()
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
+        self._kick.cancel()
         for timer in (self._timer, self._resources_timer, self._liveness_timer):
             if timer is not None:
                 timer.cancel()
@@ -240,11 +242,7 @@ class Broker:
             (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
             tid = rec.task_id
         await self._flush()
-        final = None
-        async for snap in self._tasks.watch(sid, tid):
-            final = snap
-        assert final is not None
-        return final
+        return await self._tasks.final(sid, tid)
 
     def get_task(self, sid: str, tid: str) -> Task:
         return self._tasks.get(sid, tid)
@@ -311,7 +309,7 @@ class Broker:
     def _flush(self, best_effort: bool = False) -> asyncio.Future[None]:
         out = self.core.drain()
         if self.core.schedule_needed:
-            self._kick.set()
+            self._kick.soon()
         assert self._writer is not None
         announce = out.commands or out.tasks_changed or out.sessions_drained
         after = partial(self._committed, out) if announce else None
@@ -347,7 +345,6 @@ class Broker:
         loop = asyncio.get_running_loop()
         while True:
             await self._kick.wait()
-            self._kick.clear()
             if self.core.resources_check_needed:
                 self._check_resources()
             try:
@@ -360,7 +357,7 @@ class Broker:
                 self._timer.cancel()
                 self._timer = None
             if wake_in is not None:
-                self._timer = loop.call_later(wake_in + 0.01, self._kick.set)
+                self._timer = loop.call_later(wake_in + 0.01, self._kick.now)
 
     def _check_liveness(self) -> None:
         """Declare silent nodes lost; re-armed for when the next node could time out (or after a

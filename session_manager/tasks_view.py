@@ -104,6 +104,19 @@ class TasksView:
         finally:
             self._watchers.unwatch_task(sid, rec.task_id, q)
 
+    async def final(self, sid: str, tid: str) -> Task:
+        """The task's terminal state, once it is durable (RunTask: one wake-up, no stream)."""
+        rec = self._core.find_task(sid, tid)
+        if rec is None:  # finished: its final state is in storage
+            return self.get(sid, tid)
+        if rec.state.is_terminal:
+            return rec.snapshot()
+        waiter = self._watchers.wait_final(sid, rec.task_id)
+        try:
+            return await waiter
+        finally:
+            self._watchers.drop_final(sid, rec.task_id, waiter)
+
     def watch_session(self, sid: str) -> SessionWatch | None:
         ses = self._core.get_session(sid)
         if ses.state == SessionState.CLOSED and ses.unfinished == 0:
