@@ -22,9 +22,9 @@ from session_manager import effects
 from session_manager.storage import codec
 from session_manager.storage.base import Snapshot
 from session_manager.storage.sqlite_files import BlobFiles, Checkpointer, owner_only_dir, owner_only_file
-from session_manager.storage.sqlite_tasks import BLOB_FILE_MIN, INPUT, OUTPUT, apply_records
+from session_manager.storage.sqlite_tasks import BLOB_FILE_MIN, INLINE_MAX, INPUT, OUTPUT, apply_records
 
-__all__ = ["BLOB_FILE_MIN", "SCHEMA_VERSION", "SqliteStorage"]
+__all__ = ["BLOB_FILE_MIN", "INLINE_MAX", "SCHEMA_VERSION", "SqliteStorage"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     events TEXT NOT NULL,
     run TEXT,
     idem_key TEXT,
+    inline_input BLOB,
+    inline_output BLOB,
     PRIMARY KEY (session_id, id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_idem_key ON tasks (session_id, idem_key)
@@ -78,9 +80,11 @@ CREATE TABLE IF NOT EXISTS task_data (
     PRIMARY KEY (session_id, id, kind)
 ) WITHOUT ROWID;
 """
-# Task inputs and outputs live in task_data (a row only when not None), apart from the small rows
-# that change state: SQLite rewrites a whole row on UPDATE (a 1 MiB input rewritten with every state
-# change cost ~24 ms per task). Data of BLOB_FILE_MIN bytes or more goes to a file under
+# Task inputs and outputs of more than INLINE_MAX (1 KiB) bytes live in task_data (a row only when
+# not None), apart from the small rows that change state: SQLite rewrites a whole row on UPDATE (a
+# 1 MiB input rewritten with every state change cost ~24 ms per task). Smaller ones (b"" included,
+# a zero-length blob, not NULL) are kept in the task's row, tasks.inline_input and inline_output:
+# one row written per task record instead of two. Data of BLOB_FILE_MIN bytes or more goes to a file under
 # <data_dir>/blobs (written and renamed into place before the row naming it commits); the WAL would
 # otherwise write it twice, page by page (~6 ms per MiB here against ~1 ms for the file).
 # Version 3 added tasks.run (JSON: attempt, executor, node, retries charged, history; set once the
@@ -90,8 +94,10 @@ CREATE TABLE IF NOT EXISTS task_data (
 # table (a row per session with a placement constraint: spread = 1, at most one executor per node);
 # a version 4 database gets it, empty, from SCHEMA's CREATE TABLE IF NOT EXISTS. Version 6 made
 # task_data a WITHOUT ROWID table (its key was an index beside the rowid table: two B-trees, two
-# pages written per data row) and stopped raising sessions.next_task_id with every task insert:
-# ``load`` takes the highest stored task id of each session into account instead.
+# pages written per data row), stopped raising sessions.next_task_id with every task insert (``load``
+# takes the highest stored task id of each session into account instead) and added
+# tasks.inline_input and inline_output (a migrated database's task_data rows stay where they are:
+# reads fall back to them when the column is NULL).
 SCHEMA_VERSION = 6
 
 # Version 1 kept input and output as columns of tasks: its table is renamed to tasks_v1 before SCHEMA
@@ -108,6 +114,12 @@ DROP TABLE tasks_v1;
 MIGRATE_FROM_2 = """
 ALTER TABLE tasks ADD COLUMN run TEXT;
 ALTER TABLE tasks ADD COLUMN idem_key TEXT;
+"""
+# Versions 2 to 5 lacked the inline data columns of tasks (added after MIGRATE_FROM_2's: the
+# columns of a migrated tasks table come in SCHEMA's order).
+MIGRATE_TASKS_INLINE = """
+ALTER TABLE tasks ADD COLUMN inline_input BLOB;
+ALTER TABLE tasks ADD COLUMN inline_output BLOB;
 """
 # Version 3 lacked retry_policies.task_timeout_s.
 MIGRATE_FROM_3 = """
@@ -158,6 +170,7 @@ class SqliteStorage:
         db.execute("BEGIN IMMEDIATE")
         version_1 = "input" in columns
         version_2 = bool(columns) and not version_1 and "run" not in columns
+        no_inline_columns = bool(columns) and not version_1 and "inline_input" not in columns
         policy_columns = {row[1] for row in db.execute("PRAGMA table_info(retry_policies)")}
         version_3 = bool(policy_columns) and "task_timeout_s" not in policy_columns
         data_sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'task_data'")
@@ -167,7 +180,9 @@ class SqliteStorage:
                 db.execute("ALTER TABLE tasks RENAME TO tasks_v1")
             if version_5:
                 db.execute("ALTER TABLE task_data RENAME TO task_data_v5")
-            script = (MIGRATE_FROM_2 if version_2 else "") + (MIGRATE_FROM_3 if version_3 else "")
+            script = MIGRATE_FROM_2 if version_2 else ""
+            script += MIGRATE_TASKS_INLINE if no_inline_columns else ""
+            script += MIGRATE_FROM_3 if version_3 else ""
             script += SCHEMA + (MIGRATE_FROM_1 if version_1 else "") + (MIGRATE_FROM_5 if version_5 else "")
             for statement in script.split(";"):
                 if statement.strip():
@@ -284,19 +299,20 @@ def _select_tasks(db: sqlite3.Connection, blobs: BlobFiles, where: str, params: 
             id=str(tid),
             session_id=sid,
             state=TaskState(state),
-            input=blob(inp, inp_file),
+            input=blob(inp, inp_file),  # the row's inline value, else task_data's (see the joins)
             output=blob(out, out_file),
             creation_time=ctime,
             completion_time=done,
             events=codec.events_from_json(events),
         )
         for sid, tid, state, inp, inp_file, out, out_file, ctime, done, events in db.execute(
-            "SELECT t.session_id, t.id, t.state, i.data, i.file, o.data, o.file, t.creation_time, "
-            "t.completion_time, t.events FROM tasks t "
-            "LEFT JOIN task_data i ON i.session_id = t.session_id AND i.id = t.id "
-            f"AND i.kind = {INPUT} "
-            "LEFT JOIN task_data o ON o.session_id = t.session_id AND o.id = t.id "
-            f"AND o.kind = {OUTPUT} "
+            "SELECT t.session_id, t.id, t.state, COALESCE(t.inline_input, i.data), i.file, "
+            "COALESCE(t.inline_output, o.data), o.file, t.creation_time, t.completion_time, t.events "
+            "FROM tasks t "
+            "LEFT JOIN task_data i ON t.inline_input IS NULL AND i.session_id = t.session_id "
+            f"AND i.id = t.id AND i.kind = {INPUT} "
+            "LEFT JOIN task_data o ON t.inline_output IS NULL AND o.session_id = t.session_id "
+            f"AND o.id = t.id AND o.kind = {OUTPUT} "
             f"WHERE {where} ORDER BY t.session_id, t.id",
             params,
         )

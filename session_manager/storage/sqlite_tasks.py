@@ -8,6 +8,12 @@ task inserted by that run changes the insert's row (state, completion time, even
 rewriting it after, so a task created and dispatched in one commit costs one row write. The rows
 written are those of applying the records one at a time.
 
+Data of at most INLINE_MAX bytes (b"" included) is kept in the task's own row (``inline_input``,
+``inline_output``): no task_data row, one B-tree and one statement less per commit for the usual
+small task. A task's data is written once (its input with its insert, its output with Succeed), so a
+value never moves between the row and task_data; writing None (or a task_data value) leaves the
+column as it is, as writing None leaves task_data as it is.
+
 No session row is written per task: a session's next task id is stored with the session
 (``SaveSession``) and ``SqliteStorage.load`` raises it past the highest task id it finds.
 """
@@ -25,15 +31,21 @@ from session_manager.storage.sqlite_files import BlobFiles
 
 INPUT, OUTPUT = 0, 1
 BLOB_FILE_MIN = 64 * 1024
+INLINE_MAX = 1024
 
 INSERT_TASK = (
     # an upsert, not OR REPLACE: a key taken by another task must fail, not delete that task
-    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO UPDATE "
+    "INSERT INTO tasks (session_id, id, state, creation_time, completion_time, events, run, idem_key, "
+    "inline_input, inline_output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (session_id, id) DO UPDATE "
     "SET state = excluded.state, completion_time = excluded.completion_time, "
-    "events = excluded.events, run = excluded.run, idem_key = excluded.idem_key"
+    "events = excluded.events, run = excluded.run, idem_key = excluded.idem_key, "
+    "inline_input = COALESCE(excluded.inline_input, inline_input), "
+    "inline_output = COALESCE(excluded.inline_output, inline_output)"
 )
 UPDATE_TASK = (
-    "UPDATE tasks SET state = ?, completion_time = ?, events = ?, run = ? WHERE session_id = ? AND id = ?"
+    "UPDATE tasks SET state = ?, completion_time = ?, events = ?, run = ?, "
+    "inline_output = COALESCE(?, inline_output) WHERE session_id = ? AND id = ?"
 )
 PUT_DATA = "INSERT OR REPLACE INTO task_data VALUES (?, ?, ?, ?, ?)"
 
@@ -75,10 +87,11 @@ def _insert_tasks(
     for rec in recs:
         t, tid = rec.task, int(rec.task.id)
         inserted[t.session_id, tid] = len(rows)
+        inline_in, inline_out = _inline(t.input), _inline(t.output)
         row = (t.session_id, tid, int(t.state), t.creation_time, t.completion_time)
-        rows.append((*row, events_json(t.events), None, rec.key))
-        for which, blob in ((INPUT, t.input), (OUTPUT, t.output)):
-            if blob is not None:
+        rows.append((*row, events_json(t.events), None, rec.key, inline_in, inline_out))
+        for which, blob, inline in ((INPUT, t.input, inline_in), (OUTPUT, t.output, inline_out)):
+            if blob is not None and inline is None:
                 data.append(_data_row(blobs, t, which, blob))
     rest = []
     for upd in updates:
@@ -87,12 +100,15 @@ def _insert_tasks(
         if at is None:
             rest.append(upd)
             continue
-        # what UPDATE_TASK would set after the insert: state, completion time, events, run
-        sid, tid, _, ctime, _, _, _, key = rows[at]
+        # what UPDATE_TASK would set after the insert: state, completion time, events, run, output
+        sid, tid, _, ctime, _, _, _, key, inline_in, inline_out = rows[at]
         run = None if upd.run is None else codec.run_to_json(upd.run)
-        rows[at] = (sid, tid, int(t.state), ctime, t.completion_time, events_json(t.events), run, key)
-        if t.output is not None:  # after the insert's own data rows, as applied one by one
+        if (out := _inline(t.output)) is not None:
+            inline_out = out
+        elif t.output is not None:  # after the insert's own data rows, as applied one by one
             data.append(_data_row(blobs, t, OUTPUT, t.output))
+        head = (sid, tid, int(t.state), ctime, t.completion_time, events_json(t.events), run, key)
+        rows[at] = (*head, inline_in, inline_out)
     db.executemany(INSERT_TASK, rows)
     if data:
         db.executemany(PUT_DATA, data)
@@ -105,14 +121,19 @@ def _update_tasks(db: sqlite3.Connection, blobs: BlobFiles, recs: list[effects.U
     for rec in recs:
         t, run = rec.task, rec.run
         encoded = None if run is None else run_json(run)
-        rows.append(
-            (int(t.state), t.completion_time, events_json(t.events), encoded, t.session_id, int(t.id))
-        )
-        if t.output is not None:  # set once, with Succeed: no earlier output to remove
+        out = _inline(t.output)
+        row = (int(t.state), t.completion_time, events_json(t.events), encoded, out)
+        rows.append((*row, t.session_id, int(t.id)))
+        if t.output is not None and out is None:  # set once, with Succeed: no earlier output to remove
             data.append(_data_row(blobs, t, OUTPUT, t.output))
     db.executemany(UPDATE_TASK, rows)
     if data:
         db.executemany(PUT_DATA, data)
+
+
+def _inline(data: bytes | None) -> bytes | None:
+    """The value for a task's inline column: data of at most INLINE_MAX bytes, else None."""
+    return data if data is not None and len(data) <= INLINE_MAX else None
 
 
 def _data_row(

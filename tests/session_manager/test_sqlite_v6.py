@@ -1,6 +1,7 @@
 """Schema version 6 of the SQLite storage: task_data WITHOUT ROWID (a version 5 database is migrated,
-every row kept), no per-task write of sessions.next_task_id (``load`` raises it past the highest
-stored task id), and a task's Running update folded into its insert when both are in one commit."""
+every row kept), small task data in the task's row (inline_input, inline_output: added to a migrated
+tasks table), no per-task write of sessions.next_task_id (``load`` raises it past the highest stored
+task id), and a task's Running update folded into its insert when both are in one commit."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ import pytest
 from flamepy.types import TaskState
 from session_manager import effects
 from session_manager.storage import codec
-from session_manager.storage.sqlite import SCHEMA, SqliteStorage
+from session_manager.storage.sqlite import INLINE_MAX, SCHEMA, SqliteStorage
 from session_manager.storage.sqlite_files import BlobFiles
 from tests.session_manager.test_sqlite_batches import BIG, RUN, session, task
 
 V5_TASK_DATA = "PRIMARY KEY (session_id, id, kind)\n);"
+MEDIUM = b"m" * (INLINE_MAX + 1)  # in task_data, not in a file
 
 
 def _v5_schema() -> str:
     v6_task_data = "PRIMARY KEY (session_id, id, kind)\n) WITHOUT ROWID;"
-    assert SCHEMA.count(v6_task_data) == 1
-    return SCHEMA.replace(v6_task_data, V5_TASK_DATA)
+    v6_columns = "    inline_input BLOB,\n    inline_output BLOB,\n"
+    assert SCHEMA.count(v6_task_data) == 1 and SCHEMA.count(v6_columns) == 1
+    return SCHEMA.replace(v6_task_data, V5_TASK_DATA).replace(v6_columns, "")
 
 
 def _build_v5(path: Path) -> dict[tuple[int, int], bytes]:
@@ -66,6 +69,7 @@ def _table_sql(path: Path, name: str) -> str:
 def test_a_version_5_database_is_migrated_with_every_row(tmp_path: Path) -> None:
     data = _build_v5(tmp_path)
     assert "WITHOUT ROWID" not in _table_sql(tmp_path, "task_data")
+    assert "inline_input" not in _table_sql(tmp_path, "tasks")
     store = SqliteStorage(tmp_path)
     tasks = {int(t.id): t for t in store.load_tasks("s1", 1, 9)}
     assert sorted(tasks) == [1, 2, 3, 4]
@@ -87,6 +91,7 @@ def test_a_version_5_database_is_migrated_with_every_row(tmp_path: Path) -> None
     assert "task_data_v5" not in names and db.execute("SELECT COUNT(*) FROM task_data").fetchone() == (5,)
     db.close()
     assert "WITHOUT ROWID" in _table_sql(tmp_path, "task_data")
+    assert "inline_input BLOB, inline_output BLOB" in _table_sql(tmp_path, "tasks")
     before = _dump(tmp_path)
     SqliteStorage(tmp_path).close()  # a version 6 database opens unchanged
     assert _dump(tmp_path) == before
@@ -132,6 +137,8 @@ def _mixed_batch() -> tuple[list[effects.Record], list[effects.Record]]:
         session("s1"),
         effects.InsertTask(task("s1", 1, TaskState.PENDING), "k-1"),
         effects.InsertTask(task("s1", 2, TaskState.PENDING, BIG)),
+        effects.InsertTask(task("s1", 7, TaskState.PENDING, MEDIUM)),
+        effects.InsertTask(task("s1", 8, TaskState.PENDING, b"in-8")),
     ]
     done = effects.TaskRun(1, None, None, 0, (), "n-1")
     batch: list[effects.Record] = [
@@ -140,15 +147,18 @@ def _mixed_batch() -> tuple[list[effects.Record], list[effects.Record]]:
         effects.InsertTask(task("s1", 2, TaskState.PENDING, None)),  # again: the upsert's path
         effects.InsertTask(task("s1", 5, TaskState.PENDING, None, out=b"early")),
         effects.InsertTask(task("s1", 6, TaskState.PENDING)),
+        effects.InsertTask(task("s1", 8, TaskState.PENDING, None)),  # again, None: keeps its input
         effects.UpdateTask(task("s1", 1, TaskState.RUNNING), RUN),  # inserted before: not folded
         effects.UpdateTask(task("s1", 3, TaskState.RUNNING), RUN),
         effects.UpdateTask(task("s1", 4, TaskState.RUNNING), RUN),
         effects.UpdateTask(task("s1", 2, TaskState.RUNNING), RUN),
         effects.UpdateTask(task("s1", 3, TaskState.SUCCEED, out=BIG + b"3"), done),  # Running, then its end
         effects.UpdateTask(task("s1", 5, TaskState.SUCCEED, out=b"late"), None),
+        effects.UpdateTask(task("s1", 4, TaskState.SUCCEED, out=MEDIUM), done),
         effects.UpdateTask(task("s1", 9, TaskState.RUNNING), RUN),  # no such task: a no-op
         session("s2"),
         effects.UpdateTask(task("s1", 6, TaskState.RUNNING), RUN),  # not right after its insert
+        effects.UpdateTask(task("s1", 1, TaskState.SUCCEED, out=b"one"), done),  # inline, not folded
         effects.InsertTask(task("s2", 1, TaskState.PENDING), "k-1"),
         effects.UpdateTask(task("s2", 1, TaskState.FAILED, out=b"err"), done),
     ]
@@ -166,11 +176,22 @@ def test_a_folded_commit_writes_the_rows_of_one_record_per_commit(tmp_path: Path
     folded._db.set_trace_callback(None)
     for rec in batch:
         one_by_one.commit([rec])
+    data = {t.id: (t.input, t.output) for t in folded.load_tasks("s1", 1, 9)}
+    assert data == {
+        "1": (b"", b"one"),
+        "2": (BIG, None),
+        "3": (b"", BIG + b"3"),
+        "4": (BIG, MEDIUM),
+        "5": (None, b"late"),
+        "6": (b"", None),
+        "7": (MEDIUM, None),
+        "8": (b"in-8", None),  # inserted again with None: its input kept
+    }
     folded.close()
     one_by_one.close()
     assert _dump(tmp_path / "a") == _dump(tmp_path / "b")
     updates = [s for s in statements if s.startswith("UPDATE tasks")]
-    assert len(updates) == 3  # tasks 1 and 9 (not inserted here), 6 (apart from its insert)
+    assert len(updates) == 4  # tasks 1 (twice) and 9 (not inserted here), 6 (apart from its insert)
     assert not [s for s in statements if s.startswith("UPDATE sessions")]
 
 
