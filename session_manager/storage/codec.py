@@ -53,8 +53,22 @@ def events_from_json(text: str) -> tuple[Event, ...]:
 def run_to_json(r: TaskRun) -> str:
     """Written at every dispatch and outcome (Running is persisted): by hand, as ``events_to_json``."""
     j = _json_value
+    attempt, retries, executor, node, ran_on = r.attempt, r.retries, r.executor, r.node, r.ran_on
+    if (
+        type(attempt) is int
+        and type(retries) is int
+        and not r.history
+        and (executor is None or type(executor) is str)
+        and (node is None or type(node) is str)
+        and (ran_on is None or type(ran_on) is str)
+    ):  # the usual run: no per-field dispatch
+        enc = encode_basestring_ascii
+        ex = "null" if executor is None else enc(executor)
+        nd = "null" if node is None else enc(node)
+        on = "null" if ran_on is None else enc(ran_on)
+        return f"[{attempt},{ex},{nd},{retries},[],{on}]"
     history = ",".join(map(j, r.history))
-    return f"[{j(r.attempt)},{j(r.executor)},{j(r.node)},{j(r.retries)},[{history}],{j(r.ran_on)}]"
+    return f"[{j(attempt)},{j(executor)},{j(node)},{j(retries)},[{history}],{j(ran_on)}]"
 
 
 def run_from_json(text: str) -> TaskRun:

@@ -37,3 +37,9 @@ def test_run_json_round_trips() -> None:
 
 def test_other_values_fall_back_to_json_dumps() -> None:
     assert codec.events_to_json([Event(True, "x", 1.5)]) == '[[true,"x",1.5]]'  # type: ignore[arg-type]
+
+
+def test_run_json_of_the_usual_run_is_what_json_dumps_writes() -> None:
+    for run in (TaskRun(1, "exec-1", "node-1", 0, (), "node-1"), TaskRun(2, None, None, 1, (), 'n "é"')):
+        fields = [run.attempt, run.executor, run.node, run.retries, [], run.ran_on]
+        assert codec.run_to_json(run) == json.dumps(fields, separators=(",", ":"))
