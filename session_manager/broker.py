@@ -292,7 +292,7 @@ class Broker:
     def node_event(self, event: events.NodeEvent) -> None:
         """A message from a node: applied now, persisted without waiting."""
         self.core.handle(event)
-        self._flush()
+        self._flush(now=True)
 
     def node_reply(self, link: NodeLink, reply: events.NodeReply) -> None:
         """A node answered a request of the shell (log read, stats, exec output)."""
@@ -306,14 +306,14 @@ class Broker:
 
     # -- draining the core's outbox ----------------------------------------------------------
 
-    def _flush(self, best_effort: bool = False) -> asyncio.Future[None]:
+    def _flush(self, best_effort: bool = False, now: bool = False) -> asyncio.Future[None]:
         out = self.core.drain()
         if self.core.schedule_needed:
             self._kick.soon()
         assert self._writer is not None
         announce = out.commands or out.tasks_changed or out.sessions_drained
         after = partial(self._committed, out) if announce else None
-        return self._writer.submit(out.records, after, best_effort, now=bool(out.commands))
+        return self._writer.submit(out.records, after, best_effort, now=now or bool(out.commands))
 
     def _committed(self, out: effects.Outbox) -> None:
         """The outbox's records are durable: its commands go to the nodes, its changes to watchers."""
