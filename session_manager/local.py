@@ -32,7 +32,8 @@ from flamepy.common.wire_check import decode
 from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
-from session_manager import validate
+from session_manager import effects, validate
+from session_manager.backend_convert import commands_pb
 from session_manager.broker import Broker
 from session_manager.node_stream import node_stream
 
@@ -122,8 +123,15 @@ class LocalServer:
             while (payload := await localpipe.read_frame(reader)) is not None:
                 yield decode(be.NodeMessage, payload)
 
+        def direct(cmds: list[effects.Command]) -> bool:
+            if writer.is_closing() or writer.transport.get_write_buffer_size():
+                return False  # unsent bytes: the stream sends (and waits for the node to read)
+            for msg in commands_pb(cmds):
+                writer.write(frame(msg.SerializeToString()))
+            return True
+
         try:
-            async for msg in node_stream(self.broker, incoming()):
+            async for msg in node_stream(self.broker, incoming(), direct):
                 writer.write(frame(msg.SerializeToString()))
                 await writer.drain()
         except FlameError as exc:

@@ -20,22 +20,24 @@ from flamepy.proto import backend_pb2 as be
 from session_manager import backend_convert as bconv
 from session_manager import validate
 from session_manager.broker import Broker
-from session_manager.links import NodeLink
+from session_manager.links import DirectSend, NodeLink
 
 log = logging.getLogger(__name__)
 
 
 async def node_stream(
-    broker: Broker, incoming: AsyncIterator[be.NodeMessage]
+    broker: Broker, incoming: AsyncIterator[be.NodeMessage], direct: DirectSend | None = None
 ) -> AsyncIterator[be.ManagerMessage]:
     """Serve one node; raises InvalidArgumentError when its stream does not begin with a valid
-    register, or when a later message is invalid (the stream then ends)."""
+    register, or when a later message is invalid (the stream then ends). ``direct``: a transport's
+    way to write commands at once (see ``NodeLink.direct``); the others go through this stream."""
     registered = bconv.register_from_pb(await anext(aiter(incoming), None))
     validate.node_registration(registered, broker.config.limits)
     link = broker.attach_node(registered)
     ends = broker.endpoints
     yield bconv.registered_pb(registered.node, ends.frontend, ends.cache)
     reader = asyncio.create_task(_read(broker, link, incoming), name=f"node-{link.name}")
+    link.direct = direct
     try:
         while (ready := await link.next_batch()) is not None:
             for msg in bconv.commands_pb(ready):
