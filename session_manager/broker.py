@@ -5,20 +5,18 @@ servicer (gRPC Frontend, FrontendExt, Backend) and the local socket transport ca
 It turns each call into one core event, then drains the core's outbox: records go to the
 group-commit writer (``persist``); commands to the nodes' streams (``links``) and task changes to
 watchers follow in the loop turn the records became durable, never before. A client's call returns
-after its records are committed; a node's report is persisted without waiting. A failed commit
+after its records are committed; a node's report commits at once, without waiting. A failed commit
 fails its callers (RESOURCE_EXHAUSTED or UNAVAILABLE with the cause) and re-syncs memory from disk
-(``resync``). Scheduling passes run in one loop task, woken by an event (work changed) or by a
-timer the scheduler asks for, never by polling; when nodes or sessions came or went, that loop
-also asks the core whether some node can hold each session (``CheckResources``), again on the
-timer the core returns while a session waits out its grace period. Concurrency model: one asyncio
-event loop; the only other thread is the storage writer.
+(``resync``). Scheduling passes run in one loop task, woken (``kick``, coalesced) when work changed
+or by a timer the scheduler asks for, never by polling; that loop also asks the core whether some
+node can hold each session (``CheckResources``) when nodes or sessions came or went, and on the
+core's timer while a session waits out its grace. One asyncio loop; the storage writer's thread.
 
 What it hands out is public data (``flamepy.types`` and :class:`SessionInfo`), never the core's
 records. A new RPC is one method here (plus an event and handler in the core when it changes
-state); heartbeat liveness is one more timer beside the scheduler's (``CheckLiveness``), armed for
-when the next node could time out. Reading tasks (finished ones from storage) and watching them
-live in ``tasks_view``; reading a job task's log from its node in ``task_logs``; its stats and
-commands run beside it in ``task_probes``.
+state); heartbeat liveness is a timer beside the scheduler's (``CheckLiveness``). Reading tasks
+(finished ones from storage) and watching them live in ``tasks_view``; reading a job task's log
+from its node in ``task_logs``; its stats and commands run beside it in ``task_probes``.
 """
 
 from __future__ import annotations
@@ -233,16 +231,25 @@ class Broker:
         return ids
 
     async def run_task(self, sid: str, data: bytes | None, key: str | None = None) -> Task:
-        """Create one task and return its terminal state. With an idempotency ``key`` the session
-        has seen (a repeated RunTask, also after a restart), no task is created: the one made with
-        that key is followed to its end instead."""
+        """Create one task and return its terminal state (see :meth:`start_task`)."""
+        return await self._tasks.final(sid, await self.start_task(sid, data, key))
+
+    async def start_task(self, sid: str, data: bytes | None, key: str | None = None) -> str:
+        """Create one task; its id once durable. With an idempotency ``key`` the session has seen
+        (a repeated RunTask, also after a restart), no task is created: the id is the one made with
+        that key."""
         if key:
             (tid,) = self.core.handle(events.CreateKeyedTasks(sid, (data,), (key,)))
         else:
             (rec,) = self.core.handle(events.CreateTasks(sid, (data,)))
             tid = rec.task_id
         await self._flush()
-        return await self._tasks.final(sid, tid)
+        return tid
+
+    def when_final(self, sid: str, tid: str, callback: Callable[[Task], None]) -> Callable[[], None]:
+        """``callback(task)`` with the task's terminal state once it is durable, called as it is
+        published (at once when it already is); returns a function that forgets the callback."""
+        return self._tasks.when_final(sid, tid, callback)
 
     def get_task(self, sid: str, tid: str) -> Task:
         return self._tasks.get(sid, tid)
@@ -360,10 +367,8 @@ class Broker:
                 self._timer = loop.call_later(wake_in + 0.01, self._kick.now)
 
     def _check_liveness(self) -> None:
-        """Declare silent nodes lost; re-armed for when the next node could time out (or after a
-        node timeout when none is ready: a node registering meanwhile is checked by then). The
-        backstops of task timeouts and releases (``CheckDeadlines``) ride on the same timer: they
-        are checked at least every node timeout."""
+        """Declare silent nodes lost, re-armed for when the next node could time out (else after a
+        node timeout); task-timeout and release backstops (``CheckDeadlines``) ride on this timer."""
         self._liveness_timer = None
         try:
             wake_in = self.core.handle(events.CheckLiveness())

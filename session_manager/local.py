@@ -19,7 +19,8 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -32,6 +33,7 @@ from flamepy.common.wire_check import decode
 from flamepy.errors import FlameError
 from flamepy.proto import backend_pb2 as be
 from flamepy.proto import extensions_pb2 as ext
+from flamepy.types import Task
 from session_manager import effects, validate
 from session_manager.backend_convert import commands_pb
 from session_manager.broker import Broker
@@ -103,20 +105,27 @@ class LocalServer:
         return role
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """RunTask, one at a time per connection: the reply is written as the task's terminal state
+        is published (no loop turn in between); the next request is read after it."""
         while (payload := await localpipe.read_frame(reader)) is not None:
+            replied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def reply(task: Task, replied: asyncio.Future[None] = replied) -> None:
+                answer(writer, replied, lambda: b"\x00" + conv.task_to_pb(task).SerializeToString())
+
+            forget = None
             try:
                 request = decode(ext.RunTaskRequest, payload)
                 validate.task_request(request.session_id, 1, self.broker.config.limits)
                 data = request.input if request.HasField("input") else None
-                key = request.idempotency_key or None
-                task = await self.broker.run_task(request.session_id, data, key)
-                reply = b"\x00" + conv.task_to_pb(task).SerializeToString()
-            except FlameError as exc:
-                reply = bytes([status_of(exc).value[0]]) + details_of(exc).encode()
-            except Exception as exc:  # a bug: answer INTERNAL, keep serving
-                log.exception("local RunTask failed")
-                reply = bytes([grpc.StatusCode.INTERNAL.value[0]]) + f"internal error: {exc!r}".encode()
-            writer.write(frame(reply))
+                sid, key = request.session_id, request.idempotency_key or None
+                forget = self.broker.when_final(sid, await self.broker.start_task(sid, data, key), reply)
+                await replied
+            except Exception as exc:
+                answer(writer, replied, partial(_error_reply, exc))
+            finally:
+                if forget is not None:
+                    forget()
 
     async def _serve_node(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async def incoming() -> AsyncIterator[be.NodeMessage]:
@@ -136,6 +145,25 @@ class LocalServer:
                 await writer.drain()
         except FlameError as exc:
             log.warning("local node stream refused: %s", exc.message)
+
+
+def answer(writer: asyncio.StreamWriter, replied: asyncio.Future[None], reply: Callable[[], bytes]) -> None:
+    """Write one RunTask reply (unless one was written): ``reply()``, or the error it raised."""
+    if replied.done():
+        return
+    try:
+        payload = reply()
+    except Exception as exc:
+        payload = _error_reply(exc)
+    writer.write(frame(payload))
+    replied.set_result(None)
+
+
+def _error_reply(exc: BaseException) -> bytes:
+    if isinstance(exc, FlameError):
+        return bytes([status_of(exc).value[0]]) + details_of(exc).encode()
+    log.error("local RunTask failed", exc_info=exc)  # a bug: answer INTERNAL, keep serving
+    return bytes([grpc.StatusCode.INTERNAL.value[0]]) + f"internal error: {exc!r}".encode()
 
 
 def local_socket_path(configured: str | None, data_dir: str | None) -> Path | None:

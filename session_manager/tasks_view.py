@@ -9,7 +9,8 @@ is read from its node on request (``task_logs``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 
 from flamepy.errors import NotFoundError
 from flamepy.types import SessionState, Task
@@ -106,19 +107,34 @@ class TasksView:
 
     async def final(self, sid: str, tid: str) -> Task:
         """The task's terminal state, once it is durable (RunTask: one wake-up, no stream)."""
-        rec = self._core.find_task(sid, tid)
-        if rec is None:  # finished: its final state is in storage
-            return self.get(sid, tid)
-        if rec.state.is_terminal:
-            return rec.snapshot()
-        waiter = self._watchers.wait_final(sid, rec.task_id)
+        waiter: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
+
+        def resolve(task: Task) -> None:
+            if not waiter.done():
+                waiter.set_result(task)
+
+        forget = self.when_final(sid, tid, resolve)
         try:
             return await waiter
         finally:
-            self._watchers.drop_final(sid, rec.task_id, waiter)
+            forget()
+
+    def when_final(self, sid: str, tid: str, callback: Callable[[Task], None]) -> Callable[[], None]:
+        """``callback(task)`` once the task's terminal state is durable: as it is published, or at
+        once when it already is; returns a function that forgets the callback."""
+        rec = self._core.find_task(sid, tid)
+        if rec is None or rec.state.is_terminal:  # finished: in storage, or not yet forgotten
+            callback(self.get(sid, tid) if rec is None else rec.snapshot())
+            return _nothing
+        self._watchers.on_final(sid, rec.task_id, callback)
+        return partial(self._watchers.drop_final, sid, rec.task_id, callback)
 
     def watch_session(self, sid: str) -> SessionWatch | None:
         ses = self._core.get_session(sid)
         if ses.state == SessionState.CLOSED and ses.unfinished == 0:
             return None
         return SessionWatch(self._watchers, ses.id)
+
+
+def _nothing() -> None:
+    return None

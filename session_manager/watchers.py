@@ -8,17 +8,21 @@ a session queue receives terminal task snapshots and ``None`` when the session i
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 from flamepy.types import Task
 from session_manager.effects import Outbox
+
+log = logging.getLogger(__name__)
 
 
 class Watchers:
     def __init__(self) -> None:
         self._tasks: defaultdict[tuple[str, str], set[asyncio.Queue[Task]]] = defaultdict(set)
         self._sessions: defaultdict[str, set[asyncio.Queue[Task | None]]] = defaultdict(set)
-        self._finals: dict[tuple[str, str], list[asyncio.Future[Task]]] = {}  # RunTask waiters
+        self._finals: dict[tuple[str, str], list[Callable[[Task], None]]] = {}  # RunTask waiters
 
     def watch_task(self, sid: str, tid: str) -> asyncio.Queue[Task]:
         q: asyncio.Queue[Task] = asyncio.Queue()
@@ -32,16 +36,14 @@ class Watchers:
             if not subs:
                 del self._tasks[(sid, tid)]
 
-    def wait_final(self, sid: str, tid: str) -> asyncio.Future[Task]:
-        """A future resolved with the task's terminal snapshot when it is published."""
-        fut: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
-        self._finals.setdefault((sid, tid), []).append(fut)
-        return fut
+    def on_final(self, sid: str, tid: str, callback: Callable[[Task], None]) -> None:
+        """``callback(task)`` with the task's terminal snapshot, called as it is published."""
+        self._finals.setdefault((sid, tid), []).append(callback)
 
-    def drop_final(self, sid: str, tid: str, fut: asyncio.Future[Task]) -> None:
+    def drop_final(self, sid: str, tid: str, callback: Callable[[Task], None]) -> None:
         waiting = self._finals.get((sid, tid))
-        if waiting is not None and fut in waiting:
-            waiting.remove(fut)
+        if waiting is not None and callback in waiting:
+            waiting.remove(callback)
             if not waiting:
                 del self._finals[(sid, tid)]
 
@@ -64,9 +66,11 @@ class Watchers:
             if task.state.is_terminal:
                 for sq in self._sessions.get(task.session_id, ()):
                     sq.put_nowait(task)
-                for fut in self._finals.pop((task.session_id, task.id), ()):
-                    if not fut.done():
-                        fut.set_result(task)
+                for callback in self._finals.pop((task.session_id, task.id), ()):
+                    try:
+                        callback(task)
+                    except Exception:  # one waiter's bug must not keep the others waiting
+                        log.exception("a RunTask waiter of task %s/%s failed", task.session_id, task.id)
         for sid in out.sessions_drained:
             for sq in self._sessions.get(sid, ()):
                 sq.put_nowait(None)
