@@ -190,3 +190,37 @@ def test_a_malformed_request_gets_an_error_and_the_connection_keeps_serving(stub
         sock.sendall(frame(ext.RunTaskRequest(session_id="s1", input=b"ok").SerializeToString()))
         good = reply(sock)
         assert good[0] == 0 and pb.Task.FromString(good[1:]).spec.output == b"ok"
+
+
+def test_a_repeated_key_gets_the_finished_tasks_reply_at_once(stubs, fake_node) -> None:
+    """A RunTask whose idempotency key names a task already finished (kept in memory or only in
+    storage by now) is answered from that task, without running anything again."""
+    from flamepy.common.taskpipe import HEADER
+    from flamepy.proto import frontend_pb2 as fe
+    from flamepy.proto import types_pb2 as pb
+
+    fs, _ = stubs
+    fs.CreateSession(fe.CreateSessionRequest(session_id="s1", session=pb.SessionSpec(application="flmping")))
+    path, token = _endpoint(stubs)
+
+    def run(sock: socket.socket, key: str, data: bytes) -> pb.Task:
+        req = ext.RunTaskRequest(session_id="s1", input=data, idempotency_key=key)
+        sock.sendall(frame(req.SerializeToString()))
+        (n,) = HEADER.unpack(sock.recv(4, socket.MSG_WAITALL))
+        reply = sock.recv(n, socket.MSG_WAITALL)
+        assert reply[0] == 0, reply
+        return pb.Task.FromString(reply[1:])
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(localpipe.hello(localpipe.ROLE_CLIENT, token))
+        (n,) = HEADER.unpack(sock.recv(4, socket.MSG_WAITALL))
+        assert sock.recv(n, socket.MSG_WAITALL) == localpipe.OK
+        first = run(sock, "k1", b"one")
+        again = run(sock, "k1", b"ignored: the key names task 1")
+        other = run(sock, "k2", b"two")
+    assert first.metadata.id == again.metadata.id == "1" and other.metadata.id == "2"
+    assert again.spec.output == b"one" and other.spec.output == b"two"
+    listed = fs.ListTask(fe.ListTaskRequest(session_id="s1"))
+    assert sorted(t.metadata.id for t in listed) == ["1", "2"]  # nothing ran twice
