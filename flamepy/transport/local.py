@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT_S = 5.0
 _MAX_IDLE = 8  # connections kept for reuse
+_FIRST_READ = 64 * 1024  # bytes asked for by a reply's first read
 
 
 class LocalRunner:
@@ -133,8 +134,20 @@ def _still_open(sock: socket.socket) -> bool:
 
 
 def _read_frame(sock: socket.socket) -> bytes:
-    n = frame_length(_recv_exactly(sock, HEADER.size))
-    return _recv_exactly(sock, n)
+    """One reply frame's payload. The server sends nothing unasked, so a first read of up to
+    :data:`_FIRST_READ` bytes takes the header and, usually, the whole reply in one system call."""
+    head = sock.recv(_FIRST_READ)
+    if len(head) < HEADER.size:
+        if not head:
+            raise PipeError("the session manager closed the local connection")
+        head += _recv_exactly(sock, HEADER.size - len(head))
+    n = frame_length(head[: HEADER.size])
+    body = head[HEADER.size :]
+    if len(body) < n:
+        body += _recv_exactly(sock, n - len(body))
+    elif len(body) > n:
+        raise PipeError(f"{len(body) - n} unexpected bytes after a reply from the session manager")
+    return body
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
