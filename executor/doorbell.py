@@ -14,6 +14,7 @@ Level-triggered like an Event: :meth:`wait` returns at once when the bell rang s
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 class Doorbell:
@@ -33,7 +34,7 @@ class Doorbell:
     def clear(self) -> None:
         self._rung = False
 
-    def watch(self, fut: asyncio.Future[object]) -> None:
+    def watch(self, fut: asyncio.Future[Any]) -> None:
         """Ring when ``fut`` completes (at once if it has)."""
         fut.add_done_callback(self.ring)
 
