@@ -104,7 +104,7 @@ def reference_python(venv: Path = REFERENCE_VENV) -> Path:
     if has_reference(python):
         return python
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:  # ignored by git, like the venv
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not has_reference(python):  # another process may have made it while we waited
             _create(venv)
