@@ -111,7 +111,7 @@ class LocalServer:
             replied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
             def reply(task: Task, replied: asyncio.Future[None] = replied) -> None:
-                answer(writer, replied, lambda: b"\x00" + conv.task_to_pb(task).SerializeToString())
+                _answer(writer, replied, lambda: b"\x00" + conv.task_to_pb(task).SerializeToString())
 
             forget = None
             try:
@@ -122,7 +122,7 @@ class LocalServer:
                 forget = self.broker.when_final(sid, await self.broker.start_task(sid, data, key), reply)
                 await replied
             except Exception as exc:
-                answer(writer, replied, partial(_error_reply, exc))
+                _answer(writer, replied, partial(_error_reply, exc))
             finally:
                 if forget is not None:
                     forget()
@@ -147,7 +147,7 @@ class LocalServer:
             log.warning("local node stream refused: %s", exc.message)
 
 
-def answer(writer: asyncio.StreamWriter, replied: asyncio.Future[None], reply: Callable[[], bytes]) -> None:
+def _answer(writer: asyncio.StreamWriter, replied: asyncio.Future[None], reply: Callable[[], bytes]) -> None:
     """Write one RunTask reply (unless one was written): ``reply()``, or the error it raised."""
     if replied.done():
         return
