@@ -79,40 +79,54 @@ def _insert_tasks(
     updates: list[effects.UpdateTask],
 ) -> list[effects.UpdateTask]:
     """Insert ``recs``, folding in the ``updates`` (the run right after) of tasks they insert;
-    returns the other updates, in order."""
+    returns the other updates, in order. Each row is built once, with its final values."""
     events_json = codec.events_to_json
+    fold = _Fold(recs, updates, blobs)
     rows: list[tuple] = []
     data = []
-    inserted: dict[tuple[str, int], int] = {}  # (session, task) -> its row in rows (the last)
-    for rec in recs:
+    for i, rec in enumerate(recs):
         t, tid = rec.task, int(rec.task.id)
-        inserted[t.session_id, tid] = len(rows)
         inline_in, inline_out = _inline(t.input), _inline(t.output)
-        row = (t.session_id, tid, int(t.state), t.creation_time, t.completion_time)
-        rows.append((*row, events_json(t.events), None, rec.key, inline_in, inline_out))
         for which, blob, inline in ((INPUT, t.input, inline_in), (OUTPUT, t.output, inline_out)):
             if blob is not None and inline is None:
                 data.append(_data_row(blobs, t, which, blob))
-    rest = []
-    for upd in updates:
-        t = upd.task
-        at = inserted.get((t.session_id, int(t.id)))
-        if at is None:
-            rest.append(upd)
-            continue
-        # what UPDATE_TASK would set after the insert: state, completion time, events, run, output
-        sid, tid, _, ctime, _, _, _, key, inline_in, inline_out = rows[at]
-        run = None if upd.run is None else codec.run_to_json(upd.run)
-        if (out := _inline(t.output)) is not None:
-            inline_out = out
-        elif t.output is not None:  # after the insert's own data rows, as applied one by one
-            data.append(_data_row(blobs, t, OUTPUT, t.output))
-        head = (sid, tid, int(t.state), ctime, t.completion_time, events_json(t.events), run, key)
-        rows[at] = (*head, inline_in, inline_out)
+        # a folded task's row holds what UPDATE_TASK would set after the insert (state,
+        # completion time, events, run, output); the others', the insert's own values
+        upd = fold.last.get(i)
+        end = t if upd is None else upd.task
+        run = None if upd is None or upd.run is None else codec.run_to_json(upd.run)
+        row = (t.session_id, tid, int(end.state), t.creation_time, end.completion_time)
+        rows.append((*row, events_json(end.events), run, rec.key, inline_in, fold.outputs.get(i, inline_out)))
     db.executemany(INSERT_TASK, rows)
+    data += fold.data  # after the inserts' own data rows, as applied one by one
     if data:
         db.executemany(PUT_DATA, data)
-    return rest
+    return fold.rest
+
+
+class _Fold:
+    """Which of a run of updates fold into which insert of the run before (by its index): an
+    update goes into the last insert of its task; the task's last update gives the row its state,
+    completion time, events and run, its latest small output the inline column; larger outputs
+    become data rows, in order. ``rest``: the updates of tasks the run did not insert."""
+
+    def __init__(self, recs: list[effects.InsertTask], updates: list[effects.UpdateTask], blobs: BlobFiles):
+        at = {(r.task.session_id, int(r.task.id)): i for i, r in enumerate(recs)}
+        self.last: dict[int, effects.UpdateTask] = {}
+        self.outputs: dict[int, bytes] = {}
+        self.data: list[tuple[str, int, int, bytes | None, str | None]] = []
+        self.rest: list[effects.UpdateTask] = []
+        for upd in updates:
+            t = upd.task
+            i = at.get((t.session_id, int(t.id)))
+            if i is None:
+                self.rest.append(upd)
+                continue
+            self.last[i] = upd
+            if (out := _inline(t.output)) is not None:
+                self.outputs[i] = out
+            elif t.output is not None:
+                self.data.append(_data_row(blobs, t, OUTPUT, t.output))
 
 
 def _update_tasks(db: sqlite3.Connection, blobs: BlobFiles, recs: list[effects.UpdateTask]) -> None:
