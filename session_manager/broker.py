@@ -80,7 +80,6 @@ class Broker:
         self.probes = TaskProbes(self._links, self._requests, config.node_log_timeout)
         self._writer: GroupCommitWriter | LoopCommitter | None = None
         self._kick = Kick()
-        self._timer: asyncio.TimerHandle | None = None
         self._resources_timer: asyncio.TimerHandle | None = None
         self._liveness_timer: asyncio.TimerHandle | None = None
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -128,7 +127,7 @@ class Broker:
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
         self._kick.cancel()
-        for timer in (self._timer, self._resources_timer, self._liveness_timer):
+        for timer in (self._resources_timer, self._liveness_timer):
             if timer is not None:
                 timer.cancel()
         if self._writer is not None:
@@ -349,7 +348,6 @@ class Broker:
         self._flush(best_effort=True)
 
     async def _schedule_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._kick.wait()
             if self.core.resources_check_needed:
@@ -360,11 +358,7 @@ class Broker:
                 log.exception("scheduling pass failed")
                 wake_in = 1.0
             self._flush()
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if wake_in is not None:
-                self._timer = loop.call_later(wake_in + 0.01, self._kick.now)
+            self._kick.after(None if wake_in is None else wake_in + 0.01)
 
     def _check_liveness(self) -> None:
         """Declare silent nodes lost, re-armed for when the next node could time out (else after a

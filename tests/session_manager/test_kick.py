@@ -35,3 +35,25 @@ async def _scenario() -> None:
 
 def test_kick_coalesces_soon_and_honours_now() -> None:
     asyncio.run(_scenario())
+
+
+async def _timer_scenario() -> None:
+    kick = Kick(delay=0.05)
+    kick.after(0.02)
+    kick.after(None)  # replaced: no timer left
+    waiter = asyncio.ensure_future(kick.wait())
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    kick.after(10)
+    kick.after(0.01)  # the later call's delay wins
+    await asyncio.wait_for(waiter, 1)
+    kick.after(0.01)
+    kick.cancel()  # shutdown drops it
+    waiter = asyncio.ensure_future(kick.wait())
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    waiter.cancel()
+
+
+def test_kick_after_keeps_one_timer_the_latest() -> None:
+    asyncio.run(_timer_scenario())
